@@ -1,0 +1,178 @@
+"""Artifact repositories: a run's files under its artifact root, local or on any fsspec URL.
+
+Every relative artifact path is checked before use: absolute paths, ``..``
+components and (locally) symlinks that resolve outside the root are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+from typing import Protocol
+
+from fittrace.entities import FileInfo
+from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
+
+
+def clean_artifact_path(path: str | None) -> str:
+    """Normalise a relative artifact path ('' for the root) or raise if it could escape the root."""
+    if path is None or path in ("", "."):
+        return ""
+    if not isinstance(path, str) or "\x00" in path:
+        raise InvalidParameterError(f"Artifact path must be a string without NUL bytes, got {path!r}")
+    unified = path.replace("\\", "/")
+    if unified.startswith("/") or (len(unified) > 1 and unified[1] == ":"):
+        raise InvalidParameterError(f"Artifact path {path!r} is absolute; use a path relative to the run's artifacts")
+    parts = [p for p in unified.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidParameterError(f"Artifact path {path!r} contains '..'; paths may not leave the run's artifacts")
+    return "/".join(parts)
+
+
+class ArtifactRepository(Protocol):
+    root: str
+
+    def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None: ...
+    def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None: ...
+    def write_bytes(self, artifact_file: str, data: bytes) -> None: ...
+    def list_artifacts(self, path: str | None = None) -> list[FileInfo]: ...
+    def download_artifacts(self, path: str | None, dst_path: str) -> str: ...
+
+
+class LocalArtifactRepository:
+    """Artifacts in a directory of the local filesystem."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root.removeprefix("file://"))
+
+    def _local(self, rel: str | None) -> str:
+        rel = clean_artifact_path(rel)
+        full = os.path.join(self.root, *rel.split("/")) if rel else self.root
+        real_root = os.path.realpath(self.root)
+        real = os.path.realpath(full)
+        if real != real_root and not real.startswith(real_root + os.sep):
+            raise InvalidParameterError(f"Artifact path {rel!r} resolves outside the run's artifact root")
+        return full
+
+    def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
+        if not os.path.isfile(local_file):
+            raise ResourceNotFoundError(f"No file to log at {local_file!r}")
+        dest_dir = self._local(artifact_path)
+        os.makedirs(dest_dir, exist_ok=True)
+        shutil.copy2(local_file, os.path.join(dest_dir, os.path.basename(local_file)))
+
+    def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
+        if not os.path.isdir(local_dir):
+            raise ResourceNotFoundError(f"No directory to log at {local_dir!r}")
+        dest_dir = self._local(artifact_path)
+        os.makedirs(dest_dir, exist_ok=True)
+        shutil.copytree(local_dir, dest_dir, dirs_exist_ok=True)
+
+    def write_bytes(self, artifact_file: str, data: bytes) -> None:
+        dest = self._local(artifact_file)
+        if not clean_artifact_path(artifact_file):
+            raise InvalidParameterError("artifact_file must name a file, got an empty path")
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with open(dest, "wb") as f:
+            f.write(data)
+
+    def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
+        rel = clean_artifact_path(path)
+        full = self._local(rel)
+        if os.path.isfile(full):
+            return []
+        if not os.path.isdir(full):
+            return []
+        infos = []
+        for name in sorted(os.listdir(full)):
+            child = os.path.join(full, name)
+            child_rel = posixpath.join(rel, name) if rel else name
+            is_dir = os.path.isdir(child)
+            infos.append(FileInfo(child_rel, is_dir, None if is_dir else os.path.getsize(child)))
+        return infos
+
+    def download_artifacts(self, path: str | None, dst_path: str) -> str:
+        rel = clean_artifact_path(path)
+        src = self._local(rel)
+        if not os.path.exists(src):
+            raise ResourceNotFoundError(f"No artifact {rel!r} under {self.root!r}")
+        target = os.path.join(dst_path, *rel.split("/")) if rel else dst_path
+        if os.path.isdir(src):
+            shutil.copytree(src, target, dirs_exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+            shutil.copy2(src, target)
+        return os.path.abspath(target)
+
+
+class FsspecArtifactRepository:
+    """Artifacts on any fsspec-supported URL (s3://, gs://, memory://, ...)."""
+
+    def __init__(self, root: str) -> None:
+        import fsspec  # optional dependency, only needed for remote stores
+
+        self.root = root.rstrip("/")
+        self.fs, self._base = fsspec.core.url_to_fs(self.root)
+
+    def _remote(self, rel: str | None) -> str:
+        rel = clean_artifact_path(rel)
+        return f"{self._base}/{rel}" if rel else self._base
+
+    def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
+        if not os.path.isfile(local_file):
+            raise ResourceNotFoundError(f"No file to log at {local_file!r}")
+        self.fs.put_file(local_file, f"{self._remote(artifact_path)}/{os.path.basename(local_file)}")
+
+    def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
+        if not os.path.isdir(local_dir):
+            raise ResourceNotFoundError(f"No directory to log at {local_dir!r}")
+        base = self._remote(artifact_path)
+        for dirpath, _, files in os.walk(local_dir):
+            rel = os.path.relpath(dirpath, local_dir).replace(os.sep, "/")
+            for name in files:
+                target = f"{base}/{name}" if rel == "." else f"{base}/{rel}/{name}"
+                self.fs.put_file(os.path.join(dirpath, name), target)
+
+    def write_bytes(self, artifact_file: str, data: bytes) -> None:
+        if not clean_artifact_path(artifact_file):
+            raise InvalidParameterError("artifact_file must name a file, got an empty path")
+        target = self._remote(artifact_file)
+        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        with self.fs.open(target, "wb") as f:
+            f.write(data)
+
+    def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
+        rel = clean_artifact_path(path)
+        base = self._remote(rel)
+        if not self.fs.exists(base) or self.fs.isfile(base):
+            return []
+        infos = []
+        for entry in sorted(self.fs.ls(base, detail=True), key=lambda e: e["name"]):
+            name = posixpath.basename(entry["name"].rstrip("/"))
+            is_dir = entry["type"] == "directory"
+            infos.append(
+                FileInfo(posixpath.join(rel, name) if rel else name, is_dir, None if is_dir else entry.get("size"))
+            )
+        return infos
+
+    def download_artifacts(self, path: str | None, dst_path: str) -> str:
+        rel = clean_artifact_path(path)
+        src = self._remote(rel)
+        if not self.fs.exists(src):
+            raise ResourceNotFoundError(f"No artifact {rel!r} under {self.root!r}")
+        target = os.path.join(dst_path, *rel.split("/")) if rel else dst_path
+        if self.fs.isdir(src):
+            os.makedirs(target, exist_ok=True)
+            self.fs.get(src.rstrip("/") + "/", target, recursive=True)
+        else:
+            os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+            self.fs.get_file(src, target)
+        return os.path.abspath(target)
+
+
+def repository_for(root: str) -> ArtifactRepository:
+    """The repository for an artifact root: a plain path or file:// URI is local, any other URL uses fsspec."""
+    if "://" not in root or root.startswith("file://"):
+        return LocalArtifactRepository(root)
+    return FsspecArtifactRepository(root)

@@ -1,0 +1,126 @@
+"""The tracking database schema as an ordered list of forward migrations.
+
+``PRAGMA user_version`` holds how many migrations a SQLite file has applied;
+opening a store applies the missing ones in one transaction each.
+Timestamps are integer milliseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: tracking and registry
+    """
+    CREATE TABLE experiments (
+        experiment_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        artifact_location TEXT NOT NULL,
+        lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+        creation_time INTEGER,
+        last_update_time INTEGER
+    );
+    CREATE TABLE experiment_tags (
+        experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+        key TEXT NOT NULL,
+        value TEXT,
+        PRIMARY KEY (experiment_id, key)
+    );
+    CREATE TABLE runs (
+        run_uuid TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+        user_id TEXT,
+        status TEXT NOT NULL,
+        start_time INTEGER NOT NULL,
+        end_time INTEGER,
+        artifact_uri TEXT NOT NULL,
+        lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+        owner_host TEXT,
+        owner_pid INTEGER,
+        owner_start TEXT
+    );
+    CREATE INDEX runs_experiment ON runs(experiment_id, start_time);
+    CREATE TABLE params (
+        run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_uuid, key)
+    );
+    CREATE TABLE tags (
+        run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),
+        key TEXT NOT NULL,
+        value TEXT,
+        PRIMARY KEY (run_uuid, key)
+    );
+    CREATE TABLE metrics (
+        run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),
+        key TEXT NOT NULL,
+        value REAL,
+        is_nan INTEGER NOT NULL DEFAULT 0,
+        timestamp INTEGER NOT NULL,
+        step INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX metrics_run_key ON metrics(run_uuid, key, step);
+    CREATE TABLE latest_metrics (
+        run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),
+        key TEXT NOT NULL,
+        value REAL,
+        is_nan INTEGER NOT NULL DEFAULT 0,
+        timestamp INTEGER NOT NULL,
+        step INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_uuid, key)
+    );
+    CREATE INDEX latest_metrics_key ON latest_metrics(key, value);
+    CREATE INDEX params_key ON params(key, value);
+    CREATE INDEX tags_key ON tags(key, value);
+    CREATE TABLE inputs (
+        run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),
+        name TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        source_type TEXT,
+        source TEXT,
+        schema TEXT,
+        profile TEXT,
+        context TEXT,
+        PRIMARY KEY (run_uuid, name, digest, context)
+    );
+    CREATE TABLE registered_models (
+        name TEXT PRIMARY KEY,
+        creation_time INTEGER NOT NULL,
+        last_updated_time INTEGER NOT NULL,
+        description TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE registered_model_tags (
+        name TEXT NOT NULL REFERENCES registered_models(name) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT,
+        PRIMARY KEY (name, key)
+    );
+    CREATE TABLE model_versions (
+        name TEXT NOT NULL REFERENCES registered_models(name) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        creation_time INTEGER NOT NULL,
+        last_updated_time INTEGER NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL,
+        run_id TEXT,
+        status TEXT NOT NULL DEFAULT 'READY',
+        PRIMARY KEY (name, version)
+    );
+    CREATE TABLE model_version_tags (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT,
+        PRIMARY KEY (name, version, key),
+        FOREIGN KEY (name, version) REFERENCES model_versions(name, version) ON DELETE CASCADE
+    );
+    CREATE TABLE registered_model_aliases (
+        name TEXT NOT NULL REFERENCES registered_models(name) ON DELETE CASCADE,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,222 @@
+"""The explicit, run-id based API that the fluent API and every integration are built on."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from fittrace.entities import (
+    DatasetInput,
+    Experiment,
+    FileInfo,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
+from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path, repository_for
+from fittrace.tracking import context, stores, validation
+from fittrace.tracking.registry_client import RegistryClient
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Client(RegistryClient):
+    """Read and write experiments, runs and artifacts of one tracking store by id."""
+
+    def __init__(self, tracking_uri: str | None = None) -> None:
+        self.tracking_uri = tracking_uri or stores.get_tracking_uri()
+        self._recorder = stores.recorder_for(self.tracking_uri)
+        self._store = self._recorder.store
+
+    # -- experiments ---------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+    ) -> str:
+        return self._store.create_experiment(
+            name, artifact_location, {validation.tag_key(k): validation.tag_value(k, v) for k, v in (tags or {}).items()}
+        )
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._store.get_experiment(experiment_id)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self._store.get_experiment_by_name(name)
+
+    def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> list[Experiment]:
+        return self._store.search_experiments(view_type)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.ACTIVE)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self._store.set_experiment_tag(experiment_id, validation.tag_key(key), validation.tag_value(key, value))
+
+    # -- runs ----------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: dict[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run with the system tags (user, source, git commit) plus ``tags``."""
+        clean = {validation.tag_key(k): validation.tag_value(k, v) for k, v in (tags or {}).items()}
+        name = validation.run_name(run_name or clean.get("fittrace.runName") or context.random_run_name())
+        all_tags = {**context.system_tags(), **clean, "fittrace.runName": name}
+        return self._store.create_run(
+            str(experiment_id), all_tags["fittrace.user"], start_time or _now(), name, all_tags
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        self._recorder.flush()
+        return self._store.get_run(run_id)
+
+    def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None) -> None:
+        """End a run: flush its buffered data, then record the final status."""
+        if status not in RunStatus.TERMINAL:
+            raise InvalidParameterError(f"status must be one of {RunStatus.TERMINAL}, got {status!r}")
+        self._recorder.flush()
+        self._store.update_run_info(run_id, status, end_time or _now())
+        self._recorder.forget(run_id)
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        if name is not None:
+            self.set_tag(run_id, "fittrace.runName", validation.run_name(name))
+        if status is not None:
+            if status not in RunStatus.ALL:
+                raise InvalidParameterError(f"status must be one of {RunStatus.ALL}, got {status!r}")
+            self._recorder.flush()
+            end = None if status in (RunStatus.RUNNING, RunStatus.SCHEDULED) else _now()
+            self._store.update_run_info(run_id, status, end)
+
+    def resume_run(self, run_id: str) -> Run:
+        self._store.resume_run(run_id)
+        return self.get_run(run_id)
+
+    def delete_run(self, run_id: str) -> None:
+        self._store.set_run_lifecycle(run_id, LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._store.set_run_lifecycle(run_id, LifecycleStage.ACTIVE)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        self._recorder.log_batch(run_id, params=[Param(key, value)])
+        return value
+
+    def log_metric(
+        self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None
+    ) -> None:
+        self._recorder.log_metric(run_id, key, value, timestamp, step)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self._recorder.log_batch(run_id, tags=[RunTag(key, value)])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._recorder.flush()
+        self._store.delete_tag(run_id, validation.tag_key(key))
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        self._recorder.log_batch(run_id, metrics, params, tags)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        self._store.log_inputs(run_id, datasets)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        self._recorder.flush()
+        return self._store.get_metric_history(run_id, key)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | str,
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+    ) -> list[Run]:
+        self._recorder.flush()
+        ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
+        return self._store.search_runs(ids, filter_string, run_view_type, max_results, order_by)
+
+    def flush(self) -> None:
+        self._recorder.flush()
+
+    # -- artifacts -----------------------------------------------------------------
+    def artifact_repository(self, run_id: str) -> ArtifactRepository:
+        return repository_for(self._store.get_run_info(run_id).artifact_uri)
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        repo = self.artifact_repository(run_id)
+        if os.path.isdir(local_path):
+            name = os.path.basename(os.path.normpath(local_path))
+            repo.log_artifacts(local_path, "/".join(p for p in (clean_artifact_path(artifact_path), name) if p))
+        else:
+            repo.log_artifact(local_path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
+        self.artifact_repository(run_id).log_artifacts(local_dir, artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.artifact_repository(run_id).write_bytes(artifact_file, text.encode("utf-8"))
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        """Write a dict as JSON, or as YAML when ``artifact_file`` ends in .yaml/.yml."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            text = yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False)
+        else:
+            text = json.dumps(dictionary, indent=2, default=str)
+        self.log_text(run_id, text, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        """Save a matplotlib figure (any savefig format) or a plotly figure (.html/.png)."""
+        suffix = os.path.splitext(artifact_file)[1] or ".png"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "figure" + suffix)
+            if hasattr(figure, "savefig"):
+                figure.savefig(path)
+            elif hasattr(figure, "write_html") and suffix in (".html", ".htm"):
+                figure.write_html(path)
+            elif hasattr(figure, "write_image"):
+                figure.write_image(path)
+            else:
+                raise InvalidParameterError(
+                    f"log_figure takes a matplotlib or plotly figure, got {type(figure).__name__}"
+                )
+            with open(path, "rb") as f:
+                self.artifact_repository(run_id).write_bytes(artifact_file, f.read())
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self.artifact_repository(run_id).list_artifacts(path)
+
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
+        """Copy a run's artifact file or directory to ``dst_path`` (a new temp dir if None); return its local path."""
+        dst = dst_path or tempfile.mkdtemp(prefix="fittrace-artifacts-")
+        os.makedirs(dst, exist_ok=True)
+        try:
+            return self.artifact_repository(run_id).download_artifacts(path, dst)
+        except ResourceNotFoundError as e:
+            raise ResourceNotFoundError(f"Run {run_id} has no artifact {path!r}") from e
+
+
+MlflowClient = Client

@@ -1,0 +1,76 @@
+"""Tracking URI resolution and one open store + recorder per URI in this process.
+
+Resolution order: explicit argument > ``set_tracking_uri`` > ``FITTRACE_TRACKING_URI``
+(``MLFLOW_TRACKING_URI`` is honoured too) > ``sqlite:///fitruns/fittrace.db``.
+Artifacts go to ``FITTRACE_ARTIFACT_ROOT`` if set, else to ``artifacts/`` beside the database.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from fittrace.exceptions import InvalidUriError
+from fittrace.store.sqlite import SqliteStore
+from fittrace.tracking.recorder import Recorder
+
+DEFAULT_TRACKING_URI = "sqlite:///fitruns/fittrace.db"
+
+_state = {"uri": None}
+_open: dict[tuple[str, str], Recorder] = {}
+_lock = threading.Lock()
+
+
+def set_tracking_uri(uri: str | os.PathLike | None) -> None:
+    """Set the tracking URI for this process (None returns to the environment/default)."""
+    _state["uri"] = None if uri is None else os.fspath(uri)
+
+
+def get_tracking_uri() -> str:
+    return (
+        _state["uri"]
+        or os.environ.get("FITTRACE_TRACKING_URI")
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or DEFAULT_TRACKING_URI
+    )
+
+
+def sqlite_path(uri: str) -> str:
+    """Absolute database path for a tracking URI (sqlite:///rel.db, sqlite:////abs.db, a path, file:)."""
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///") :]
+        if path.startswith("/"):  # sqlite:////abs/path
+            path = "/" + path.lstrip("/")
+    elif uri.startswith("sqlite://"):
+        raise InvalidUriError(f"Tracking URI {uri!r} has no path; use sqlite:///relative.db or sqlite:////abs.db")
+    elif uri.startswith("file:"):
+        path = uri[len("file://") :] if uri.startswith("file://") else uri[len("file:") :]
+        path = path if path.endswith(".db") else os.path.join(path, "fittrace.db")
+    elif "://" in uri:
+        scheme = uri.split("://", 1)[0]
+        raise InvalidUriError(
+            f"Tracking URI scheme {scheme!r} is not supported yet; use sqlite:///path/to/file.db, a directory, "
+            "or a path ending in .db"
+        )
+    else:
+        path = uri if uri.endswith(".db") else os.path.join(uri, "fittrace.db")
+    if not path or path.endswith(("/", os.sep)):
+        raise InvalidUriError(f"Tracking URI {uri!r} does not name a database file")
+    return os.path.abspath(path)
+
+
+def artifact_root_for(db_path: str) -> str:
+    return os.environ.get("FITTRACE_ARTIFACT_ROOT") or os.path.join(os.path.dirname(db_path), "artifacts")
+
+
+def recorder_for(uri: str | None = None) -> Recorder:
+    """The process-wide recorder (and store) for a tracking URI, opened on first use."""
+    db_path = sqlite_path(uri or get_tracking_uri())
+    key = (db_path, artifact_root_for(db_path))
+    recorder = _open.get(key)
+    if recorder is None:
+        with _lock:
+            recorder = _open.get(key)
+            if recorder is None:
+                recorder = _open[key] = Recorder(SqliteStore(db_path, key[1]))
+    return recorder
