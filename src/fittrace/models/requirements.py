@@ -1,0 +1,122 @@
+"""Pinned requirements and environment files for a model directory.
+
+Versions come from ``importlib.metadata`` in this process: no subprocess, no import scanning,
+no re-loading of the model. Flavors name the distributions their format needs; module names
+(e.g. the classes inside a scikit-learn Pipeline) are mapped to distributions by a short table.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+REQUIREMENTS_FILE = "requirements.txt"
+PYTHON_ENV_FILE = "python_env.yaml"
+CONDA_ENV_FILE = "conda.yaml"
+
+# Import names whose distribution is spelled differently.
+_MODULE_TO_DIST = {
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "cv2": "opencv-python",
+    "PIL": "pillow",
+    "yaml": "PyYAML",
+    "tf_keras": "tf-keras",
+    "google": "protobuf",
+}
+# Standard modules and ones never worth pinning.
+_SKIP_MODULES = frozenset(
+    {"builtins", "__main__", "copyreg", "collections", "functools", "numbers"}
+)
+
+
+@lru_cache(maxsize=256)
+def installed_version(distribution: str) -> str | None:
+    """The installed version of a distribution, without a local label (``2.13.0+cpu`` -> ``2.13.0``)."""
+    try:
+        found = metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+    return found.split("+", 1)[0]
+
+
+def distribution_for_module(module: str) -> str | None:
+    """The installed distribution that provides a top-level module, if it can be told cheaply."""
+    top = module.split(".", 1)[0]
+    if top in _SKIP_MODULES or top.startswith("_"):
+        return None
+    for candidate in (_MODULE_TO_DIST.get(top), top, top.replace("_", "-")):
+        if candidate and installed_version(candidate) is not None:
+            return candidate
+    return None
+
+
+def pinned_requirements(
+    distributions: Iterable[str] = (), modules: Iterable[str] = ()
+) -> list[str]:
+    """``name==version`` lines for fittrace, the given distributions and the given modules' distributions.
+
+    Distributions that are not installed are skipped.
+    """
+    names: dict[str, None] = {"fittrace": None}
+    names.update((d, None) for d in distributions)
+    for module in modules:
+        dist = distribution_for_module(module)
+        if dist:
+            names[dist] = None
+    lines = []
+    for name in names:
+        version = installed_version(name)
+        if version is not None:
+            lines.append(f"{name}=={version}")
+    return lines
+
+
+def merge_requirements(
+    inferred: list[str],
+    pip_requirements: Iterable[str] | None,
+    extra_pip_requirements: Iterable[str] | None,
+) -> list[str]:
+    """MLflow's rule: ``pip_requirements`` replaces the inferred list, extras are appended."""
+    lines = list(pip_requirements) if pip_requirements is not None else list(inferred)
+    for extra in extra_pip_requirements or ():
+        if extra not in lines:
+            lines.append(extra)
+    return [str(line) for line in lines]
+
+
+def write_environment(model_dir: str | os.PathLike, requirements: list[str]) -> dict[str, str]:
+    """Write requirements.txt, python_env.yaml and conda.yaml; return the pyfunc ``env`` entry."""
+    import yaml
+
+    directory = Path(model_dir)
+    python = platform.python_version()
+    (directory / REQUIREMENTS_FILE).write_text(
+        "".join(f"{r}\n" for r in requirements), encoding="utf-8"
+    )
+    python_env = {
+        "python": python,
+        "build_dependencies": [
+            f"{d}=={v}" for d in ("pip", "setuptools", "wheel") if (v := installed_version(d))
+        ],
+        "dependencies": [f"-r {REQUIREMENTS_FILE}"],
+    }
+    pip = installed_version("pip")
+    conda = {
+        "channels": ["conda-forge"],
+        "dependencies": [
+            f"python={python}",
+            f"pip<={pip}" if pip else "pip",
+            {"pip": list(requirements)},
+        ],
+        "name": "fittrace-env",
+    }
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    for name, content in ((PYTHON_ENV_FILE, python_env), (CONDA_ENV_FILE, conda)):
+        text = yaml.dump(content, Dumper=dumper, default_flow_style=False, sort_keys=False)
+        (directory / name).write_text(text, encoding="utf-8")
+    return {"conda": CONDA_ENV_FILE, "virtualenv": PYTHON_ENV_FILE}
