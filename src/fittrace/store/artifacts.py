@@ -55,19 +55,28 @@ class LocalArtifactRepository:
             raise InvalidParameterError(f"Artifact path {rel!r} resolves outside the run's artifact root")
         return full
 
+    def _copy_file(self, local_file: str, rel_dest: str) -> None:
+        dest = self._local(rel_dest)  # checks the final file too: a planted symlink cannot redirect the copy
+        if os.path.islink(dest):
+            os.unlink(dest)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copyfile(local_file, dest)
+
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
         if not os.path.isfile(local_file):
             raise ResourceNotFoundError(f"No file to log at {local_file!r}")
-        dest_dir = self._local(artifact_path)
-        os.makedirs(dest_dir, exist_ok=True)
-        shutil.copy2(local_file, os.path.join(dest_dir, os.path.basename(local_file)))
+        base = clean_artifact_path(artifact_path)
+        self._copy_file(local_file, posixpath.join(base, os.path.basename(local_file)))
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         if not os.path.isdir(local_dir):
             raise ResourceNotFoundError(f"No directory to log at {local_dir!r}")
-        dest_dir = self._local(artifact_path)
-        os.makedirs(dest_dir, exist_ok=True)
-        shutil.copytree(local_dir, dest_dir, dirs_exist_ok=True)
+        base = clean_artifact_path(artifact_path)
+        os.makedirs(self._local(base), exist_ok=True)
+        for dirpath, _, files in os.walk(local_dir):
+            rel = os.path.relpath(dirpath, local_dir).replace(os.sep, "/")
+            for name in files:
+                self._copy_file(os.path.join(dirpath, name), posixpath.join(base, "" if rel == "." else rel, name))
 
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         dest = self._local(artifact_file)
@@ -98,11 +107,18 @@ class LocalArtifactRepository:
         if not os.path.exists(src):
             raise ResourceNotFoundError(f"No artifact {rel!r} under {self.root!r}")
         target = os.path.join(dst_path, *rel.split("/")) if rel else dst_path
-        if os.path.isdir(src):
-            shutil.copytree(src, target, dirs_exist_ok=True)
-        else:
+        if not os.path.isdir(src):
             os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-            shutil.copy2(src, target)
+            shutil.copyfile(src, target)
+            return os.path.abspath(target)
+        for dirpath, dirnames, files in os.walk(src):  # os.walk does not descend into symlinked folders
+            sub = os.path.relpath(dirpath, src)
+            os.makedirs(os.path.join(target, sub), exist_ok=True)
+            for name in files:
+                child_rel = posixpath.join(rel, sub.replace(os.sep, "/"), name)
+                self._local(child_rel)  # refuses links that resolve outside the root
+                shutil.copyfile(os.path.join(dirpath, name), os.path.join(target, sub, name))
+            dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
         return os.path.abspath(target)
 
 

@@ -18,7 +18,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from fittrace.entities import DatasetInput, Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType
-from fittrace.exceptions import FittraceError, InvalidParameterError, ResourceNotFoundError
+from fittrace.exceptions import (
+    FittraceError,
+    InvalidParameterError,
+    ResourceAlreadyExistsError,
+    ResourceNotFoundError,
+)
 from fittrace.tracking import stores
 from fittrace.tracking.client import Client
 
@@ -58,7 +63,10 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     else:
         experiment = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
         if experiment is None:
-            experiment = client.get_experiment(client.create_experiment(experiment_name))  # type: ignore[arg-type]
+            try:
+                experiment = client.get_experiment(client.create_experiment(experiment_name))  # type: ignore[arg-type]
+            except ResourceAlreadyExistsError:  # another process created it just now
+                experiment = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
     if experiment.lifecycle_stage != "active":
         raise InvalidParameterError(f"Experiment {experiment.name!r} is deleted; restore it before using it")
     _state["experiment"] = ("id", experiment.experiment_id, stores.sqlite_path(client.tracking_uri))
@@ -145,6 +153,8 @@ def start_run(
 
 
 def _end(run_id: str, status: str) -> None:
+    if status not in RunStatus.TERMINAL:
+        raise InvalidParameterError(f"status must be one of {RunStatus.TERMINAL}, got {status!r}")
     with _lock:
         client = _open.pop(run_id, None)
     stack = _stack.get()
