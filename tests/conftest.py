@@ -1,0 +1,119 @@
+"""Every test gets its own tracking store in a temporary directory and a clean fluent state."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import fittrace
+from fittrace.tracking import fluent, stores
+
+_ENV_VARS = (
+    "FITTRACE_TRACKING_URI",
+    "MLFLOW_TRACKING_URI",
+    "FITTRACE_ARTIFACT_ROOT",
+    "FITTRACE_SYNC",
+    "FITTRACE_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_NAME",
+    "FITTRACE_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_ID",
+    "FITTRACE_AUTOLOG",
+    "FITTRACE_TESTING",
+)
+
+
+def _reset_fluent_state() -> None:
+    """End runs left open by a test, forget the current experiment and every open store."""
+    while fittrace.active_run() is not None:
+        fittrace.end_run()
+    for run_id in list(fluent._open):  # runs a test started in another thread or task
+        try:
+            fluent._end(run_id, "KILLED")
+        except Exception:
+            fluent._open.pop(run_id, None)
+    fluent._stack.set(())
+    fluent._state.update(experiment=None, last_run=None)
+    stores.set_tracking_uri(None)
+    for recorder in list(stores._open.values()):
+        try:
+            recorder.flush()
+        except Exception:
+            pass
+    stores._open.clear()
+
+
+@pytest.fixture(autouse=True)
+def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point FITTRACE_TRACKING_URI at ``tmp_path/fitruns/fittrace.db`` and chdir into ``tmp_path``."""
+    for name in _ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    uri = f"sqlite:///{tmp_path / 'fitruns' / 'fittrace.db'}"
+    monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    _reset_fluent_state()
+    yield uri
+    _reset_fluent_state()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """The SQLite file the autouse fixture points the tracking URI at."""
+    return tmp_path / "fitruns" / "fittrace.db"
+
+
+@pytest.fixture
+def reopen() -> Callable[[], fittrace.MlflowClient]:
+    """Forget every open store and return a Client on a freshly opened one (as a new process would)."""
+
+    def _reopen() -> fittrace.MlflowClient:
+        _reset_fluent_state()
+        return fittrace.MlflowClient()
+
+    return _reopen
+
+
+@pytest.fixture
+def sql(db_path: Path) -> Callable[..., list[tuple]]:
+    """Run a query straight on the test's SQLite file, bypassing fittrace; returns all rows."""
+
+    def _sql(query: str, args: tuple = ()) -> list[tuple]:
+        conn = sqlite3.connect(db_path, timeout=30)
+        try:
+            return conn.execute(query, args).fetchall()
+        finally:
+            conn.close()
+
+    return _sql
+
+
+@pytest.fixture
+def run_python(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run a Python script in a subprocess with the test's environment; returns the CompletedProcess."""
+
+    def _run(
+        code: str,
+        *,
+        name: str = "script.py",
+        cwd: Path | None = None,
+        env: dict | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess:
+        path = (cwd or tmp_path) / name
+        path.write_text(textwrap.dedent(code).lstrip())
+        return subprocess.run(
+            [sys.executable, str(path)],
+            cwd=cwd or tmp_path,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return _run

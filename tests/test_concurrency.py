@@ -1,0 +1,167 @@
+"""Many writers on one SQLite file: processes and threads, no "database is locked", nothing lost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import fittrace
+from fittrace.store.sqlite import SqliteStore
+
+PROCESSES, RUNS, METRICS = 4, 25, 200
+
+_WORKER = textwrap.dedent(
+    """
+    import os, sys, time
+    import fittrace
+
+    worker = int(sys.argv[1])
+    gate = sys.argv[2]
+    while not os.path.exists(gate):
+        time.sleep(0.005)
+    for r in range(int(sys.argv[3])):
+        with fittrace.start_run(run_name=f"w{worker}-r{r}"):
+            fittrace.log_params({"worker": worker, "run": r})
+            for step in range(int(sys.argv[4])):
+                fittrace.log_metric("m", worker * 1000 + step, step=step)
+            fittrace.set_tag("done", "yes")
+    print("ok", worker, flush=True)
+    """
+)
+
+
+def test_four_processes_write_one_sqlite_file(tmp_path, sql):
+    experiment_id = fittrace.create_experiment("concurrent")
+    (tmp_path / "worker.py").write_text(_WORKER)
+    gate = tmp_path / "go"
+    procs = []
+    for worker in range(PROCESSES):
+        # Half the writers buffer, half commit every metric on its own.
+        env = {
+            **os.environ,
+            "FITTRACE_EXPERIMENT_ID": experiment_id,
+            "FITTRACE_SYNC": str(worker % 2),
+        }
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(tmp_path / "worker.py"),
+                    str(worker),
+                    str(gate),
+                    str(RUNS),
+                    str(METRICS),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        )
+    gate.touch()
+    results = [p.communicate(timeout=120) for p in procs]
+    for proc, (_, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err
+        assert "locked" not in err and "Traceback" not in err
+    assert sorted(out.split()[1] for out, _ in results) == [str(w) for w in range(PROCESSES)]
+
+    assert sql("PRAGMA integrity_check") == [("ok",)]
+    assert sql("SELECT COUNT(*), COUNT(DISTINCT name) FROM runs") == [
+        (PROCESSES * RUNS, PROCESSES * RUNS)
+    ]
+    assert sql("SELECT COUNT(*) FROM metrics") == [(PROCESSES * RUNS * METRICS,)]
+    per_run = sql("SELECT run_uuid, COUNT(DISTINCT step) FROM metrics GROUP BY run_uuid")
+    assert len(per_run) == PROCESSES * RUNS and {n for _, n in per_run} == {METRICS}
+
+    runs = fittrace.search_runs(experiment_ids=[experiment_id], output_format="list")
+    assert len(runs) == PROCESSES * RUNS
+    for run in runs:
+        worker, r = run.info.run_name[1:].split("-r")
+        assert run.info.status == "FINISHED"
+        assert run.data.params == {"worker": worker, "run": r}
+        assert run.data.tags["done"] == "yes"
+        assert run.data.metrics == {"m": int(worker) * 1000 + METRICS - 1}
+
+
+def test_eight_threads_each_with_their_own_run(sql):
+    threads, errors, run_ids = [], [], {}
+    barrier = threading.Barrier(8)
+
+    def work(n):
+        try:
+            barrier.wait(timeout=30)
+            with fittrace.start_run(run_name=f"thread-{n}") as run:
+                run_ids[n] = run.info.run_id
+                fittrace.log_param("thread", n)
+                for step in range(METRICS):
+                    fittrace.log_metric("m", n + step / 1000, step=step)
+                fittrace.log_metrics({"a": n, "b": -n}, step=0)
+                fittrace.set_tag("thread", n)
+                assert fittrace.active_run().info.run_id == run.info.run_id
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    for n in range(8):
+        threads.append(threading.Thread(target=work, args=(n,)))
+        threads[-1].start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert fittrace.active_run() is None
+    assert sql("SELECT COUNT(*) FROM metrics") == [(8 * (METRICS + 2),)]
+    client = fittrace.MlflowClient()
+    for n, run_id in run_ids.items():
+        run = client.get_run(run_id)
+        assert run.info.status == "FINISHED" and run.info.run_name == f"thread-{n}"
+        assert run.data.params == {"thread": str(n)}
+        assert run.data.tags["thread"] == str(n)
+        assert run.data.metrics == {"m": n + (METRICS - 1) / 1000, "a": n, "b": -n}
+        assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(METRICS))
+
+
+def test_set_experiment_when_another_process_creates_the_name_first(monkeypatch):
+    """Two workers of a sweep call set_experiment("sweep") at once: the loser must reuse the winner's."""
+    winner = fittrace.MlflowClient().create_experiment("sweep")
+    lookups = []
+    original = SqliteStore.get_experiment_by_name
+
+    def racing_lookup(self, name):  # this process looked before the other one committed
+        lookups.append(name)
+        return None if len(lookups) == 1 else original(self, name)
+
+    monkeypatch.setattr(SqliteStore, "get_experiment_by_name", racing_lookup)
+    assert fittrace.set_experiment("sweep").experiment_id == winner
+
+
+def test_processes_opening_a_new_store_and_creating_one_experiment_at_once(tmp_path):
+    """Four fresh processes migrate the same new file and set_experiment the same name together."""
+    code = textwrap.dedent(
+        """
+        import os, sys, time
+        import fittrace
+        while not os.path.exists(sys.argv[1]):
+            time.sleep(0.001)
+        print(fittrace.set_experiment("race").experiment_id, flush=True)
+        """
+    )
+    (tmp_path / "racer.py").write_text(code)
+    gate = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(tmp_path / "racer.py"), str(gate)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    time.sleep(0.5)  # let every racer reach the gate
+    gate.touch()
+    results = [p.communicate(timeout=60) for p in procs]
+    errors = [err for p, (_, err) in zip(procs, results, strict=True) if p.returncode != 0]
+    assert errors == []
+    assert len({out.strip() for out, _ in results}) == 1
