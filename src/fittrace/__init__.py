@@ -22,6 +22,7 @@ _ATTRS.update(
         "Client": ("fittrace.tracking.client", "Client"),
         "MlflowClient": ("fittrace.tracking.client", "Client"),
         "autolog": ("fittrace.autologging", "autolog"),
+        "register_model": ("fittrace.models.registry", "register_model"),
         "FittraceError": ("fittrace.exceptions", "FittraceError"),
         "MlflowException": ("fittrace.exceptions", "FittraceError"),
         "RunStatus": ("fittrace.entities", "RunStatus"),
@@ -30,7 +31,7 @@ _ATTRS.update(
 )
 _SUBMODULES = {
     "artifacts", "autologging", "cli", "entities", "exceptions", "keras", "models", "pyfunc", "pytorch",
-    "sklearn", "store", "tensorflow", "tracking", "xgboost",
+    "sklearn", "store", "tensorflow", "tracking", "types", "xgboost",
 }  # fmt: skip
 
 
