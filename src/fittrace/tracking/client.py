@@ -56,6 +56,11 @@ class Client(RegistryClient):
     def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> list[Experiment]:
         return self._store.search_experiments(view_type)
 
+    def count_runs(self) -> dict[str, int]:
+        """Number of active runs per experiment id."""
+        self._recorder.flush()
+        return self._store.count_runs()
+
     def delete_experiment(self, experiment_id: str) -> None:
         self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
 

@@ -1,0 +1,525 @@
+"""The ``fittrace`` command: look at experiments, runs, artifacts and registered models.
+
+    fittrace [--tracking-uri URI] experiments [--all] [--json]
+    fittrace runs [-e NAME_OR_ID ...] [--filter F] [--order-by X ...] [--max-results N] [--json]
+    fittrace show RUN_ID [--json]
+    fittrace artifacts list RUN_ID [PATH] [--json]
+    fittrace artifacts download RUN_ID [PATH] [-d DST]
+    fittrace models [--filter F] [--json]
+    fittrace models versions NAME [--json]
+    fittrace models alias set NAME ALIAS VERSION
+    fittrace models alias delete NAME ALIAS
+    fittrace run [--] COMMAND ...
+
+Any error prints one line to stderr and exits with status 2. The CLI never creates a store:
+a tracking URI naming a missing SQLite file is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fittrace.entities import Experiment, Run
+    from fittrace.tracking.client import Client
+
+_METRIC_COLUMNS = 3
+
+
+class CliError(Exception):
+    """A problem to report in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+# ------------------------------------------------------------------------------ output helpers
+
+
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats become "NaN"/"Infinity"/"-Infinity" strings, as in MLflow's REST API."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(_json_safe(value), indent=2, sort_keys=False))
+
+
+def _table(
+    rows: Sequence[Sequence[Any]], headers: Sequence[str] = (), right: Sequence[int] = ()
+) -> None:
+    """Print an aligned plain-text table; columns whose index is in ``right`` are right-aligned."""
+    cells = [["" if c is None else str(c) for c in row] for row in rows]
+    if headers:
+        cells.insert(0, list(headers))
+    if not cells:
+        return
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        parts = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        print("  ".join(parts).rstrip())
+
+
+def _time(ms: int | None) -> str:
+    return "" if ms is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+
+
+def _duration(start: int | None, end: int | None) -> str:
+    if start is None or end is None:
+        return ""
+    seconds = (end - start) / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return ""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    value, index = float(size), 0
+    while value >= 1024 and index < len(units) - 1:
+        value, index = value / 1024, index + 1
+    return f"{size} B" if index == 0 else f"{value:.1f} {units[index]}"
+
+
+# ------------------------------------------------------------------------------- store access
+
+
+def _tracking_uri(args: argparse.Namespace) -> str:
+    if args.tracking_uri:
+        return args.tracking_uri
+    import fittrace
+
+    return fittrace.get_tracking_uri()
+
+
+def _client(args: argparse.Namespace) -> Client:
+    """A Client for the chosen store, refusing to create a SQLite file that does not exist."""
+    from fittrace.exceptions import InvalidUriError
+    from fittrace.tracking import stores
+    from fittrace.tracking.client import Client
+
+    uri = _tracking_uri(args)
+    try:
+        path = stores.sqlite_path(uri)
+    except InvalidUriError as e:
+        raise CliError(str(e)) from e
+    if not os.path.isfile(path):
+        raise CliError(
+            f"No tracking store at {path} (tracking URI {uri!r}); "
+            "pass --tracking-uri or set FITTRACE_TRACKING_URI to an existing store"
+        )
+    return Client(uri)
+
+
+def _experiment(client: Client, name_or_id: str) -> Experiment:
+    from fittrace.exceptions import ResourceNotFoundError
+
+    experiment = client.get_experiment_by_name(name_or_id)
+    if experiment is None and name_or_id.isdigit():
+        try:
+            experiment = client.get_experiment(name_or_id)
+        except ResourceNotFoundError:
+            experiment = None
+    if experiment is None:
+        raise CliError(
+            f"No experiment named or numbered {name_or_id!r}; see 'fittrace experiments'"
+        )
+    return experiment
+
+
+def _run_dict(run: Run) -> dict[str, Any]:
+    data = run.to_dictionary()
+    data["inputs"] = [dataclasses.asdict(d) for d in run.inputs.dataset_inputs]
+    return data
+
+
+# ----------------------------------------------------------------------------------- commands
+
+
+def _cmd_experiments(args: argparse.Namespace) -> None:
+    from fittrace.entities import ViewType
+
+    client = _client(args)
+    experiments = client.search_experiments(ViewType.ALL if args.all else ViewType.ACTIVE_ONLY)
+    counts = client.count_runs()
+    if args.json:
+        _print_json(
+            [{**dataclasses.asdict(e), "runs": counts.get(e.experiment_id, 0)} for e in experiments]
+        )
+        return
+    rows = [
+        [e.experiment_id, e.name, e.artifact_location, counts.get(e.experiment_id, 0)]
+        + ([e.lifecycle_stage] if args.all else [])
+        for e in experiments
+    ]
+    headers = ["ID", "NAME", "ARTIFACT LOCATION", "RUNS"] + (["STAGE"] if args.all else [])
+    _table(rows, headers, right=(0, 3))
+
+
+def _metric_keys(
+    runs: Sequence[Run], requested: Sequence[str] | None, order_by: Sequence[str]
+) -> list[str]:
+    """Metric columns: the requested ones, else ordered-by metrics then the most common keys."""
+    if requested:
+        return list(requested)
+    keys: list[str] = []
+    for entry in order_by:
+        words = entry.split()
+        if words and words[-1].upper() in ("ASC", "DESC"):
+            words.pop()
+        head = " ".join(words)
+        if head.startswith("metrics."):
+            keys.append(head[len("metrics.") :].strip('`"'))
+    counts = Counter(k for run in runs for k in run.data.metrics)
+    for key, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        if key not in keys:
+            keys.append(key)
+    return keys[:_METRIC_COLUMNS]
+
+
+def _cmd_runs(args: argparse.Namespace) -> None:
+    client = _client(args)
+    if args.experiment:
+        experiments = [_experiment(client, e) for e in args.experiment]
+    else:
+        experiments = client.search_experiments()
+    ids = [e.experiment_id for e in experiments]
+    runs = client.search_runs(
+        ids, args.filter or "", max_results=args.max_results, order_by=args.order_by
+    )
+    if args.json:
+        _print_json([_run_dict(r) for r in runs])
+        return
+    if not runs:
+        print("No runs found.")
+        return
+    names = {e.experiment_id: e.name for e in experiments}
+    show_experiment = len(experiments) > 1
+    keys = _metric_keys(runs, args.metric, args.order_by or [])
+    headers = [
+        "RUN ID",
+        "NAME",
+        *(["EXPERIMENT"] if show_experiment else []),
+        "STATUS",
+        "START",
+        "DURATION",
+    ]
+    headers += keys
+    rows = []
+    for run in runs:
+        info = run.info
+        row = [info.run_id, info.run_name]
+        row += [names.get(info.experiment_id, info.experiment_id)] if show_experiment else []
+        row += [info.status, _time(info.start_time), _duration(info.start_time, info.end_time)]
+        row += [_number(run.data.metrics.get(k)) for k in keys]
+        rows.append(row)
+    duration_column = len(headers) - len(keys) - 1
+    _table(rows, headers, right=range(duration_column, len(headers)))
+
+
+def _walk_artifacts(client: Client, run_id: str, path: str | None = None) -> list[Any]:
+    """Every file and directory under ``path``, depth first."""
+    found = []
+    for info in client.list_artifacts(run_id, path):
+        found.append(info)
+        if info.is_dir:
+            found.extend(_walk_artifacts(client, run_id, info.path))
+    return found
+
+
+def _cmd_show(args: argparse.Namespace) -> None:
+    from fittrace.exceptions import ResourceNotFoundError
+
+    client = _client(args)
+    run = client.get_run(args.run_id)
+    artifacts = _walk_artifacts(client, run.info.run_id)
+    if args.json:
+        _print_json({**_run_dict(run), "artifacts": [dataclasses.asdict(a) for a in artifacts]})
+        return
+    info = run.info
+    try:
+        experiment = client.get_experiment(info.experiment_id).name
+    except ResourceNotFoundError:  # a run whose experiment row is gone still shows
+        experiment = "?"
+    print(f"Run {info.run_id} ({info.run_name})")
+    _table(
+        [
+            ["  experiment", f"{experiment} ({info.experiment_id})"],
+            ["  status", info.status],
+            ["  start", _time(info.start_time)],
+            ["  end", _time(info.end_time)],
+            ["  duration", _duration(info.start_time, info.end_time)],
+            ["  user", info.user_id],
+            ["  artifact uri", info.artifact_uri],
+            ["  lifecycle", info.lifecycle_stage],
+        ]
+    )
+    sections = [
+        ("Params", sorted(run.data.params.items())),
+        ("Metrics", [(k, _number(v)) for k, v in sorted(run.data.metrics.items())]),
+        ("Tags", sorted(run.data.tags.items())),
+        (
+            "Datasets",
+            [
+                (d.name, f"digest {d.digest} {d.context}".rstrip())
+                for d in run.inputs.dataset_inputs
+            ],
+        ),
+        (
+            "Artifacts",
+            [(a.path + ("/" if a.is_dir else ""), _size(a.file_size)) for a in artifacts],
+        ),
+    ]
+    for title, items in sections:
+        print(f"{title}:" if items else f"{title}: (none)")
+        if items:
+            _table([[f"  {k}", v] for k, v in items])
+
+
+def _cmd_artifacts_list(args: argparse.Namespace) -> None:
+    client = _client(args)
+    client.get_run(args.run_id)
+    artifacts = _walk_artifacts(client, args.run_id, args.path or None)
+    if args.json:
+        _print_json([dataclasses.asdict(a) for a in artifacts])
+    elif not artifacts:
+        print("No artifacts.")
+    else:
+        rows = [[a.path + ("/" if a.is_dir else ""), _size(a.file_size)] for a in artifacts]
+        _table(rows, ["PATH", "SIZE"], right=(1,))
+
+
+def _cmd_artifacts_download(args: argparse.Namespace) -> None:
+    client = _client(args)
+    client.get_run(args.run_id)
+    print(client.download_artifacts(args.run_id, args.path or "", args.dst_path))
+
+
+def _cmd_models(args: argparse.Namespace) -> None:
+    client = _client(args)
+    models = list(client.search_registered_models(filter_string=args.filter or None))
+    if args.json:
+        _print_json([dataclasses.asdict(m) for m in models])
+        return
+    if not models:
+        print("No registered models.")
+        return
+    rows = []
+    for model in models:
+        latest = max((int(v.version) for v in model.latest_versions), default=None)
+        aliases = ", ".join(f"{a}->{v}" for a, v in sorted(model.aliases.items()))
+        rows.append(
+            [
+                model.name,
+                latest or "",
+                aliases,
+                _time(model.last_updated_timestamp),
+                model.description,
+            ]
+        )
+    _table(rows, ["NAME", "LATEST", "ALIASES", "UPDATED", "DESCRIPTION"], right=(1,))
+
+
+def _cmd_model_versions(args: argparse.Namespace) -> None:
+    client = _client(args)
+    client.get_registered_model(args.name)
+    quoted = args.name.replace("'", "''")
+    versions = list(client.search_model_versions(f"name = '{quoted}'"))
+    versions.sort(key=lambda v: int(v.version), reverse=True)
+    if args.json:
+        _print_json([dataclasses.asdict(v) for v in versions])
+        return
+    if not versions:
+        print(f"Model {args.name!r} has no versions.")
+        return
+    rows = [
+        [
+            v.version,
+            ", ".join(v.aliases),
+            v.status,
+            v.run_id or "",
+            _time(v.creation_timestamp),
+            v.source,
+        ]
+        for v in versions
+    ]
+    _table(rows, ["VERSION", "ALIASES", "STATUS", "RUN ID", "CREATED", "SOURCE"], right=(0,))
+
+
+def _cmd_alias_set(args: argparse.Namespace) -> None:
+    client = _client(args)
+    client.set_registered_model_alias(args.name, args.alias, args.version)
+    print(f"Model {args.name!r}: alias {args.alias!r} -> version {args.version}")
+
+
+def _cmd_alias_delete(args: argparse.Namespace) -> None:
+    client = _client(args)
+    client.delete_registered_model_alias(args.name, args.alias)
+    print(f"Model {args.name!r}: alias {args.alias!r} deleted")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise CliError("fittrace run: give the command to run, e.g. 'fittrace run python train.py'")
+    if args.tracking_uri:  # the launched command finds its store through the environment
+        os.environ["FITTRACE_TRACKING_URI"] = args.tracking_uri
+    try:
+        from fittrace.autologging import launcher
+    except ImportError as e:
+        raise CliError(f"fittrace run is unavailable: {e}") from e
+    return launcher.main(command)
+
+
+# ------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``fittrace`` command."""
+    parser = _Parser(prog="fittrace", description="Inspect fittrace experiments, runs and models.")
+    parser.add_argument(
+        "--tracking-uri",
+        help="store to read (default: FITTRACE_TRACKING_URI, else sqlite:///fitruns/fittrace.db)",
+    )
+    json_flag = _Parser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    commands = parser.add_subparsers(dest="command_name", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    p = commands.add_parser("experiments", parents=[json_flag], help="list experiments")
+    p.add_argument("--all", action="store_true", help="include deleted experiments")
+    p.set_defaults(handler=_cmd_experiments)
+
+    p = commands.add_parser("runs", parents=[json_flag], help="list or search runs")
+    p.add_argument(
+        "-e", "--experiment", action="append", metavar="NAME_OR_ID", help="repeatable; default: all"
+    )
+    p.add_argument(
+        "--filter", metavar="F", help="e.g. \"metrics.rmse < 0.5 AND params.alpha = '0.1'\""
+    )
+    p.add_argument("--order-by", nargs="+", metavar="X", help="e.g. 'metrics.rmse ASC' start_time")
+    p.add_argument(
+        "--max-results", type=_positive_int, default=100, metavar="N", help="default 100"
+    )
+    p.add_argument(
+        "--metric", action="append", metavar="KEY", help="metric column to show (repeatable)"
+    )
+    p.set_defaults(handler=_cmd_runs)
+
+    p = commands.add_parser(
+        "show", parents=[json_flag], help="a run's params, metrics, tags and artifacts"
+    )
+    p.add_argument("run_id")
+    p.set_defaults(handler=_cmd_show)
+
+    artifacts = commands.add_parser("artifacts", help="list or download a run's artifacts")
+    artifact_commands = artifacts.add_subparsers(
+        dest="artifacts_command", metavar="ACTION", parser_class=_Parser
+    )
+    artifact_commands.required = True
+    p = artifact_commands.add_parser("list", parents=[json_flag], help="list artifacts recursively")
+    p.add_argument("run_id")
+    p.add_argument("path", nargs="?", help="a directory inside the run's artifacts")
+    p.set_defaults(handler=_cmd_artifacts_list)
+    p = artifact_commands.add_parser("download", help="download artifacts and print the local path")
+    p.add_argument("run_id")
+    p.add_argument(
+        "path", nargs="?", help="file or directory inside the run's artifacts (default: all)"
+    )
+    p.add_argument("-d", "--dst-path", help="local destination directory (default: a new temp dir)")
+    p.set_defaults(handler=_cmd_artifacts_download)
+
+    models = commands.add_parser("models", parents=[json_flag], help="registered models")
+    models.add_argument("--filter", metavar="F", help="e.g. \"name LIKE 'fraud%%'\"")
+    models.set_defaults(handler=_cmd_models)
+    model_commands = models.add_subparsers(
+        dest="models_command", metavar="ACTION", parser_class=_Parser
+    )
+    p = model_commands.add_parser(
+        "versions", parents=[json_flag], help="versions of a registered model"
+    )
+    p.add_argument("name")
+    p.set_defaults(handler=_cmd_model_versions)
+    alias = model_commands.add_parser("alias", help="point an alias at a version, or remove it")
+    alias_commands = alias.add_subparsers(
+        dest="alias_command", metavar="ACTION", parser_class=_Parser
+    )
+    alias_commands.required = True
+    p = alias_commands.add_parser("set", help="set NAME's ALIAS to VERSION")
+    p.add_argument("name")
+    p.add_argument("alias")
+    p.add_argument("version", type=_positive_int)
+    p.set_defaults(handler=_cmd_alias_set)
+    p = alias_commands.add_parser("delete", help="remove NAME's ALIAS")
+    p.add_argument("name")
+    p.add_argument("alias")
+    p.set_defaults(handler=_cmd_alias_delete)
+
+    # No option parsing after 'run': everything belongs to the launched command.
+    p = commands.add_parser(
+        "run", help="run a command with autologging on", prefix_chars="\0", add_help=False
+    )
+    p.add_argument("command", nargs=argparse.REMAINDER, help="the command, e.g. python train.py")
+    p.set_defaults(handler=_cmd_run)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fittrace`` command; return its exit status."""
+    from fittrace.exceptions import FittraceError
+
+    try:
+        args = build_parser().parse_args(argv)
+        result = args.handler(args)
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    except (CliError, FittraceError) as e:
+        print(f"fittrace: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # fittrace runs | head
+        return 0
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
