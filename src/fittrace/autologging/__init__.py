@@ -1,0 +1,146 @@
+"""The autologging machinery every framework integration shares.
+
+An integration says *what* to capture; this package decides *how*: it patches,
+guards the user's call, manages runs, handles reentrancy and concurrency, reads
+settings and environment variables, and discovers integrations.
+
+Declaring an integration
+------------------------
+``fittrace/<framework>/_autolog.py`` exposes a module-level ``INTEGRATION``
+and imports nothing heavy at top level (it is loaded by ``fittrace.autolog()``
+before any framework is imported)::
+
+    from dataclasses import dataclass
+    from fittrace.autologging import AutologSettings, Call, Integration, Patcher
+
+    @dataclass
+    class SklearnSettings(AutologSettings):      # common options + own ones
+        max_tuning_runs: int | None = 5
+
+    def _capture_fit(call: Call):
+        call.log_params(call.instance.get_params())   # before the original
+        result = yield                               # the original runs here
+        call.log_metrics({"training_score": ...})    # after it returned
+        call.remember_run(call.instance)             # later evaluate() logs here
+
+    def _install(patcher: Patcher) -> None:          # runs when sklearn is imported
+        from sklearn.base import BaseEstimator
+        patcher.patch_subclasses(BaseEstimator, "fit", _capture_fit)
+
+    INTEGRATION = Integration(
+        name="sklearn", module="sklearn", distribution="scikit-learn",
+        supported_versions=">=1.3", settings_class=SklearnSettings,
+        install=_install, aliases=(),
+    )
+
+and ``fittrace/<framework>/__init__.py`` offers
+``def autolog(**kwargs): INTEGRATION.autolog(**kwargs)``.
+
+A third-party package adds an autologger with one entry point (built-in
+integrations are found the same way)::
+
+    [project.entry-points."fittrace.autologgers"]
+    lightgbm = "fittrace_lightgbm:INTEGRATION"
+
+``register(integration)`` adds one directly (tests, notebooks).
+
+Captures
+--------
+A capture is a generator function ``capture(call)``. Code before ``yield``
+runs before the original and may replace ``call.args`` / ``call.kwargs`` with
+NEW objects (never mutate the caller's; see ``appended`` and
+``Call.replace_arg``). ``result = yield`` receives the original's return value;
+if the original raises, the exception is thrown in at the ``yield`` so the
+capture can record the failure, and is then re-raised to the caller untouched.
+A capture that returns before yielding records nothing more for that call (no
+run is started unless it already logged), e.g. on a non-zero distributed rank.
+The original is always called exactly once; every error of the capture or of
+fittrace becomes one ``AutologgingWarning`` per integration and cause plus the
+run tag ``fittrace.autologging.errors`` (``FITTRACE_TESTING=1`` raises
+``fittrace.exceptions.AutologgingError`` instead); errors a capture catches
+itself (in a callback it added) go through ``call.record_error(what, exc)``.
+
+Patching (``Patcher``, handed to ``install``)
+---------------------------------------------
+- ``patch(owner, attr, capture, run=...)``: a method, classmethod or
+  staticmethod of a class, or a module-level function (sync or ``async``).
+- ``patch_subclasses(base, attr, capture, ...)``: also every subclass that
+  defines ``attr`` itself, including classes defined after autolog was
+  enabled (a user's estimator with its own ``fit``), through a reverted
+  ``base.__init_subclass__`` hook; classes of another integration's framework
+  are left to that integration.
+- ``wrap(owner, attr, wrapper)``: a plain wrapt wrapper for hot paths, sharing
+  the switch and records but not the capture protocol.
+Patched functions pickle by reference and compare equal to the originals.
+
+Runs (``run=`` of ``Patcher.patch``)
+------------------------------------
+- ``"managed"`` (fit-like calls): inside a user-started run, the first
+  autologged call logs into it and every later one becomes a child run of it
+  (so a tuner fitting many models in one run never hits "param already logged
+  with another value"); ``exclusive=True`` leaves user runs alone (original
+  only). Without an active run, a run tagged ``fittrace.autologging=<name>``
+  (plus ``extra_tags``) is started lazily for the outermost call and ended
+  FINISHED, or FAILED when the call raises (KeyboardInterrupt included).
+- ``"model"`` (evaluate/score-like calls): logs into the run where
+  ``call.instance`` was fitted (``call.remember_run``), else the active run,
+  else records nothing.
+- ``"active"``: logs only into the active run; records nothing without one.
+
+Nested autologged calls (any integration, same thread or asyncio task) run the
+original only, so ``Pipeline.fit -> step.fit`` records once, in the outermost
+call. A capture records children on purpose with ``call.start_child_run()``.
+This state lives in a context variable: concurrent threads and asyncio tasks
+each record their own runs, and a thread started inside an autologged call
+begins outside it (run its work under ``contextvars.copy_context().run`` to
+keep it nested).
+
+Enabling
+--------
+``autolog(**common_options)`` (exported as ``fittrace.autolog``) enables every
+installed integration lazily: nothing is imported early; an integration is
+installed when its framework is imported (import order does not matter).
+``unpatch()`` removes every patch, restoring the patched classes' and modules'
+``__dict__`` exactly. Environment opt-in: see ``fittrace.autologging.env``.
+"""
+
+from __future__ import annotations
+
+from fittrace.autologging.call import Call, Capture, ChildRun, appended, current_call
+from fittrace.autologging.integration import Integration
+from fittrace.autologging.patching import Patcher
+from fittrace.autologging.registry import (
+    autolog,
+    enable,
+    get_integration,
+    get_settings,
+    list_integrations,
+    register,
+    unpatch,
+    unregister,
+)
+from fittrace.autologging.runs import remember_run, run_for
+from fittrace.autologging.safety import AutologgingWarning
+from fittrace.autologging.settings import AutologSettings
+
+__all__ = [
+    "AutologSettings",
+    "AutologgingWarning",
+    "Call",
+    "Capture",
+    "ChildRun",
+    "Integration",
+    "Patcher",
+    "appended",
+    "autolog",
+    "current_call",
+    "enable",
+    "get_integration",
+    "get_settings",
+    "list_integrations",
+    "register",
+    "remember_run",
+    "run_for",
+    "unpatch",
+    "unregister",
+]

@@ -1,0 +1,167 @@
+"""Discovery through entry points, aliases, version ranges, settings parsing."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+
+import pytest
+
+from fittrace import autologging
+from fittrace.autologging import AutologgingWarning, AutologSettings, registry, versions
+from fittrace.exceptions import InvalidParameterError
+
+THIRD_PARTY = '''
+"""An autologger shipped by another package: one entry point is all it takes."""
+from fittrace.autologging import Integration
+
+
+def _capture(call):
+    call.log_params({"from": "plugin", "alpha": call.instance.alpha})
+    yield
+
+
+def _install(patcher):
+    patcher.patch(patcher.module.Model, "fit", _capture)
+
+
+INTEGRATION = Integration(name="fakeplugin", module="fakeml", install=_install, aliases=("fp",))
+'''
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    """An empty registry that has not looked at entry points yet."""
+    for name in ("_integrations", "_aliases", "_states"):
+        monkeypatch.setattr(registry, name, {})
+    monkeypatch.setattr(registry, "_failed_entry_points", set())
+    monkeypatch.setattr(registry, "_discovered", False)
+    yield
+    registry.unpatch()
+
+
+@pytest.fixture
+def plugin_dist(tmp_path, fake_source, monkeypatch):
+    """A third-party distribution (dist-info with entry_points.txt) on sys.path, with one broken entry."""
+    site = tmp_path / "site"
+    (site / "fittrace_fakeplugin-1.0.dist-info").mkdir(parents=True)
+    (site / "fittrace_fakeplugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fittrace-fakeplugin\nVersion: 1.0\n"
+    )
+    (site / "fittrace_fakeplugin-1.0.dist-info" / "entry_points.txt").write_text(
+        textwrap.dedent(
+            """
+            [console_scripts]
+            fakeplugin = fakeplugin_autolog:main
+
+            [fittrace.autologgers]
+            fakeplugin = fakeplugin_autolog:INTEGRATION
+            brokenplugin = no_such_module_xyz:INTEGRATION
+            """
+        )
+    )
+    (site / "fakeplugin_autolog.py").write_text(THIRD_PARTY)
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    yield site
+    sys.modules.pop("fakeplugin_autolog", None)
+
+
+def test_third_party_entry_point_is_discovered_and_a_broken_one_skipped(
+    fresh_registry, plugin_dist, tracking, all_runs
+):
+    with pytest.warns(AutologgingWarning, match="'brokenplugin'.*no_such_module_xyz") as caught:
+        autologging.autolog()
+    assert "fakeml" not in sys.modules
+    assert sum("brokenplugin" in str(w.message) for w in caught) == 1
+    assert "fakeplugin" in autologging.list_integrations()
+    assert "brokenplugin" not in autologging.list_integrations()
+    assert autologging.get_integration("fp").name == "fakeplugin"
+
+    fakeml = importlib.import_module("fakeml")
+    fakeml.Model(5.0).fit([1])
+    (run,) = all_runs()
+    assert run.data.params == {"from": "plugin", "alpha": "5.0"}
+    assert run.data.tags["fittrace.autologging"] == "fakeplugin"
+
+
+def test_autolog_options_and_exclusions(integration, tracking, all_runs):
+    with pytest.raises(TypeError, match="'log_coef'"):
+        autologging.autolog(log_coef=False)  # integration-specific: only through its own autolog()
+    autologging.autolog(exclude_flavors=["fake"])
+    assert autologging.get_settings("fakeml") is None
+    autologging.autolog(log_models=False)
+    settings = autologging.get_settings("fake")
+    assert settings.log_models is False and settings.log_coef is True
+    fakeml = importlib.import_module("fakeml")
+    fakeml.Model().fit([1])
+    assert len(all_runs()) == 1
+
+
+def test_unknown_integration_name(integration):
+    with pytest.raises(InvalidParameterError, match="'nope'.*fake, fakeml"):
+        autologging.enable("nope")
+
+
+def test_unsupported_version_warns_or_stays_off(fake_source, tracking, monkeypatch, all_runs):
+    from fakeml_support import make_integration
+
+    monkeypatch.setattr(registry, "_discovered", True)
+    registry.register(make_integration(supported_versions=">=2.0"))
+    try:
+        autologging.enable("fakeml", disable_for_unsupported_versions=True)
+        with pytest.warns(
+            AutologgingWarning,
+            match=r"supports fakeml >=2.0, but 1.2.0 is installed: autologging stays off",
+        ):
+            fakeml = importlib.import_module("fakeml")
+        assert not hasattr(vars(fakeml.Model)["fit"], "__wrapped__")
+        fakeml.Model().fit([1])
+        assert all_runs() == []
+        autologging.enable("fakeml")  # warned already: once per integration
+        fakeml.Model().fit([1])
+        assert len(all_runs()) == 1
+    finally:
+        registry.unregister("fakeml")
+
+
+@pytest.mark.parametrize(
+    ("version", "spec"),
+    [
+        ("1.3.0", ">=1.3"),
+        ("1.2.9", ">=1.3"),
+        ("2.16.0rc1", ">=2.16"),
+        ("2.16.1", ">=2.16,<3"),
+        ("3.0", ">=2.16,<3"),
+        ("1.4.2", "~=1.4"),
+        ("2.0", "~=1.4"),
+        ("1.4.2", "==1.4.*"),
+        ("1.5", "!=1.4.*"),
+        ("2.13.0+cpu", ">=2.2"),
+        ("1.0.post1", ">1.0"),
+        ("1.0.dev3", "<1.0"),
+    ],
+)
+def test_fallback_version_comparator_agrees_with_packaging(version, spec):
+    packaging = pytest.importorskip("packaging.specifiers")
+    expected = packaging.SpecifierSet(spec).contains(version, prereleases=True)
+    assert versions.version_matches(version, spec) is expected
+    fallback = all(versions._clause_matches(version, c) for c in spec.split(","))
+    assert fallback is expected
+
+
+def test_settings_parse_text_to_declared_types():
+    parse = AutologSettings.parse_option
+    assert parse("log_models", "false") is False and parse("silent", " YES ") is True
+    assert parse("registered_model_name", "none") is None
+    assert parse("registered_model_name", "clf") == "clf"
+    assert parse("extra_tags", '{"team": "a"}') == {"team": "a"}
+    with pytest.raises(ValueError, match="boolean"):
+        parse("log_models", "maybe")
+    with pytest.raises(ValueError, match="JSON object"):
+        parse("extra_tags", "[1]")
+    settings = AutologSettings(extra_tags={"n": 1})
+    assert settings.extra_tags == {"n": "1"}
+    with pytest.raises(InvalidParameterError, match="extra_tags=.*dict"):
+        AutologSettings(extra_tags="team=a")
