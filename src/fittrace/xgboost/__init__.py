@@ -1,19 +1,16 @@
-"""XGBoost: ``autolog()`` and the ``xgboost`` model flavor (save_model, log_model, load_model)."""
+"""XGBoost: ``autolog()`` and the ``xgboost`` model flavor (save_model, log_model, load_model).
+
+The flavor loads on first use, so enabling autologging does not import the model layer.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fittrace.xgboost._flavor import (
-    FLAVOR_NAME,
-    MODEL_FORMATS,
-    load_model,
-    log_model,
-    save_model,
-)
-from fittrace.xgboost._flavor import (
-    _load_pyfunc as _load_pyfunc,  # pyfunc's loader_module entry point
-)
+from fittrace._lazy import lazy_attributes
+
+_FLAVOR_NAMES = "FLAVOR_NAME MODEL_FORMATS load_model log_model save_model _load_pyfunc".split()
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(_FLAVOR_NAMES, "._flavor"))
 
 
 def autolog(**kwargs: Any) -> Any:
@@ -23,4 +20,4 @@ def autolog(**kwargs: Any) -> Any:
     return _autolog(**kwargs)
 
 
-__all__ = ["FLAVOR_NAME", "MODEL_FORMATS", "autolog", "load_model", "log_model", "save_model"]
+__all__ = ["autolog", *(n for n in _FLAVOR_NAMES if not n.startswith("_"))]
