@@ -1,0 +1,277 @@
+"""Keras 3 autologging: what ``Model.fit`` and ``Model.evaluate`` record.
+
+Covers ``tf.keras`` in TensorFlow >= 2.16 (which is Keras 3) and standalone Keras 3 on
+the TensorFlow, PyTorch or JAX backend. Nothing heavy is imported at module level.
+
+``fit`` records
+  - params: the fit arguments as bound (positional or keyword, defaults included; the
+    batch size that actually runs, read from datasets and generators without consuming
+    them; ``class_weight``/``sample_weight`` as presence), ``optimizer_class`` and
+    ``optimizer_<config key>`` (a learning-rate schedule as its class and
+    ``optimizer_learning_rate_<key>``), ``loss``, ``metrics``, and after training
+    ``total_params``/``trainable_params``/``non_trainable_params``; EarlyStopping's
+    ``monitor``/``patience``/``min_delta``/``baseline``/``restore_best_weights``;
+  - metrics: every epoch's logs (``loss``, ``val_loss``, ...) at step = epoch (so a fit
+    with ``initial_epoch`` continues the steps), ``learning_rate`` per epoch, and with
+    ``log_every_n_steps`` the running batch logs as ``batch_<key>`` at the global step;
+  - early stopping: ``stopped_epoch`` when training stopped early; ``restored_epoch``
+    when Keras restored the best weights, and then that epoch's metrics again at step
+    ``last epoch + 1`` so a run's latest values describe the model that was logged;
+  - artifacts: ``model_summary.txt`` and the model (``.keras``, signature from a few rows
+    of the real input, input example when asked, ``registered_model_name``).
+``evaluate`` on a model fitted under autologging logs ``eval_<key>`` into the fit's run.
+
+The injected callback goes into a copy of the caller's callbacks (list, tuple, single
+callback, ``CallbackList``; positional or keyword). In distributed training only the
+chief (rank 0) records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fittrace.autologging import AutologSettings, Call, Integration, Patcher
+
+INTEGRATION_NAME = "tensorflow"
+# Positions of ``callbacks`` among the arguments after self, in
+# fit(x, y, batch_size, epochs, verbose, callbacks, ...) and
+# evaluate(x, y, batch_size, verbose, sample_weight, steps, callbacks, ...).
+FIT_CALLBACKS_POSITION = 5
+EVALUATE_CALLBACKS_POSITION = 6
+SUMMARY_FILE = "model_summary.txt"
+
+# model -> step after its last autologged fit, where evaluate() results are logged
+_final_steps: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorflowSettings(AutologSettings):
+    """Keras options besides the common ones.
+
+    - ``log_every_epoch``: log each epoch's logs (MLflow's option).
+    - ``log_every_n_steps``: also log the running batch logs every n training steps.
+    - ``save_model_kwargs``: passed to ``keras.Model.save`` when the model is logged.
+    """
+
+    log_every_epoch: bool = True
+    log_every_n_steps: int | None = None
+    save_model_kwargs: dict[str, Any] | None = None
+
+
+def _report(call: Call, what: str) -> Callable[[Exception], None]:
+    """An error handler that reports like the machinery does: one warning per cause + the run's errors tag."""
+    return functools.partial(call.record_error, what)
+
+
+@contextmanager
+def _step(call: Call, what: str) -> Iterator[None]:
+    """Guard one part of a capture so the other parts still record."""
+    try:
+        yield
+    except Exception as exc:
+        _report(call, what)(exc)
+
+
+def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
+    from fittrace.tensorflow import _data, _distributed, _params
+
+    if not _distributed.is_chief():
+        return
+    settings: TensorflowSettings = call.settings  # type: ignore[assignment]
+    model = call.instance
+    callbacks = call.get_arg("callbacks", FIT_CALLBACKS_POSITION)
+    arguments = _params.bind_fit_arguments(_fit_function(), call.args, call.kwargs) or {}
+    x = arguments.get("x", call.get_arg("x", 0))
+    peeked: _data.Peeked | None = None
+    early_stopping = None
+
+    callback = None
+    with _step(call, "fit (adding the callback)"):
+        from fittrace.tensorflow._callback import make_callback
+
+        callback = make_callback(
+            lambda metrics, step: call.log_metrics(metrics, step=step),
+            _report(call, "fit (callback)"),
+            settings.log_every_epoch,
+            settings.log_every_n_steps,
+        )
+        call.replace_arg("callbacks", FIT_CALLBACKS_POSITION, _with_callback(callbacks, callback))
+    if _data.is_generator(x):
+        with _step(call, "fit (peeking the generator)"):
+            peeked = _data.Peeked(x)  # Keras gets a generator replaying the peeked batch first
+            call.replace_arg("x", 0, peeked.iterator)
+    with _step(call, "fit (params)"):
+        batch_size = _data.batch_size(
+            x, arguments.get("batch_size"), arguments.get("steps_per_epoch"), peeked
+        )
+        params = _params.fit_params(arguments, batch_size) if arguments else {}
+        params.update(_params.optimizer_params(getattr(model, "optimizer", None)))
+        params.update(_params.compile_params(model))
+        early_stopping = _params.find_early_stopping(_callback_list(callbacks))
+        if early_stopping is not None:
+            params.update(_params.early_stopping_params(early_stopping))
+        call.log_params(params)
+    if settings.log_datasets:
+        with _step(call, "fit (datasets)"):
+            _log_datasets(call, arguments)
+
+    yield  # the original fit runs here; its exception, if any, propagates from this line
+
+    last_epoch = getattr(callback, "last_epoch", None)
+    final_step = 0 if last_epoch is None else last_epoch + 1
+    with _step(call, "fit (early stopping)"):
+        if early_stopping is not None and callback is not None:
+            _log_early_stopping(call, early_stopping, callback.epoch_logs, last_epoch, final_step)
+    with _step(call, "fit (model summary)"):
+        call.log_params(_params.count_params(model))
+        call.log_text(_summary(model), SUMMARY_FILE)
+    with _step(call, "fit (linking the model to the run)"):
+        call.remember_run(model)
+        _final_steps[model] = final_step
+    if settings.log_models:
+        with _step(call, "fit (logging the model)"):
+            _log_model(call, model, x, peeked)
+
+
+def _fit_function() -> Any:
+    import keras
+
+    return keras.Model.fit
+
+
+def _with_callback(callbacks: Any, callback: Any) -> Any:
+    """A new callbacks argument: the caller's callbacks followed by ``callback``."""
+    import keras
+
+    from fittrace.autologging import appended
+
+    if isinstance(callbacks, keras.callbacks.CallbackList):
+        combined = keras.callbacks.CallbackList(
+            [*callbacks.callbacks, callback], model=callbacks.model, **(callbacks.params or {})
+        )
+        return combined
+    return appended(callbacks, callback)
+
+
+def _callback_list(callbacks: Any) -> list[Any]:
+    if callbacks is None:
+        return []
+    inner = getattr(callbacks, "callbacks", None)  # a CallbackList
+    if isinstance(inner, list):
+        return inner
+    return list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+
+
+def _log_early_stopping(
+    call: Call,
+    callback: Any,
+    epoch_logs: dict[int, dict[str, float]],
+    last_epoch: int | None,
+    final_step: int,
+) -> None:
+    metrics: dict[str, float] = {}
+    if getattr(callback, "stopped_epoch", 0) > 0:
+        metrics["stopped_epoch"] = callback.stopped_epoch
+    restored = callback.restore_best_weights and getattr(callback, "best_weights", None) is not None
+    if restored:
+        best = int(getattr(callback, "best_epoch", 0))
+        metrics["restored_epoch"] = best
+    if metrics:
+        call.log_metrics(metrics, step=final_step)
+    if restored and best != last_epoch and best in epoch_logs:
+        call.log_metrics(epoch_logs[best], step=final_step)
+
+
+def _summary(model: Any) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    return "\n".join(lines)
+
+
+def _log_model(call: Call, model: Any, x: Any, peeked: Any) -> None:
+    from fittrace import models
+    from fittrace.tensorflow import _data, _flavor
+
+    settings: TensorflowSettings = call.settings  # type: ignore[assignment]
+    sample = None
+    if settings.log_model_signatures or settings.log_input_examples:
+        with _step(call, "fit (reading an input sample)"):
+            sample = _data.sample_inputs(x, peeked)
+    signature = None
+    if sample is not None and settings.log_model_signatures:
+        with _step(call, "fit (inferring the model signature)"):
+            signature = models.infer_signature(sample, _flavor._predict(model, sample))
+    _flavor.log_model(
+        model,
+        "model",
+        signature=signature if signature is not None else False,
+        input_example=sample if settings.log_input_examples else None,
+        registered_model_name=settings.registered_model_name,
+        run_id=call.run_id,
+        save_model_kwargs=settings.save_model_kwargs,
+    )
+
+
+def _log_datasets(call: Call, arguments: dict[str, Any]) -> None:
+    from fittrace.tensorflow import _data
+
+    inputs = []
+    x, y = arguments.get("x"), arguments.get("y")
+    if _data.is_numpy_or_pandas(x):
+        inputs.append(_data.dataset_input(x, y, "train"))
+    validation = arguments.get("validation_data")
+    if validation is not None:
+        vx, vy, _ = _data.unpack(validation)
+        if _data.is_numpy_or_pandas(vx):
+            inputs.append(_data.dataset_input(vx, vy, "eval"))
+    if inputs:
+        call.client.log_inputs(call.run_id, inputs)
+
+
+def _capture_evaluate(call: Call):  # noqa: ANN202 - a capture generator
+    from fittrace.tensorflow import _distributed
+    from fittrace.tensorflow._callback import EvaluationLogs, scalar_logs
+
+    if not _distributed.is_chief():
+        return
+    keeper = EvaluationLogs()
+    callbacks = call.get_arg("callbacks", EVALUATE_CALLBACKS_POSITION)
+    call.replace_arg("callbacks", EVALUATE_CALLBACKS_POSITION, _with_callback(callbacks, keeper))
+    yield
+    metrics = {f"eval_{key}": value for key, value in scalar_logs(keeper.logs).items()}
+    if metrics:
+        call.log_metrics(metrics, step=_final_steps.get(call.instance, 0))
+
+
+def _install(patcher: Patcher) -> None:
+    import keras
+
+    patcher.patch(keras.Model, "fit", _capture_fit, run="managed")
+    patcher.patch(keras.Model, "evaluate", _capture_evaluate, run="model")
+
+
+INTEGRATION = Integration(
+    name=INTEGRATION_NAME,
+    module="keras",
+    distribution="keras",
+    supported_versions=">=3.0",
+    settings_class=TensorflowSettings,
+    install=_install,
+    aliases=("keras",),
+)
+
+
+def autolog(**kwargs: Any) -> None:
+    """Record every Keras ``fit`` (and ``evaluate`` after it); see this module's docstring.
+
+    Options: the common ones (``log_models``, ``log_input_examples``,
+    ``log_model_signatures``, ``log_datasets``, ``disable``, ``exclusive``,
+    ``disable_for_unsupported_versions``, ``silent``, ``registered_model_name``,
+    ``extra_tags``) and ``log_every_epoch``, ``log_every_n_steps``, ``save_model_kwargs``.
+    """
+    INTEGRATION.autolog(**kwargs)

@@ -1,0 +1,165 @@
+"""The Keras callback autologging adds to a copy of ``fit``'s callbacks list.
+
+Imported only once Keras is (it subclasses ``keras.callbacks.Callback``). It uses
+Keras's backend-neutral API only, so it works on the TensorFlow, PyTorch and JAX
+backends. Every hook is guarded: an error in fittrace's own code is handed to
+``on_error`` (a warning, or a raise in test mode) and training goes on.
+
+Per epoch it costs one dict filter, one learning-rate read (``float`` of the
+optimizer's variable; a schedule is evaluated once per epoch at the end of
+training instead, from the iteration counts it notes) and one buffered
+``log_metrics`` call.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+LogMetrics = Callable[[dict[str, float], int], None]
+LEARNING_RATE = "learning_rate"
+
+
+def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(hook)
+    def guarded(self: FittraceCallback, *args: Any, **kwargs: Any) -> None:
+        try:
+            hook(self, *args, **kwargs)
+        except Exception as error:
+            self._on_error(error)
+
+    return guarded
+
+
+def scalar_logs(logs: dict[str, Any] | None) -> dict[str, float]:
+    """The scalar entries of a Keras logs dict, as floats (array-valued metrics are skipped)."""
+    if not logs:
+        return {}
+    return {
+        key: float(value)
+        for key, value in logs.items()
+        if isinstance(value, numbers.Real) and not isinstance(value, bool)
+    }
+
+
+class FittraceCallback(keras.callbacks.Callback):
+    """Logs every epoch's logs at step = epoch, and the learning rate, through ``log_metrics``.
+
+    ``epoch_logs`` keeps each epoch's values so the capture can log the metrics of the
+    epoch EarlyStopping restored; ``last_epoch`` is the last epoch that finished.
+    """
+
+    def __init__(
+        self,
+        log_metrics: LogMetrics,
+        on_error: Callable[[Exception], None],
+        log_every_epoch: bool = True,
+    ) -> None:
+        super().__init__()
+        self._log_metrics = log_metrics
+        self._on_error = on_error
+        self._log_every_epoch = log_every_epoch
+        self.epoch_logs: dict[int, dict[str, float]] = {}
+        self.last_epoch: int | None = None
+        self._schedule: Any = None
+        self._schedule_steps: dict[int, float] = {}
+
+    @_guarded
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.epoch_logs = {}
+        self.last_epoch = None
+        self._schedule_steps = {}
+        rate = getattr(self.model.optimizer, "_learning_rate", None)
+        self._schedule = (
+            rate if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) else None
+        )
+
+    @_guarded
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        metrics = scalar_logs(logs)
+        self.epoch_logs[epoch] = metrics
+        self.last_epoch = epoch
+        if not self._log_every_epoch:
+            return
+        if LEARNING_RATE not in metrics:
+            optimizer = self.model.optimizer
+            if self._schedule is not None:
+                self._schedule_steps[epoch] = float(optimizer.iterations)
+            elif optimizer is not None:
+                metrics = {**metrics, LEARNING_RATE: float(optimizer.learning_rate)}
+        if metrics:
+            self._log_metrics(metrics, epoch)
+
+    @_guarded
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        for epoch, iteration in self._schedule_steps.items():
+            self._log_metrics({LEARNING_RATE: float(self._schedule(iteration))}, epoch)
+        self._schedule_steps = {}
+
+
+class BatchLoggingCallback(FittraceCallback):
+    """Also logs the running batch logs as ``batch_<key>`` every ``every_n_steps`` training steps.
+
+    The step is the optimizer's iteration count, so repeated fits continue it. Overriding
+    ``on_train_batch_end`` makes Keras call batch hooks synchronously, so this class is used
+    only when per-step logging is asked for.
+    """
+
+    def __init__(
+        self,
+        log_metrics: LogMetrics,
+        on_error: Callable[[Exception], None],
+        log_every_epoch: bool,
+        every_n_steps: int,
+    ) -> None:
+        super().__init__(log_metrics, on_error, log_every_epoch)
+        self._every = every_n_steps
+        self._epoch_base = 0  # global step before this epoch's first batch
+        self._steps_done = 0
+
+    @_guarded
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        FittraceCallback.on_train_begin.__wrapped__(self, logs)
+        iterations = getattr(self.model.optimizer, "iterations", None)
+        self._epoch_base = self._steps_done = (
+            int(float(iterations)) if iterations is not None else 0
+        )
+
+    @_guarded
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        step = self._epoch_base + batch + 1  # batch may jump by steps_per_execution
+        if step // self._every > self._steps_done // self._every:
+            metrics = {f"batch_{k}": v for k, v in scalar_logs(logs).items()}
+            if metrics:
+                self._log_metrics(metrics, step)
+        self._steps_done = step
+
+    @_guarded
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        FittraceCallback.on_epoch_end.__wrapped__(self, epoch, logs)
+        self._epoch_base = self._steps_done
+
+
+class EvaluationLogs(keras.callbacks.Callback):
+    """Keeps the logs ``evaluate`` ends with (added to a copy of evaluate's callbacks)."""
+
+    logs: dict[str, Any] | None = None
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        self.logs = logs
+
+
+def make_callback(
+    log_metrics: LogMetrics,
+    on_error: Callable[[Exception], None],
+    log_every_epoch: bool = True,
+    log_every_n_steps: int | None = None,
+) -> FittraceCallback:
+    """The callback for one fit: epoch logging, plus per-step logging when ``log_every_n_steps``."""
+    if log_every_n_steps:
+        return BatchLoggingCallback(log_metrics, on_error, log_every_epoch, int(log_every_n_steps))
+    return FittraceCallback(log_metrics, on_error, log_every_epoch)
