@@ -55,8 +55,14 @@ class Metric:
     def __eq__(self, other: object) -> bool:  # NaN == NaN for round-trip checks
         if not isinstance(other, Metric):
             return NotImplemented
-        same_value = self.value == other.value or (math.isnan(self.value) and math.isnan(other.value))
-        return (self.key, self.timestamp, self.step) == (other.key, other.timestamp, other.step) and same_value
+        same_value = self.value == other.value or (
+            math.isnan(self.value) and math.isnan(other.value)
+        )
+        return (self.key, self.timestamp, self.step) == (
+            other.key,
+            other.timestamp,
+            other.step,
+        ) and same_value
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -20,13 +20,19 @@ def clean_artifact_path(path: str | None) -> str:
     if path is None or path in ("", "."):
         return ""
     if not isinstance(path, str) or "\x00" in path:
-        raise InvalidParameterError(f"Artifact path must be a string without NUL bytes, got {path!r}")
+        raise InvalidParameterError(
+            f"Artifact path must be a string without NUL bytes, got {path!r}"
+        )
     unified = path.replace("\\", "/")
     if unified.startswith("/") or (len(unified) > 1 and unified[1] == ":"):
-        raise InvalidParameterError(f"Artifact path {path!r} is absolute; use a path relative to the run's artifacts")
+        raise InvalidParameterError(
+            f"Artifact path {path!r} is absolute; use a path relative to the run's artifacts"
+        )
     parts = [p for p in unified.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise InvalidParameterError(f"Artifact path {path!r} contains '..'; paths may not leave the run's artifacts")
+        raise InvalidParameterError(
+            f"Artifact path {path!r} contains '..'; paths may not leave the run's artifacts"
+        )
     return "/".join(parts)
 
 
@@ -52,11 +58,15 @@ class LocalArtifactRepository:
         real_root = os.path.realpath(self.root)
         real = os.path.realpath(full)
         if real != real_root and not real.startswith(real_root + os.sep):
-            raise InvalidParameterError(f"Artifact path {rel!r} resolves outside the run's artifact root")
+            raise InvalidParameterError(
+                f"Artifact path {rel!r} resolves outside the run's artifact root"
+            )
         return full
 
     def _copy_file(self, local_file: str, rel_dest: str) -> None:
-        dest = self._local(rel_dest)  # checks the final file too: a planted symlink cannot redirect the copy
+        dest = self._local(
+            rel_dest
+        )  # checks the final file too: a planted symlink cannot redirect the copy
         if os.path.islink(dest):
             os.unlink(dest)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
@@ -76,7 +86,10 @@ class LocalArtifactRepository:
         for dirpath, _, files in os.walk(local_dir):
             rel = os.path.relpath(dirpath, local_dir).replace(os.sep, "/")
             for name in files:
-                self._copy_file(os.path.join(dirpath, name), posixpath.join(base, "" if rel == "." else rel, name))
+                self._copy_file(
+                    os.path.join(dirpath, name),
+                    posixpath.join(base, "" if rel == "." else rel, name),
+                )
 
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         dest = self._local(artifact_file)
@@ -111,7 +124,9 @@ class LocalArtifactRepository:
             os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
             shutil.copyfile(src, target)
             return os.path.abspath(target)
-        for dirpath, dirnames, files in os.walk(src):  # os.walk does not descend into symlinked folders
+        for dirpath, dirnames, files in os.walk(
+            src
+        ):  # os.walk does not descend into symlinked folders
             sub = os.path.relpath(dirpath, src)
             os.makedirs(os.path.join(target, sub), exist_ok=True)
             for name in files:
@@ -138,7 +153,9 @@ class FsspecArtifactRepository:
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
         if not os.path.isfile(local_file):
             raise ResourceNotFoundError(f"No file to log at {local_file!r}")
-        self.fs.put_file(local_file, f"{self._remote(artifact_path)}/{os.path.basename(local_file)}")
+        self.fs.put_file(
+            local_file, f"{self._remote(artifact_path)}/{os.path.basename(local_file)}"
+        )
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         if not os.path.isdir(local_dir):
@@ -168,7 +185,11 @@ class FsspecArtifactRepository:
             name = posixpath.basename(entry["name"].rstrip("/"))
             is_dir = entry["type"] == "directory"
             infos.append(
-                FileInfo(posixpath.join(rel, name) if rel else name, is_dir, None if is_dir else entry.get("size"))
+                FileInfo(
+                    posixpath.join(rel, name) if rel else name,
+                    is_dir,
+                    None if is_dir else entry.get("size"),
+                )
             )
         return infos
 

@@ -106,7 +106,10 @@ class SqliteStore(RegistryStore):
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
             try:
                 conn = sqlite3.connect(
-                    self.db_path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+                    self.db_path,
+                    timeout=_BUSY_TIMEOUT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             except sqlite3.Error as e:
                 raise StoreError(f"Cannot open tracking database {self.db_path!r}: {e}") from e
@@ -198,7 +201,8 @@ class SqliteStore(RegistryStore):
                 exp_id = str(cur.lastrowid)
                 location = artifact_location or self._join(self.artifact_root, exp_id)
                 conn.execute(
-                    "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", (location, exp_id)
+                    "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                    (location, exp_id),
                 )
                 conn.executemany(
                     "INSERT INTO experiment_tags VALUES (?, ?, ?)",
@@ -216,10 +220,13 @@ class SqliteStore(RegistryStore):
                 args,
             ).fetchall()
             tags: dict[str, dict[str, str]] = {}
-            for exp_id, key, value in conn.execute("SELECT experiment_id, key, value FROM experiment_tags"):
+            for exp_id, key, value in conn.execute(
+                "SELECT experiment_id, key, value FROM experiment_tags"
+            ):
                 tags.setdefault(str(exp_id), {})[key] = value
         return [
-            Experiment(str(r[0]), r[1], r[2], r[3], tags.get(str(r[0]), {}), r[4], r[5]) for r in rows
+            Experiment(str(r[0]), r[1], r[2], r[3], tags.get(str(r[0]), {}), r[4], r[5])
+            for r in rows
         ]
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -273,7 +280,9 @@ class SqliteStore(RegistryStore):
     ) -> Run:
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise InvalidParameterError(f"Experiment {experiment_id!r} is deleted; restore it to add runs")
+            raise InvalidParameterError(
+                f"Experiment {experiment_id!r} is deleted; restore it to add runs"
+            )
         run_id = uuid.uuid4().hex
         artifact_uri = self._join(experiment.artifact_location, run_id, "artifacts")
         with self._write() as conn:
@@ -311,14 +320,17 @@ class SqliteStore(RegistryStore):
     def update_run_info(self, run_id: str, status: str, end_time: int | None) -> None:
         with self._write() as conn:
             cur = conn.execute(
-                "UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?", (status, end_time, run_id)
+                "UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?",
+                (status, end_time, run_id),
             )
         if cur.rowcount == 0:
             raise ResourceNotFoundError(f"No run with id {run_id!r}")
 
     def set_run_lifecycle(self, run_id: str, stage: str) -> None:
         with self._write() as conn:
-            cur = conn.execute("UPDATE runs SET lifecycle_stage = ? WHERE run_uuid = ?", (stage, run_id))
+            cur = conn.execute(
+                "UPDATE runs SET lifecycle_stage = ? WHERE run_uuid = ?", (stage, run_id)
+            )
         if cur.rowcount == 0:
             raise ResourceNotFoundError(f"No run with id {run_id!r}")
 
@@ -329,7 +341,9 @@ class SqliteStore(RegistryStore):
 
     @staticmethod
     def _info(row: Sequence) -> RunInfo:
-        return RunInfo(row[0], str(row[1]), row[2], row[3] or "", row[4], row[5], row[6], row[7], row[8])
+        return RunInfo(
+            row[0], str(row[1]), row[2], row[3] or "", row[4], row[5], row[6], row[7], row[8]
+        )
 
     def get_run_info(self, run_id: str) -> RunInfo:
         with self._read() as conn:
@@ -373,7 +387,11 @@ class SqliteStore(RegistryStore):
                 ):
                     inputs[row[0]].append(DatasetInput(*(c or "" for c in row[1:])))
         return [
-            Run(i, RunData(metrics[i.run_id], params[i.run_id], tags[i.run_id]), RunInputs(inputs[i.run_id]))
+            Run(
+                i,
+                RunData(metrics[i.run_id], params[i.run_id], tags[i.run_id]),
+                RunInputs(inputs[i.run_id]),
+            )
             for i in infos
         ]
 
@@ -428,7 +446,16 @@ class SqliteStore(RegistryStore):
             conn.executemany(
                 "INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, d.context)
+                    (
+                        run_id,
+                        d.name,
+                        d.digest,
+                        d.source_type,
+                        d.source,
+                        d.schema,
+                        d.profile,
+                        d.context,
+                    )
                     for d in datasets
                 ],
             )
@@ -452,7 +479,9 @@ class SqliteStore(RegistryStore):
         order_by: Sequence[str] | None = None,
     ) -> list[Run]:
         if not isinstance(max_results, int) or max_results < 1:
-            raise InvalidParameterError(f"max_results must be a positive integer, got {max_results!r}")
+            raise InvalidParameterError(
+                f"max_results must be a positive integer, got {max_results!r}"
+            )
         where, args = search.compile_run_filter(filter_string)
         order, order_args = search.compile_order_by(list(order_by) if order_by else None)
         stage, stage_args = _stage_clause("r.lifecycle_stage", run_view_type)
@@ -463,7 +492,9 @@ class SqliteStore(RegistryStore):
             f" AND ({where}) {order} LIMIT ?"
         )
         with self._read() as conn:
-            rows = conn.execute(sql, [*ids, *stage_args, *args, *order_args, max_results]).fetchall()
+            rows = conn.execute(
+                sql, [*ids, *stage_args, *args, *order_args, max_results]
+            ).fetchall()
         return self._with_data([self._info(r) for r in rows])
 
 
@@ -474,4 +505,6 @@ def _stage_clause(column: str, view_type: int) -> tuple[str, list[str]]:
         return f"{column} = ?", [LifecycleStage.DELETED]
     if view_type == ViewType.ALL:
         return "1 = 1", []
-    raise InvalidParameterError(f"run_view_type must be one of ViewType.ACTIVE_ONLY/DELETED_ONLY/ALL, got {view_type!r}")
+    raise InvalidParameterError(
+        f"run_view_type must be one of ViewType.ACTIVE_ONLY/DELETED_ONLY/ALL, got {view_type!r}"
+    )

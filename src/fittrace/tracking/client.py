@@ -44,7 +44,9 @@ class Client(RegistryClient):
         self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
     ) -> str:
         return self._store.create_experiment(
-            name, artifact_location, {validation.tag_key(k): validation.tag_value(k, v) for k, v in (tags or {}).items()}
+            name,
+            artifact_location,
+            {validation.tag_key(k): validation.tag_value(k, v) for k, v in (tags or {}).items()},
         )
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -68,7 +70,9 @@ class Client(RegistryClient):
         self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.ACTIVE)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        self._store.set_experiment_tag(experiment_id, validation.tag_key(key), validation.tag_value(key, value))
+        self._store.set_experiment_tag(
+            experiment_id, validation.tag_key(key), validation.tag_value(key, value)
+        )
 
     # -- runs ----------------------------------------------------------------------
     def create_run(
@@ -80,7 +84,9 @@ class Client(RegistryClient):
     ) -> Run:
         """Create a RUNNING run with the system tags (user, source, git commit) plus ``tags``."""
         clean = {validation.tag_key(k): validation.tag_value(k, v) for k, v in (tags or {}).items()}
-        name = validation.run_name(run_name or clean.get("fittrace.runName") or context.random_run_name())
+        name = validation.run_name(
+            run_name or clean.get("fittrace.runName") or context.random_run_name()
+        )
         all_tags = {**context.system_tags(), **clean, "fittrace.runName": name}
         return self._store.create_run(
             str(experiment_id), all_tags["fittrace.user"], start_time or _now(), name, all_tags
@@ -90,10 +96,14 @@ class Client(RegistryClient):
         self._recorder.flush()
         return self._store.get_run(run_id)
 
-    def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None) -> None:
+    def set_terminated(
+        self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
+    ) -> None:
         """End a run: flush its buffered data, then record the final status."""
         if status not in RunStatus.TERMINAL:
-            raise InvalidParameterError(f"status must be one of {RunStatus.TERMINAL}, got {status!r}")
+            raise InvalidParameterError(
+                f"status must be one of {RunStatus.TERMINAL}, got {status!r}"
+            )
         self._recorder.flush()
         self._store.update_run_info(run_id, status, end_time or _now())
         self._recorder.forget(run_id)
@@ -103,7 +113,9 @@ class Client(RegistryClient):
             self.set_tag(run_id, "fittrace.runName", validation.run_name(name))
         if status is not None:
             if status not in RunStatus.ALL:
-                raise InvalidParameterError(f"status must be one of {RunStatus.ALL}, got {status!r}")
+                raise InvalidParameterError(
+                    f"status must be one of {RunStatus.ALL}, got {status!r}"
+                )
             self._recorder.flush()
             end = None if status in (RunStatus.RUNNING, RunStatus.SCHEDULED) else _now()
             self._store.update_run_info(run_id, status, end)
@@ -123,7 +135,12 @@ class Client(RegistryClient):
         return value
 
     def log_metric(
-        self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
     ) -> None:
         self._recorder.log_metric(run_id, key, value, timestamp, step)
 
@@ -173,7 +190,9 @@ class Client(RegistryClient):
         repo = self.artifact_repository(run_id)
         if os.path.isdir(local_path):
             name = os.path.basename(os.path.normpath(local_path))
-            repo.log_artifacts(local_path, "/".join(p for p in (clean_artifact_path(artifact_path), name) if p))
+            repo.log_artifacts(
+                local_path, "/".join(p for p in (clean_artifact_path(artifact_path), name) if p)
+            )
         else:
             repo.log_artifact(local_path, artifact_path)
 

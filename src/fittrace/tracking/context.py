@@ -97,7 +97,11 @@ def git_commit(start: str) -> str | None:
 
 def system_tags() -> dict[str, str]:
     source = source_name()
-    tags = {"fittrace.user": user(), "fittrace.source.name": source, "fittrace.source.type": "LOCAL"}
+    tags = {
+        "fittrace.user": user(),
+        "fittrace.source.name": source,
+        "fittrace.source.type": "LOCAL",
+    }
     commit = git_commit(os.path.dirname(source) if source != "<interactive>" else os.getcwd())
     if commit:
         tags["fittrace.source.git.commit"] = commit

@@ -17,7 +17,16 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from fittrace.entities import DatasetInput, Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType
+from fittrace.entities import (
+    DatasetInput,
+    Experiment,
+    Metric,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
 from fittrace.exceptions import (
     FittraceError,
     InvalidParameterError,
@@ -30,7 +39,9 @@ from fittrace.tracking.client import Client
 set_tracking_uri = stores.set_tracking_uri
 get_tracking_uri = stores.get_tracking_uri
 
-_stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar("fittrace_active_runs", default=())
+_stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
+    "fittrace_active_runs", default=()
+)
 _open: dict[str, Client] = {}  # runs this process started and has not ended, for the exit handler
 _lock = threading.Lock()
 _state: dict[str, Any] = {"experiment": None, "last_run": None}
@@ -53,11 +64,15 @@ def _client() -> Client:
 
 
 # -- experiments -------------------------------------------------------------------
-def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+def set_experiment(
+    experiment_name: str | None = None, experiment_id: str | None = None
+) -> Experiment:
     """Make an experiment current for new runs, creating it by name on first use."""
     client = _client()
     if (experiment_name is None) == (experiment_id is None):
-        raise InvalidParameterError("set_experiment takes exactly one of experiment_name or experiment_id")
+        raise InvalidParameterError(
+            "set_experiment takes exactly one of experiment_name or experiment_id"
+        )
     if experiment_id is not None:
         experiment = client.get_experiment(str(experiment_id))
     else:
@@ -68,7 +83,9 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
             except ResourceAlreadyExistsError:  # another process created it just now
                 experiment = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
     if experiment.lifecycle_stage != "active":
-        raise InvalidParameterError(f"Experiment {experiment.name!r} is deleted; restore it before using it")
+        raise InvalidParameterError(
+            f"Experiment {experiment.name!r} is deleted; restore it before using it"
+        )
     _state["experiment"] = ("id", experiment.experiment_id, stores.sqlite_path(client.tracking_uri))
     return experiment
 
@@ -84,7 +101,9 @@ def _current_experiment_id(client: Client) -> str:
     return os.environ.get("FITTRACE_EXPERIMENT_ID") or os.environ.get("MLFLOW_EXPERIMENT_ID") or "0"
 
 
-def create_experiment(name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None) -> str:
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+) -> str:
     return _client().create_experiment(name, artifact_location, tags)
 
 
@@ -210,12 +229,16 @@ def log_params(params: dict[str, Any]) -> None:
     client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
 
 
-def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: int | None = None
+) -> None:
     client, run_id = _active_run_id()
     client._recorder.log_metric(run_id, key, value, timestamp, step)
 
 
-def log_metrics(metrics: dict[str, float], step: int | None = None, timestamp: int | None = None) -> None:
+def log_metrics(
+    metrics: dict[str, float], step: int | None = None, timestamp: int | None = None
+) -> None:
     client, run_id = _active_run_id()
     client.log_batch(run_id, metrics=[Metric(k, v, timestamp, step) for k, v in metrics.items()])  # type: ignore[arg-type]
 
@@ -306,7 +329,9 @@ def search_runs(
 ) -> Any:
     """Search runs; a pandas DataFrame when pandas is installed and output_format='pandas', else a list of Runs."""
     if output_format not in ("pandas", "list"):
-        raise InvalidParameterError(f"output_format must be 'pandas' or 'list', got {output_format!r}")
+        raise InvalidParameterError(
+            f"output_format must be 'pandas' or 'list', got {output_format!r}"
+        )
     client = _client()
     ids = [str(e) for e in experiment_ids or []]
     for name in experiment_names or []:
@@ -339,7 +364,9 @@ def _to_frame(pandas: Any, runs: list[Run]) -> Any:
             "status": info.status,
             "artifact_uri": info.artifact_uri,
             "start_time": pandas.to_datetime(info.start_time, unit="ms", utc=True),
-            "end_time": pandas.to_datetime(info.end_time, unit="ms", utc=True) if info.end_time else pandas.NaT,
+            "end_time": pandas.to_datetime(info.end_time, unit="ms", utc=True)
+            if info.end_time
+            else pandas.NaT,
         }
         row.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
         row.update({f"params.{k}": v for k, v in run.data.params.items()})
@@ -351,7 +378,9 @@ def _to_frame(pandas: Any, runs: list[Run]) -> Any:
 
 # -- interpreter exit --------------------------------------------------------------
 def _end_open_runs_at_exit() -> None:
-    crashed = getattr(sys, "last_value", None) is not None or getattr(sys, "last_exc", None) is not None
+    crashed = (
+        getattr(sys, "last_value", None) is not None or getattr(sys, "last_exc", None) is not None
+    )
     status = RunStatus.FAILED if crashed else RunStatus.FINISHED
     for run_id in list(_open):
         try:

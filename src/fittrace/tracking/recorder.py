@@ -51,14 +51,23 @@ class Recorder:
         _recorders.add(self)
 
     # -- writes --------------------------------------------------------------------
-    def log_metric(self, run_id: str, key: str, value: object, timestamp: int | None = None, step: int | None = None) -> None:
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: object,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
         validation.validate_key(key, "Metric")
         row = (
             _METRIC,
             run_id,
             key,
             validation.metric_value(key, value),
-            time.time_ns() // 1_000_000 if timestamp is None else validation.integer("timestamp", timestamp),
+            time.time_ns() // 1_000_000
+            if timestamp is None
+            else validation.integer("timestamp", timestamp),
             0 if step is None else validation.integer("step", step),
         )
         self._put([row])
@@ -170,7 +179,9 @@ class Recorder:
         except StoreError:
             raise
         except Exception as e:
-            raise StoreError(f"Could not write {len(rows)} records to {self.store.db_path!r}: {e}") from e
+            raise StoreError(
+                f"Could not write {len(rows)} records to {self.store.db_path!r}: {e}"
+            ) from e
 
     def forget(self, run_id: str) -> None:
         """Drop cached state for a finished run."""

@@ -42,7 +42,9 @@ def sqlite_path(uri: str) -> str:
         if path.startswith("/"):  # sqlite:////abs/path
             path = "/" + path.lstrip("/")
     elif uri.startswith("sqlite://"):
-        raise InvalidUriError(f"Tracking URI {uri!r} has no path; use sqlite:///relative.db or sqlite:////abs.db")
+        raise InvalidUriError(
+            f"Tracking URI {uri!r} has no path; use sqlite:///relative.db or sqlite:////abs.db"
+        )
     elif uri.startswith("file:"):
         path = uri[len("file://") :] if uri.startswith("file://") else uri[len("file:") :]
         path = path if path.endswith(".db") else os.path.join(path, "fittrace.db")
@@ -60,7 +62,9 @@ def sqlite_path(uri: str) -> str:
 
 
 def artifact_root_for(db_path: str) -> str:
-    return os.environ.get("FITTRACE_ARTIFACT_ROOT") or os.path.join(os.path.dirname(db_path), "artifacts")
+    return os.environ.get("FITTRACE_ARTIFACT_ROOT") or os.path.join(
+        os.path.dirname(db_path), "artifacts"
+    )
 
 
 def recorder_for(uri: str | None = None) -> Recorder:

@@ -23,7 +23,9 @@ def validate_key(key: str, kind: str) -> str:
     if not isinstance(key, str) or not key:
         raise InvalidParameterError(f"{kind} key must be a non-empty string, got {key!r}")
     if len(key) > MAX_KEY_LENGTH:
-        raise InvalidParameterError(f"{kind} key {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY_LENGTH}")
+        raise InvalidParameterError(
+            f"{kind} key {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY_LENGTH}"
+        )
     if not _KEY_RE.match(key):
         bad = sorted({c for c in key if not re.match(r"[\w\-. /:]", c)})
         raise InvalidParameterError(
@@ -31,7 +33,9 @@ def validate_key(key: str, kind: str) -> str:
             "'_', '-', '.', ' ', '/' and ':'"
         )
     if key.startswith("/") or ".." in key.split("/"):
-        raise InvalidParameterError(f"{kind} key {key!r} may not start with '/' or contain a '..' segment")
+        raise InvalidParameterError(
+            f"{kind} key {key!r} may not start with '/' or contain a '..' segment"
+        )
     if len(_valid_keys) < 100_000:
         _valid_keys.add(key)
     return key
@@ -43,7 +47,9 @@ def metric_value(key: str, value: object) -> float:
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         if isinstance(value, (str, bytes)) or not hasattr(value, "__float__"):
-            raise InvalidParameterError(f"Metric {key!r} must be a number, got {type(value).__name__} {value!r}")
+            raise InvalidParameterError(
+                f"Metric {key!r} must be a number, got {type(value).__name__} {value!r}"
+            )
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as e:
@@ -70,7 +76,9 @@ def param_value(key: str, value: object) -> str:
 def tag_value(key: str, value: object) -> str:
     text = str(value)
     if len(text) > MAX_TAG_VALUE_LENGTH:
-        raise InvalidParameterError(f"Tag {key!r} value is {len(text)} characters; the limit is {MAX_TAG_VALUE_LENGTH}")
+        raise InvalidParameterError(
+            f"Tag {key!r} value is {len(text)} characters; the limit is {MAX_TAG_VALUE_LENGTH}"
+        )
     return text
 
 
@@ -85,5 +93,7 @@ def run_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameterError(f"run_name must be a non-empty string, got {name!r}")
     if len(name) > MAX_RUN_NAME_LENGTH:
-        raise InvalidParameterError(f"run_name is {len(name)} characters; the limit is {MAX_RUN_NAME_LENGTH}")
+        raise InvalidParameterError(
+            f"run_name is {len(name)} characters; the limit is {MAX_RUN_NAME_LENGTH}"
+        )
     return name
