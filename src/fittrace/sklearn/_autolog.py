@@ -1,0 +1,282 @@
+"""scikit-learn autologging: what to capture; the patching, guarding and runs are fittrace.autologging's.
+
+Patched (lazily, when scikit-learn is imported):
+
+- ``fit``, ``fit_transform`` and ``fit_predict`` of every ``BaseEstimator``
+  subclass defining them — user classes defined later included — and of the
+  ``TransformerMixin``/``ClusterMixin``/``OutlierMixin`` defaults. As in MLflow,
+  scikit-learn's data preparation classes (``sklearn.preprocessing``, ``impute``,
+  ``feature_extraction``, ``feature_selection``, ``ColumnTransformer``) are
+  recorded only as part of a Pipeline or search, not on their own. The
+  outermost call records (``Pipeline.fit -> step.fit``, a search's clone fits
+  and its refit run the original only); a fit running inside one of
+  scikit-learn's parallel jobs (``cross_val_score``, ``learning_curve``, the
+  searches' candidates, in threads or loky workers) records nothing, whatever
+  the import order.
+- after an estimator class was autologged, its inference methods (``predict``,
+  ``predict_proba``, ``predict_log_proba``, ``decision_function``, ``score``,
+  wherever in its MRO they are defined) — for post-training metrics.
+- the metric functions of ``sklearn.metrics`` (when that module is imported),
+  with picklable stand-ins (see ``_post_training``);
+- the docstring lookup of scikit-learn's HTML view, memoized (see ``_html``).
+
+Repeated autologged fits inside one user-started run become child runs of it
+(hyper-parameter tuners); ``exclusive=True`` leaves user runs alone.
+
+XGBoost's scikit-learn classes belong to the xgboost integration when it is
+registered (the machinery leaves other frameworks' classes to their own
+integration); post-training metrics still work on them (their inference
+methods are patched here when ``xgboost.sklearn`` is imported).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import sys
+from collections.abc import Generator
+from typing import Any
+
+from fittrace.autologging import AutologSettings, Call, Integration
+from fittrace.exceptions import InvalidParameterError
+
+FIT_METHODS = ("fit", "fit_transform", "fit_predict")
+# Data preparation routines, not models (as in MLflow): recorded only inside a Pipeline or search.
+# scikit-learn also fits some of them inside its metric functions (LabelEncoder, LabelBinarizer).
+_NOT_RECORDED_MODULES = (
+    "sklearn.preprocessing.",
+    "sklearn.impute.",
+    "sklearn.feature_extraction.",
+    "sklearn.feature_selection.",
+    "sklearn.compose._column_transformer",
+)
+INFERENCE_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
+_NAME = "sklearn"
+
+
+@dataclasses.dataclass(frozen=True)
+class SklearnSettings(AutologSettings):
+    """``fittrace.sklearn.autolog`` options: the common ones plus
+
+    - ``max_tuning_runs``: child runs for the best search candidates (None = all);
+    - ``log_post_training_metrics``: log sklearn.metrics / ``model.score`` results
+      computed on autologged models' predictions into their runs;
+    - ``serialization_format``: "cloudpickle" (default), "pickle" or "skops";
+    - ``pos_label``: report binary precision/recall/F1 for this label instead of
+      the support-weighted average;
+    - ``log_plots``: also render the evaluation artifacts as PNG (needs matplotlib).
+    """
+
+    max_tuning_runs: int | None = 5
+    log_post_training_metrics: bool = True
+    serialization_format: str = "cloudpickle"
+    pos_label: int | str | None = None
+    log_plots: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_tuning_runs is not None and self.max_tuning_runs < 0:
+            raise InvalidParameterError(
+                f"max_tuning_runs must be None or >= 0, got {self.max_tuning_runs}"
+            )
+        formats = ("cloudpickle", "pickle", "skops")
+        if self.serialization_format not in formats:
+            raise InvalidParameterError(
+                f"serialization_format {self.serialization_format!r} is not one of {', '.join(formats)}"
+            )
+
+
+# -- captures -----------------------------------------------------------------------------
+def _in_parallel_job() -> bool:
+    """Whether this call runs inside a task of scikit-learn's ``Parallel`` (any backend, any process)."""
+    wrapper = getattr(sys.modules.get("sklearn.utils.parallel"), "_FuncWrapper", None)
+    code = getattr(
+        vars(wrapper).get("__call__") if isinstance(wrapper, type) else None, "__code__", None
+    )
+    if code is None:
+        return False
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _records_fits(cls: type) -> bool:
+    return not cls.__module__.startswith(_NOT_RECORDED_MODULES)
+
+
+def _capture_fit(call: Call) -> Generator[None, Any, None]:
+    from fittrace.sklearn import _training
+
+    if call.instance is None or not _records_fits(type(call.instance)) or _in_parallel_job():
+        return
+    X, y, sample_weight = _training.fit_inputs(call)
+    _training.record_params(call, call.instance)
+    result = yield
+    _training.record_fit(call, X, y, sample_weight, result)
+    if call.settings.log_post_training_metrics:
+        call.remember_run(call.instance)
+        _patch_inference(type(call.instance))
+
+
+def _capture_predict(call: Call) -> Generator[None, Any, None]:
+    from fittrace.autologging import run_for
+    from fittrace.sklearn._post_training import tracker, variable_name
+
+    run_id = run_for(call.instance) if call.settings.log_post_training_metrics else None
+    if run_id is None:
+        return
+    X = call.get_arg("X", 0)
+    dataset = tracker.dataset_name(run_id, X, variable_name(X))
+    result = yield
+    tracker.add_prediction(result, run_id, dataset)
+
+
+def _capture_score(call: Call) -> Generator[None, Any, None]:
+    from fittrace.autologging import run_for
+    from fittrace.sklearn import _post_training
+
+    run_id = run_for(call.instance) if call.settings.log_post_training_metrics else None
+    if run_id is None:
+        return
+    X = call.get_arg("X", 0)
+    dataset = _post_training.tracker.dataset_name(run_id, X, _post_training.variable_name(X))
+    name = type(call.instance).__name__
+    command = _post_training.describe_call(
+        f"{name}.score", call.instance.score, call.args, call.kwargs, sys._getframe(1)
+    )
+    value = yield
+    if _post_training.loggable(value):
+        _post_training.log_metric(run_id, f"{name}_score", dataset, value, command)
+
+
+# -- patching -----------------------------------------------------------------------------
+_patcher: Any = None
+_inference_patched: set[type] = set()
+
+
+def _patch_inference(cls: type) -> None:
+    """Patch the inference methods ``cls`` uses, on whichever class of its MRO defines them."""
+    patcher = _patcher
+    if patcher is None or cls in _inference_patched:
+        return
+    for attribute in INFERENCE_METHODS:
+        owner = next((k for k in cls.__mro__ if attribute in vars(k)), None)
+        if owner is not None and owner is not object:
+            capture = _capture_score if attribute == "score" else _capture_predict
+            patcher.patch(owner, attribute, capture, run="model")
+    _inference_patched.add(cls)
+
+
+def _post_training_enabled() -> bool:
+    from fittrace.autologging import get_settings
+
+    settings = get_settings(_NAME)
+    return settings is not None and not settings.disable and settings.log_post_training_metrics
+
+
+def _on_metric_result(name: str, function: Any, args: tuple, kwargs: dict, value: Any) -> None:
+    """A ``sklearn.metrics`` function returned ``value``: log it if it was computed on a tracked prediction."""
+    from fittrace.autologging import get_settings, safety
+    from fittrace.sklearn import _post_training
+
+    try:
+        if not _post_training.loggable(value):
+            return
+        entry = _post_training.tracker.find_prediction(itertools.chain(args, kwargs.values()))
+        if entry is None:
+            return
+        command = _post_training.describe_call(name, function, args, kwargs, sys._getframe(1))
+        _post_training.log_metric(entry.run_id, name, entry.dataset, value, command)
+    except Exception as exc:
+        settings = get_settings(_NAME)
+        brief = safety.report(
+            _NAME, f"post-training metric {name}", exc, silent=bool(settings and settings.silent)
+        )
+        if safety.testing():
+            raise safety.testing_error(_NAME, brief, exc) from exc
+
+
+def _install_metric_functions(patcher: Any) -> None:
+    """Put picklable stand-ins for the metric functions into the ``sklearn.metrics`` namespace.
+
+    Not ``patcher.patch``: its wrappers pickle by the wrapped function's defining
+    module, which would not find them there (the defining modules keep the plain
+    functions on purpose). The records still go to the patcher's list, so
+    ``unpatch()`` restores the namespace like every other patch.
+    """
+    from fittrace.autologging.patching import PatchRecord
+    from fittrace.sklearn._post_training import MetricFunction, metric_names
+
+    module = patcher.module
+    for name in metric_names(module):
+        original = getattr(module, name)
+        if isinstance(original, MetricFunction):
+            continue
+        stand_in = MetricFunction(original, name, _post_training_enabled, _on_metric_result)
+        setattr(module, name, stand_in)
+        patcher._records.append(
+            PatchRecord(module, name, original, True, stand_in, patcher.integration.name)
+        )
+
+
+def _install_xgboost_inference(patcher: Any) -> None:
+    """Post-training metrics for XGBoost's scikit-learn models, whichever integration recorded their fit."""
+    from fittrace.autologging import get_settings, hooks
+
+    def patch_models(module: Any) -> None:
+        if _patcher is not patcher or get_settings(_NAME) is None:
+            return  # sklearn autologging was unpatched or re-installed since
+        base = getattr(module, "XGBModel", None)
+        if isinstance(base, type):
+            for cls in [base, *type.__subclasses__(base)]:
+                _patch_inference(cls)
+
+    hooks.when_imported("xgboost.sklearn", patch_models)
+
+
+def _install(patcher: Any) -> None:
+    global _patcher
+    if patcher.module.__name__ == "sklearn.metrics":
+        _install_metric_functions(patcher)
+        return
+    from sklearn.base import BaseEstimator, ClusterMixin, OutlierMixin, TransformerMixin
+
+    from fittrace.sklearn import _html
+
+    _patcher = patcher
+    _inference_patched.clear()
+    for method in FIT_METHODS:
+        patcher.patch_subclasses(
+            BaseEstimator, method, _capture_fit, include_base=False, predicate=_records_fits
+        )
+    patcher.patch(TransformerMixin, "fit_transform", _capture_fit)
+    patcher.patch(ClusterMixin, "fit_predict", _capture_fit)
+    patcher.patch(OutlierMixin, "fit_predict", _capture_fit)
+    _install_xgboost_inference(patcher)
+    _html.memoize_docstrings(patcher)
+
+
+INTEGRATION = Integration(
+    name=_NAME,
+    module=("sklearn", "sklearn.metrics"),
+    distribution="scikit-learn",
+    supported_versions=">=1.3",
+    settings_class=SklearnSettings,
+    install=_install,
+)
+
+
+def autolog(**kwargs: Any) -> None:
+    """Record every scikit-learn training (``fit``, ``fit_transform``, ``fit_predict``).
+
+    Options: ``log_models``, ``log_input_examples``, ``log_model_signatures``,
+    ``log_datasets``, ``disable``, ``exclusive``, ``disable_for_unsupported_versions``,
+    ``silent``, ``registered_model_name``, ``extra_tags`` (as in MLflow) and
+    ``max_tuning_runs``, ``log_post_training_metrics``, ``serialization_format``,
+    ``pos_label``, ``log_plots`` (see ``SklearnSettings``). Calling it again
+    replaces the options; ``disable=True`` turns autologging off at once.
+    """
+    INTEGRATION.autolog(**kwargs)

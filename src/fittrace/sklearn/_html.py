@@ -1,0 +1,50 @@
+"""``estimator.html``: scikit-learn's own HTML view of the fitted estimator.
+
+Since scikit-learn 1.7 that view re-parses the estimator class's whole
+docstring for every parameter and fitted attribute it shows, which is most of
+its cost. ``memoize_docstrings`` caches that lookup — a pure function of
+(class, section, name) — for as long as scikit-learn autologging is installed;
+the HTML is the same, only cheaper.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+_DOCSTRING_USERS = ("sklearn.utils._repr_html.params", "sklearn.utils._repr_html.fitted_attributes")
+
+
+def estimator_html(estimator: Any) -> bytes:
+    """A standalone HTML page with ``sklearn.utils.estimator_html_repr(estimator)``."""
+    from sklearn.utils import estimator_html_repr
+
+    body = estimator_html_repr(estimator)
+    head = '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n<body>\n'
+    return f"{head}{body}\n</body>\n</html>\n".encode()
+
+
+def memoize_docstrings(patcher: Any) -> None:
+    """Replace ``get_docstring`` in the HTML view's modules by a cached version (reverted on unpatch)."""
+    import inspect
+
+    from fittrace.autologging.patching import PatchRecord
+
+    caches: dict[Any, Any] = {}
+    for module_name in _DOCSTRING_USERS:
+        module = sys.modules.get(module_name)
+        original = getattr(module, "get_docstring", None)
+        if original is None or hasattr(original, "cache_info"):
+            continue
+        if list(inspect.signature(original).parameters) != [
+            "estimator_class",
+            "section_name",
+            "item",
+        ]:
+            continue  # not the function this cache was written for
+        cached = caches.setdefault(original, functools.lru_cache(maxsize=4096)(original))
+        module.get_docstring = cached
+        patcher._records.append(
+            PatchRecord(module, "get_docstring", original, True, cached, patcher.integration.name)
+        )
