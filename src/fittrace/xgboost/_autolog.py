@@ -1,0 +1,475 @@
+"""XGBoost autologging: what ``xgboost.train``, ``xgboost.cv`` and the scikit-learn API record.
+
+``xgboost.train``
+    Params: the booster params plus ``num_boost_round``, ``early_stopping_rounds``,
+    ``maximize``, ``verbose_eval`` and the names of a custom ``obj`` /
+    ``custom_metric`` (``feval``); data objects are not params. Metrics: every
+    ``evals`` entry as ``<eval name>-<metric>`` at step = boosting round,
+    collected by a callback appended to a *copy* of the caller's ``callbacks``
+    and written in batches (see ``_callback``). Artifacts: feature importance
+    per ``importance_types`` (``feature_importance_<type>.json``, and ``.png``
+    bar charts with ``log_plots=True``), the model (xgboost flavor, UBJSON by
+    default) with its signature and, when asked, an input example, registered
+    as ``registered_model_name`` when set; the DMatrices as run inputs.
+
+``xgboost.cv``
+    Params as for train (plus ``nfold``, ``metrics``, ``seed``...), metrics
+    ``<data>-<metric>-mean`` and ``-std`` per round, and ``best_iteration``.
+
+scikit-learn API (XGBClassifier, XGBRegressor, XGBRanker, XGBRF*)
+    Params from ``get_params()``, eval-set metrics per iteration from
+    ``evals_result_`` (written after fit returns, all with the fit's end
+    time), scikit-learn's ``training_*`` metrics, estimator tags, importance,
+    the fitted estimator as an xgboost model, and the run remembered for
+    ``fittrace.sklearn``'s post-training metrics. ``fit`` calls ``xgboost.train``
+    internally: one fit is one run (the autolog machinery runs nested calls
+    untouched). With ``fittrace.sklearn.autolog()`` on too, xgboost estimators
+    stay with this integration, so nothing is recorded twice.
+
+Early stopping (``early_stopping_rounds`` or an ``xgboost.callback.EarlyStopping``
+in ``callbacks``) adds metrics ``best_iteration`` and ``stopped_iteration``
+(step 0) and logs the best iteration's value of every eval metric once more at
+step ``stopped_iteration + 1``. So each metric's latest value (``run.data.metrics``)
+is its value at the best iteration, while its history still shows every round
+as trained. For cv, the same is done at the best round.
+
+Distributed training: only the driver records. Dask and Spark workers train
+through xgboost's internal reference to the unpatched ``train``, so they never
+record; a patched ``xgboost.train`` called inside a collective
+(``xgboost.collective``, e.g. a hand-rolled multi-worker job) records only on
+rank 0. On the Dask client, ``xgboost.dask.train`` and the Dask estimators
+(``DaskXGBClassifier``...) record params, the eval history returned by the
+workers (written after training), early stopping, importance and the model,
+without signature, input example, training metrics or datasets (the data lives
+on the cluster). Spark estimators (``xgboost.spark``) are not recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from fittrace.autologging import AutologSettings, Call, Integration, Patcher
+from fittrace.exceptions import InvalidParameterError
+
+IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
+MODEL_FORMATS = ("ubj", "json")
+_MAXIMIZED_METRICS = ("auc", "aucpr", "pre", "map", "ndcg")
+
+
+@dataclasses.dataclass(frozen=True)
+class XGBoostSettings(AutologSettings):
+    """The common autolog options plus XGBoost's own.
+
+    - ``importance_types``: ``Booster.get_score`` types logged as JSON (weight, gain, cover,
+      total_gain, total_cover).
+    - ``log_plots``: also log a PNG bar chart per importance type (needs matplotlib).
+    - ``model_format``: "ubj" (UBJSON, default) or "json".
+    """
+
+    importance_types: tuple[str, ...] = ("weight", "gain")
+    log_plots: bool = False
+    model_format: str = "ubj"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        types = (
+            (self.importance_types,)
+            if isinstance(self.importance_types, str)
+            else tuple(self.importance_types)
+        )
+        unknown = [t for t in types if t not in IMPORTANCE_TYPES]
+        if unknown:
+            raise InvalidParameterError(
+                f"importance_types {unknown!r} not understood; allowed: {', '.join(IMPORTANCE_TYPES)}"
+            )
+        object.__setattr__(self, "importance_types", types)
+        if self.model_format not in MODEL_FORMATS:
+            raise InvalidParameterError(
+                f"model_format {self.model_format!r} not understood; allowed: {', '.join(MODEL_FORMATS)}"
+            )
+
+
+def autolog(**kwargs: Any) -> None:
+    """Record every ``xgboost.train``, ``xgboost.cv`` and scikit-learn API ``fit`` (see the module docstring).
+
+    Options: ``log_models``, ``log_input_examples``, ``log_model_signatures``,
+    ``log_datasets``, ``disable``, ``exclusive``, ``disable_for_unsupported_versions``,
+    ``silent``, ``registered_model_name``, ``extra_tags``, ``importance_types``
+    (default ``("weight", "gain")``), ``log_plots`` (default False) and
+    ``model_format`` ("ubj" or "json").
+    """
+    INTEGRATION.autolog(**kwargs)
+
+
+# -- shared pieces -----------------------------------------------------------------------------
+class _Steps:
+    """Runs recording steps so that one failing step does not stop the others.
+
+    The first error is raised again by ``raise_first`` at the end of the capture,
+    where the machinery turns it into its one warning and the run's errors tag.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            self.errors.append(exc)
+
+    def raise_first(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+
+
+def _is_secondary_worker() -> bool:
+    """Whether this process is a non-zero rank of an xgboost collective (it must not record)."""
+    from xgboost import collective
+
+    return bool(collective.is_distributed()) and collective.get_rank() != 0
+
+
+@functools.cache
+def _signature_of(function: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(function)
+
+
+def _arguments(function: Callable[..., Any], call: Call) -> dict[str, Any] | None:
+    """The call's arguments by name, defaults filled in; None if they do not fit (the original will say why)."""
+    try:
+        bound = _signature_of(function).bind(*call.args, **call.kwargs)
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _has_early_stopping(callbacks: Any) -> bool:
+    from xgboost.callback import EarlyStopping
+
+    return any(isinstance(cb, EarlyStopping) for cb in callbacks or ())
+
+
+def _metrics_callback(call: Call, steps: _Steps) -> Any:
+    from fittrace.xgboost._callback import MetricsCallback
+
+    client, run_id = call.client, call.run_id
+    return MetricsCallback(
+        lambda batch: client.log_batch(run_id, metrics=batch), steps.errors.append
+    )
+
+
+def _log_history(call: Call, history: Mapping[str, Any], starting_round: int) -> None:
+    from fittrace.xgboost._callback import history_metrics
+
+    metrics = history_metrics(history, starting_round)
+    for start in range(0, len(metrics), 1000):
+        call.client.log_batch(call.run_id, metrics=metrics[start : start + 1000])
+
+
+def _log_best(
+    call: Call, history: Mapping[str, Any], best: int, stopped: int, starting_round: int
+) -> None:
+    """``best_iteration``, ``stopped_iteration``, and the best round's values at step ``stopped + 1``."""
+    from fittrace.xgboost._callback import metrics_at
+
+    call.log_metrics({"best_iteration": best, "stopped_iteration": stopped})
+    call.log_metrics(metrics_at(history, best - starting_round), step=stopped + 1)
+
+
+def _log_evals_result(
+    call: Call,
+    steps: _Steps,
+    booster: Any,
+    history: Mapping[str, Any],
+    starting_round: int,
+    early_stopping: bool,
+) -> None:
+    """A finished training's evals log, and with early stopping its best iteration (see the module docstring)."""
+    with steps.step():
+        _log_history(call, history, starting_round)
+    if early_stopping and history:
+        with steps.step():
+            best = booster.attr("best_iteration")
+            if best is not None:
+                rounds = max(
+                    len(values) for metrics in history.values() for values in metrics.values()
+                )
+                _log_best(call, history, int(best), starting_round + rounds - 1, starting_round)
+
+
+def _log_importance(call: Call, booster: Any) -> None:
+    from fittrace.xgboost._importance import importance_figure, importance_json, importance_scores
+
+    settings: XGBoostSettings = call.settings  # type: ignore[assignment]
+    for kind, scores in importance_scores(booster, settings.importance_types).items():
+        call.log_text(importance_json(scores), f"feature_importance_{kind}.json")
+        if settings.log_plots and scores:
+            call.log_figure(importance_figure(scores, kind), f"feature_importance_{kind}.png")
+
+
+def _log_model(
+    call: Call, steps: _Steps, model: Any, signature: Callable[[], Any], example: Callable[[], Any]
+) -> None:
+    """Log ``model``; a signature or example that cannot be made is left out (and reported), not the model."""
+    from fittrace.xgboost._flavor import log_model
+
+    settings: XGBoostSettings = call.settings  # type: ignore[assignment]
+    model_signature = input_example = None
+    if settings.log_model_signatures:
+        with steps.step():
+            model_signature = signature()
+    if settings.log_input_examples:
+        with steps.step():
+            input_example = example()
+    with steps.step():
+        log_model(
+            model,
+            "model",
+            signature=model_signature or False,
+            input_example=input_example,
+            registered_model_name=settings.registered_model_name,
+            run_id=call.run_id,
+            model_format=settings.model_format,
+        )
+
+
+# -- xgboost.train -----------------------------------------------------------------------------
+def _capture_train(call: Call) -> Generator[None, Any, None]:
+    import xgboost
+
+    from fittrace.xgboost._params import TRAIN_ARGS, booster_params, call_params
+
+    if _is_secondary_worker():
+        return
+    arguments = _arguments(xgboost.training.train, call)
+    if arguments is None:
+        return
+    steps = _Steps()
+    call.log_params({**booster_params(arguments["params"]), **call_params(arguments, TRAIN_ARGS)})
+    recorder = _metrics_callback(call, steps)
+    call.replace_arg("callbacks", None, [recorder, *(arguments.get("callbacks") or ())])
+    try:
+        booster = yield
+    finally:
+        recorder.flush()  # also keeps the rounds done before a failure
+    settings: XGBoostSettings = call.settings  # type: ignore[assignment]
+    dtrain, evals = arguments["dtrain"], list(arguments.get("evals") or ())
+    if arguments.get("early_stopping_rounds") or _has_early_stopping(arguments.get("callbacks")):
+        with steps.step():
+            best = booster.attr("best_iteration")
+            if best is not None and recorder.stopped_iteration is not None:
+                _log_best(
+                    call,
+                    recorder.history,
+                    int(best),
+                    recorder.stopped_iteration,
+                    recorder.starting_round,
+                )
+    with steps.step():
+        _log_importance(call, booster)
+    if settings.log_datasets:
+        with steps.step():
+            _log_dmatrix_inputs(call, dtrain, evals)
+    if settings.log_models:
+        from fittrace.xgboost._model import dmatrix_example, dmatrix_signature
+
+        _log_model(
+            call,
+            steps,
+            booster,
+            lambda: dmatrix_signature(booster, dtrain),
+            lambda: dmatrix_example(dtrain),
+        )
+    steps.raise_first()
+
+
+def _log_dmatrix_inputs(call: Call, dtrain: Any, evals: list[tuple[Any, str]]) -> None:
+    from fittrace.tracking.context import source_name
+    from fittrace.xgboost._datasets import dmatrix_input
+
+    source = source_name()
+    inputs = [dmatrix_input(dtrain, "train", "train", source)]
+    inputs += [
+        dmatrix_input(data, name, "eval", source) for data, name in evals if data is not dtrain
+    ]
+    call.client.log_inputs(call.run_id, inputs)
+
+
+# -- xgboost.cv --------------------------------------------------------------------------------
+def _best_round(history: Mapping[str, Any], maximize: bool | None) -> int | None:
+    """The round with the best mean of the last metric of the last data set (xgboost's stopping choice)."""
+    if not history:
+        return None
+    metrics = history[list(history)[-1]]
+    name = list(metrics)[-1]
+    means = [value[0] for value in metrics[name]]
+    if maximize is None:
+        maximize = name != "mape" and name.startswith(_MAXIMIZED_METRICS)
+    pick = max if maximize else min
+    return pick(range(len(means)), key=means.__getitem__) if means else None
+
+
+def _capture_cv(call: Call) -> Generator[None, Any, None]:
+    import xgboost
+
+    from fittrace.xgboost._params import CV_ARGS, booster_params, call_params
+
+    if _is_secondary_worker():
+        return
+    arguments = _arguments(xgboost.training.cv, call)
+    if arguments is None:
+        return
+    steps = _Steps()
+    call.log_params({**booster_params(arguments["params"]), **call_params(arguments, CV_ARGS)})
+    recorder = _metrics_callback(call, steps)
+    call.replace_arg("callbacks", None, [recorder, *(arguments.get("callbacks") or ())])
+    try:
+        result = yield
+    finally:
+        recorder.flush()
+    with steps.step():
+        stopped = recorder.stopped_iteration
+        if arguments.get("early_stopping_rounds") or _has_early_stopping(
+            arguments.get("callbacks")
+        ):
+            best: int | None = (
+                len(next(iter(result.values())) if isinstance(result, dict) else result) - 1
+            )
+        else:
+            best = _best_round(recorder.history, arguments.get("maximize"))
+        if best is not None and stopped is not None:
+            _log_best(call, recorder.history, best, stopped, 0)
+    steps.raise_first()
+
+
+# -- scikit-learn API --------------------------------------------------------------------------
+def _is_dask(estimator: Any) -> bool:
+    return type(estimator).__module__.startswith("xgboost.dask")
+
+
+def _starting_round(xgb_model: Any) -> int:
+    """The size of the model a fit continues from (``xgb_model=``); 0 for a fresh fit or a model file."""
+    if hasattr(xgb_model, "get_booster"):
+        xgb_model = xgb_model.get_booster()
+    return int(xgb_model.num_boosted_rounds()) if hasattr(xgb_model, "num_boosted_rounds") else 0
+
+
+def _capture_fit(call: Call) -> Generator[None, Any, None]:
+    from fittrace.sklearn._params import estimator_tags, stringify_params
+    from fittrace.xgboost._params import estimator_params
+
+    if _is_secondary_worker():
+        return
+    estimator = call.instance
+    call.log_params(stringify_params(estimator_params(estimator.get_params())))
+    call.set_tags(estimator_tags(estimator))
+    X, y = call.get_arg("X", 0), call.get_arg("y", 1)
+    starting_round = _starting_round(call.get_arg("xgb_model"))
+    yield
+    steps = _Steps()
+    settings: XGBoostSettings = call.settings  # type: ignore[assignment]
+    booster = estimator.get_booster()
+    early = bool(
+        estimator.early_stopping_rounds or call.get_arg("early_stopping_rounds")
+    ) or _has_early_stopping(estimator.callbacks or call.get_arg("callbacks"))
+    _log_evals_result(
+        call, steps, booster, getattr(estimator, "evals_result_", None) or {}, starting_round, early
+    )
+    local = not _is_dask(estimator)
+    if local:
+        with steps.step():
+            _log_training_metrics(call, estimator, X, y)
+    with steps.step():
+        _log_importance(call, booster)
+    if settings.log_datasets and local:
+        with steps.step():
+            _log_array_inputs(call, X, y)
+    if settings.log_models:
+        from fittrace.xgboost._model import estimator_signature, head
+
+        _log_model(
+            call,
+            steps,
+            estimator,
+            lambda: estimator_signature(estimator, head(X)) if local else None,
+            lambda: head(X) if local else None,
+        )
+    with steps.step():
+        call.remember_run(estimator)
+    steps.raise_first()
+
+
+def _log_training_metrics(call: Call, estimator: Any, X: Any, y: Any) -> None:
+    from fittrace.sklearn._metrics import training_metrics
+
+    metrics, _ = training_metrics(estimator, X, y, call.get_arg("sample_weight"))
+    call.log_metrics(metrics)
+
+
+def _log_array_inputs(call: Call, X: Any, y: Any) -> None:
+    from fittrace.sklearn._datasets import dataset_input
+    from fittrace.tracking.context import source_name
+
+    source = source_name()
+    inputs = [dataset_input(X, y, "train", "train", source)]
+    for index, pair in enumerate(call.get_arg("eval_set") or ()):
+        if pair[0] is not X:
+            inputs.append(dataset_input(pair[0], pair[1], f"validation_{index}", "eval", source))
+    call.client.log_inputs(call.run_id, inputs)
+
+
+# -- xgboost.dask.train (on the client) -----------------------------------------------------------
+def _capture_dask_train(call: Call) -> Generator[None, Any, None]:
+    """Driver side of ``xgboost.dask.train``: the workers' history and booster come back in its result."""
+    from xgboost import dask as dxgb
+
+    from fittrace.xgboost._params import TRAIN_ARGS, booster_params, call_params
+
+    arguments = _arguments(dxgb.train, call)
+    if arguments is None:
+        return
+    call.log_params({**booster_params(arguments["params"]), **call_params(arguments, TRAIN_ARGS)})
+    starting_round = _starting_round(arguments.get("xgb_model"))
+    output = yield
+    steps = _Steps()
+    booster = output["booster"]
+    early = bool(arguments.get("early_stopping_rounds")) or _has_early_stopping(
+        arguments.get("callbacks")
+    )
+    _log_evals_result(call, steps, booster, output["history"], starting_round, early)
+    with steps.step():
+        _log_importance(call, booster)
+    if call.settings.log_models:
+        _log_model(call, steps, booster, lambda: None, lambda: None)
+    steps.raise_first()
+
+
+# -- the integration ---------------------------------------------------------------------------
+def _install(patcher: Patcher) -> None:
+    # xgboost.dask is imported on its own (only where dask is installed) and installs separately
+    if patcher.module.__name__ == "xgboost.dask":
+        patcher.patch(patcher.module, "train", _capture_dask_train)
+        return
+    import xgboost
+
+    patcher.patch(xgboost, "train", _capture_train)
+    patcher.patch(xgboost, "cv", _capture_cv)
+    patcher.patch_subclasses(xgboost.XGBModel, "fit", _capture_fit)
+
+
+INTEGRATION = Integration(
+    name="xgboost",
+    module=("xgboost", "xgboost.dask"),
+    distribution="xgboost",
+    supported_versions=">=2.0,<4",
+    settings_class=XGBoostSettings,
+    install=_install,
+)
