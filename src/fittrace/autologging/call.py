@@ -64,11 +64,12 @@ class _RunWriter:
         self.log_params({key: value})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
+        from fittrace.autologging.params import stringify_params
         from fittrace.entities import Param
 
         if params:
             self.client.log_batch(
-                self.run_id, params=[Param(str(k), _text(v)) for k, v in params.items()]
+                self.run_id, params=[Param(k, v) for k, v in stringify_params(params).items()]
             )
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:

@@ -15,7 +15,8 @@ import logging
 import numbers
 from typing import Any
 
-from fittrace.sklearn._params import estimator_params, estimator_tags, stringify_params
+from fittrace.autologging.params import stringify_params
+from fittrace.sklearn._params import estimator_params, estimator_tags
 
 _logger = logging.getLogger("fittrace.sklearn")
 

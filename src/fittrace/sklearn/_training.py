@@ -10,8 +10,8 @@ import inspect
 import logging
 from typing import Any
 
+from fittrace.autologging import datasets
 from fittrace.sklearn import (
-    _datasets,
     _evaluation,
     _html,
     _metrics,
@@ -118,7 +118,7 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any) -> No
     if settings.log_datasets and X is not None:
         name = _post_training.variable_name(X, fallback="dataset")
         source = _source_name()
-        call.client.log_inputs(call.run_id, [_datasets.dataset_input(X, y, name, "train", source)])
+        call.client.log_inputs(call.run_id, [datasets.dataset_input(X, y, name, "train", source)])
 
     files = _evaluation.evaluation_files(ev, _metrics.PREFIX, settings.log_plots)
     if is_search and hasattr(estimator, "cv_results_"):

@@ -170,7 +170,7 @@ def is_numpy_or_pandas(x: Any) -> bool:
 
 def dataset_input(x: Any, y: Any, context: str) -> Any:
     """A run input (name, digest, schema, profile; never the data) for numpy/pandas ``x`` and ``y``."""
-    from fittrace.sklearn._datasets import dataset_input as describe  # the shared digest code
+    from fittrace.autologging.datasets import dataset_input as describe  # the shared digest code
 
     return describe(
         x,

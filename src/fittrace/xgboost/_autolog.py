@@ -363,13 +363,13 @@ def _starting_round(xgb_model: Any) -> int:
 
 
 def _capture_fit(call: Call) -> Generator[None, Any, None]:
-    from fittrace.sklearn._params import estimator_tags, stringify_params
+    from fittrace.sklearn._params import estimator_tags
     from fittrace.xgboost._params import estimator_params
 
     if _is_secondary_worker():
         return
     estimator = call.instance
-    call.log_params(stringify_params(estimator_params(estimator.get_params())))
+    call.log_params(estimator_params(estimator.get_params()))
     call.set_tags(estimator_tags(estimator))
     X, y = call.get_arg("X", 0), call.get_arg("y", 1)
     starting_round = _starting_round(call.get_arg("xgb_model"))
@@ -415,7 +415,7 @@ def _log_training_metrics(call: Call, estimator: Any, X: Any, y: Any) -> None:
 
 
 def _log_array_inputs(call: Call, X: Any, y: Any) -> None:
-    from fittrace.sklearn._datasets import dataset_input
+    from fittrace.autologging.datasets import dataset_input
     from fittrace.tracking.context import source_name
 
     source = source_name()

@@ -4,7 +4,7 @@ The digest covers the shape, feature names and types, the labels and up to
 ``SAMPLE_ROWS`` rows each from the head, the tail and an even stride of the
 matrix (a QuantileDMatrix keeps no raw rows: shape, names and labels only), so
 its cost does not grow with the data. The sklearn API's arrays and frames are
-described by ``fittrace.sklearn._datasets`` in the same format.
+described by ``fittrace.autologging.datasets`` in the same format.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def dmatrix_input(dmatrix: Any, name: str, context: str, source: str) -> Dataset
     import numpy as np
     import xgboost as xgb
 
-    from fittrace.sklearn._datasets import digest
+    from fittrace.autologging.datasets import digest
 
     shape = [int(dmatrix.num_row()), int(dmatrix.num_col())]
     names, types = dmatrix.feature_names, dmatrix.feature_types
