@@ -69,6 +69,9 @@ class PatchSpec:
         self.settings = settings
 
 
+_REPLACED_BY = "__fittrace_integration__"
+
+
 class PatchRecord:
     """One applied patch, enough to undo it exactly."""
 
@@ -204,6 +207,27 @@ class Patcher:
             original, defined_here = lookup(owner, attribute)
             if not is_fittrace_wrapper(original, self.integration.name):
                 self._apply(owner, attribute, original, defined_here, wrapper)
+
+    def replace(self, owner: Any, attribute: str, make: Callable[[Any, Switch], Any]) -> None:
+        """Set ``owner.attribute`` to ``make(original, switch)``: a plain object, no wrapper, no ``Call``.
+
+        For stand-ins that must look like the original (picklable metric
+        functions), caches of framework internals, and hot paths called thousands
+        of times per epoch. Recorded like every patch (``unpatch`` restores the
+        original, ``disable`` flips ``switch.on``), applied once per integration;
+        the replacement keeps the safety contract itself.
+        """
+        name = self.integration.name
+        with _lock:
+            original, defined_here = lookup(owner, attribute)
+            if getattr(original, _REPLACED_BY, None) == name:
+                return
+            replacement = make(original, self._switch)
+            setattr(replacement, _REPLACED_BY, name)
+            setattr(owner, attribute, replacement)
+            self._records.append(
+                PatchRecord(owner, attribute, original, defined_here, replacement, name)
+            )
 
     def _apply(
         self, owner: Any, attribute: str, original: Any, defined_here: bool, handler: Any

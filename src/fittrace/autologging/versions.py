@@ -42,7 +42,9 @@ def installed_version(distribution: str | None, module_name: str) -> str | None:
 
 def version_matches(version: str, specifier: str) -> bool:
     """Whether ``version`` satisfies the PEP 440 ``specifier`` (e.g. ``">=1.3,<2"``)."""
-    return all(_clause_matches(version, clause) for clause in specifier.split(",") if clause.strip())
+    return all(
+        _clause_matches(version, clause) for clause in specifier.split(",") if clause.strip()
+    )
 
 
 def _key(version: str) -> tuple[tuple[int, ...], int, int]:

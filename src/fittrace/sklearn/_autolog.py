@@ -204,21 +204,18 @@ def _install_metric_functions(patcher: Any) -> None:
 
     Not ``patcher.patch``: its wrappers pickle by the wrapped function's defining
     module, which would not find them there (the defining modules keep the plain
-    functions on purpose). The records still go to the patcher's list, so
-    ``unpatch()`` restores the namespace like every other patch.
+    functions on purpose). ``patcher.replace`` records them, so ``unpatch()``
+    restores the namespace like every other patch.
     """
-    from fittrace.autologging.patching import PatchRecord
     from fittrace.sklearn._post_training import MetricFunction, metric_names
 
-    module = patcher.module
-    for name in metric_names(module):
-        original = getattr(module, name)
-        if isinstance(original, MetricFunction):
-            continue
-        stand_in = MetricFunction(original, name, _post_training_enabled, _on_metric_result)
-        setattr(module, name, stand_in)
-        patcher._records.append(
-            PatchRecord(module, name, original, True, stand_in, patcher.integration.name)
+    for name in metric_names(patcher.module):
+        patcher.replace(
+            patcher.module,
+            name,
+            lambda original, _switch, name=name: MetricFunction(
+                original, name, _post_training_enabled, _on_metric_result
+            ),
         )
 
 

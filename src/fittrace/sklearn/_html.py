@@ -29,8 +29,6 @@ def memoize_docstrings(patcher: Any) -> None:
     """Replace ``get_docstring`` in the HTML view's modules by a cached version (reverted on unpatch)."""
     import inspect
 
-    from fittrace.autologging.patching import PatchRecord
-
     caches: dict[Any, Any] = {}
     for module_name in _DOCSTRING_USERS:
         module = sys.modules.get(module_name)
@@ -43,8 +41,10 @@ def memoize_docstrings(patcher: Any) -> None:
             "item",
         ]:
             continue  # not the function this cache was written for
-        cached = caches.setdefault(original, functools.lru_cache(maxsize=4096)(original))
-        module.get_docstring = cached
-        patcher._records.append(
-            PatchRecord(module, "get_docstring", original, True, cached, patcher.integration.name)
+        patcher.replace(
+            module,
+            "get_docstring",
+            lambda original, _switch: caches.setdefault(
+                original, functools.lru_cache(maxsize=4096)(original)
+            ),
         )
