@@ -169,7 +169,9 @@ def log_model(
         run = fluent.active_run() or fluent.start_run()
         run_id = run.info.run_id
     client = Client()
-    with tempfile.TemporaryDirectory(prefix="fittrace-model-") as tmp:
+    repo = client.artifact_repository(run_id)
+    # Saved next to the run's artifacts, so a local store takes the folder with one rename.
+    with tempfile.TemporaryDirectory(prefix="fittrace-model-", dir=repo.staging_dir()) as tmp:
         local = Path(tmp) / "model"
         token = _LOG_TARGET.set(_LogTarget(run_id, path))
         try:
@@ -177,7 +179,7 @@ def log_model(
         finally:
             _LOG_TARGET.reset(token)
         mlmodel = Model.load(local)
-        client.log_artifacts(run_id, str(local), path)
+        repo.move_dir(str(local), path)
     model_uri = f"runs:/{run_id}/{path}"
     version = None
     if registered_model_name:

@@ -42,6 +42,8 @@ class ArtifactRepository(Protocol):
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None: ...
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None: ...
     def write_bytes(self, artifact_file: str, data: bytes) -> None: ...
+    def staging_dir(self) -> str | None: ...
+    def move_dir(self, local_dir: str, artifact_path: str) -> None: ...
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]: ...
     def download_artifacts(self, path: str | None, dst_path: str) -> str: ...
 
@@ -90,6 +92,24 @@ class LocalArtifactRepository:
                     os.path.join(dirpath, name),
                     posixpath.join(base, "" if rel == "." else rel, name),
                 )
+
+    def staging_dir(self) -> str:
+        """A folder beside (not inside) the artifacts, on the same filesystem, for files about to be moved in."""
+        parent = os.path.dirname(self.root)
+        os.makedirs(parent, exist_ok=True)
+        return parent
+
+    def move_dir(self, local_dir: str, artifact_path: str) -> None:
+        """Log a folder that may be consumed: renamed into place when the target is new, else copied."""
+        dest = self._local(artifact_path)
+        if not clean_artifact_path(artifact_path) or os.path.lexists(dest):
+            self.log_artifacts(local_dir, artifact_path)
+            return
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        try:
+            os.rename(local_dir, dest)
+        except OSError:  # another filesystem
+            self.log_artifacts(local_dir, artifact_path)
 
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         dest = self._local(artifact_file)
@@ -166,6 +186,12 @@ class FsspecArtifactRepository:
             for name in files:
                 target = f"{base}/{name}" if rel == "." else f"{base}/{rel}/{name}"
                 self.fs.put_file(os.path.join(dirpath, name), target)
+
+    def staging_dir(self) -> None:
+        return None  # the system temp folder
+
+    def move_dir(self, local_dir: str, artifact_path: str) -> None:
+        self.log_artifacts(local_dir, artifact_path)
 
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         if not clean_artifact_path(artifact_file):
