@@ -305,7 +305,17 @@ class SqliteStore(RegistryStore):
             conn.executemany(
                 "INSERT INTO tags VALUES (?, ?, ?)", [(run_id, k, v) for k, v in tags.items()]
             )
-        return self.get_run(run_id)
+        info = RunInfo(
+            run_id,
+            experiment.experiment_id,
+            run_name,
+            user_id,
+            RunStatus.RUNNING,
+            start_time,
+            None,
+            artifact_uri,
+        )
+        return Run(info, RunData(tags=dict(tags)))
 
     def resume_run(self, run_id: str) -> None:
         """Mark a run RUNNING again, owned by this process."""

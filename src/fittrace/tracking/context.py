@@ -28,6 +28,7 @@ def random_run_name() -> str:
     return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randrange(1000)}"
 
 
+@functools.lru_cache(maxsize=1)
 def user() -> str:
     try:
         return getpass.getuser()
