@@ -450,3 +450,21 @@ def test_unpatch_restores_torch_exactly():
     assert (F.mse_loss.__name__, F.mse_loss.__module__) == ("mse_loss", "torch.nn.functional")
     unpatch()
     assert state() == before
+
+
+def test_a_loop_run_yields_to_the_users_own_start_run(regression, runs):
+    fittrace.pytorch.autolog(log_models=False)
+    train, _ = _loaders(regression)
+    model = Regressor()
+    _train(model, torch.optim.SGD(model.parameters(), lr=0.01), train, epochs=1)
+    loop_run = fittrace.active_run()
+    assert loop_run is not None  # the plain loop opened a run on the user's behalf
+
+    with fittrace.start_run(run_name="mine") as mine:  # no "already active" error
+        fittrace.log_param("note", "after training")
+
+    finished = {r.info.run_id: r for r in runs()}
+    assert finished[loop_run.info.run_id].info.status == "FINISHED"
+    assert "train_loss" in finished[loop_run.info.run_id].data.metrics
+    assert finished[mine.info.run_id].data.params == {"note": "after training"}
+    assert "fittrace.parentRunId" not in finished[mine.info.run_id].data.tags

@@ -35,6 +35,19 @@ class Recorder:
 
         return fluent.start_run(tags=dict(tags), nested=nested).info.run_id
 
+    def start_implicit_run(self, tags: Mapping[str, str]) -> str:
+        """Start a run on the user's behalf that their own next ``start_run`` ends first.
+
+        It counts as already holding an autologged call, so other autologged fits
+        made while it is open become child runs of it.
+        """
+        from fittrace.tracking import fluent
+
+        run_id = self.start_run(tags, nested=False)
+        fluent.mark_implicit(run_id)
+        claim_user_run(run_id)
+        return run_id
+
     def end_run(self, run_id: str, status: str) -> None:
         from fittrace.tracking import fluent
 

@@ -530,7 +530,7 @@ class Tracker:
         active = runs.recorder.active_run_id()
         parent = None
         if active is None:
-            run_id, owns = runs.recorder.start_run(tags, nested=False), True
+            run_id, owns = runs.recorder.start_implicit_run(tags), True
         elif settings.exclusive:
             self.ignored.add(optimizer)
             return
@@ -613,22 +613,10 @@ def _guarded(function: Any, what: str, *args: Any) -> None:
 
 
 def _hook_run_end(tracker: Tracker) -> None:
-    """Have every run end (end_run, with-blocks, exit) tell the tracker first.
-
-    fluent has no public run-end hook yet; its ``_end`` is the one function every path
-    goes through (requested as a public hook in the integration's report).
-    """
+    """Have every run end (end_run, with-blocks, exit) tell the tracker first."""
     from fittrace.tracking import fluent
 
-    original = fluent._end
-
-    def _end(run_id: str, status: str) -> None:
-        try:
-            _guarded(tracker.on_run_end, "finishing the training run", run_id, status)
-        finally:
-            original(run_id, status)
-
-    fluent._end = _end
+    fluent.on_run_end(functools.partial(_guarded, tracker.on_run_end, "finishing the training run"))
 
 
 TRACKER = Tracker()
@@ -772,7 +760,6 @@ def install(patcher: Any) -> None:
     # importing them now, with torch, keeps that time out of the training loop.
     import fittrace.models.saving  # noqa: F401
     import fittrace.tracking.fluent  # noqa: F401
-    from fittrace.pytorch._raw_patch import wrap
 
     _tensor_type = torch.Tensor
     _grad_enabled = torch.is_grad_enabled
@@ -780,9 +767,9 @@ def install(patcher: Any) -> None:
     _STATE.switch = patcher._switch
     _enabled_settings()
     for name in functional_losses(functional):
-        wrap(patcher, functional, name, _loss_wrapper)
-    wrap(patcher, torch.Tensor, "backward", _backward_wrapper)
-    wrap(patcher, DataLoader, "__iter__", _loader_iter_wrapper)
-    wrap(patcher, _BaseDataLoaderIter, "__next__", _loader_next_wrapper)
+        patcher.replace(functional, name, _loss_wrapper)
+    patcher.replace(torch.Tensor, "backward", _backward_wrapper)
+    patcher.replace(DataLoader, "__iter__", _loader_iter_wrapper)
+    patcher.replace(_BaseDataLoaderIter, "__next__", _loader_next_wrapper)
     if _step_hook_handle is None:
         _step_hook_handle = register_optimizer_step_post_hook(_step_hook)

@@ -14,7 +14,7 @@ import contextvars
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fittrace.entities import (
@@ -45,6 +45,8 @@ _stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
 _open: dict[str, Client] = {}  # runs this process started and has not ended, for the exit handler
 _lock = threading.Lock()
 _state: dict[str, Any] = {"experiment": None, "last_run": None}
+_implicit: set[str] = set()  # runs autologging opened on the user's behalf
+_end_hooks: list[Callable[[str, str], None]] = []
 
 
 class ActiveRun(Run):
@@ -136,6 +138,9 @@ def start_run(
 ) -> ActiveRun:
     """Start a new run (or resume ``run_id``) and make it active in this thread/task."""
     stack = _stack.get()
+    if stack and not nested and stack[-1].info.run_id in _implicit:
+        _end(stack[-1].info.run_id, RunStatus.FINISHED)  # a plain loop's run yields to the user's
+        stack = _stack.get()
     if stack and not nested:
         raise FittraceError(
             f"Run {stack[-1].info.run_id} is already active. End it with end_run() first, "
@@ -171,9 +176,22 @@ def start_run(
     return active
 
 
+def mark_implicit(run_id: str) -> None:
+    """Mark a run started on the user's behalf (a plain PyTorch loop's): the user's next start_run ends it."""
+    _implicit.add(run_id)
+
+
+def on_run_end(hook: Callable[[str, str], None]) -> None:
+    """Call ``hook(run_id, status)`` just before any run this process ends (end_run, a with-block, exit)."""
+    _end_hooks.append(hook)
+
+
 def _end(run_id: str, status: str) -> None:
     if status not in RunStatus.TERMINAL:
         raise InvalidParameterError(f"status must be one of {RunStatus.TERMINAL}, got {status!r}")
+    _implicit.discard(run_id)
+    for hook in list(_end_hooks):
+        hook(run_id, status)
     with _lock:
         client = _open.pop(run_id, None)
     stack = _stack.get()
