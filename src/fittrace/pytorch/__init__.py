@@ -1,20 +1,16 @@
 """PyTorch: ``autolog()`` (Lightning and plain training loops) and the ``pytorch`` model flavor.
 
-``import fittrace.pytorch`` does not import torch; the functions below do when called.
+``import fittrace.pytorch`` does not import torch, and the flavor loads on first use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fittrace.pytorch._flavor import (
-    FLAVOR_NAME,
-    _load_pyfunc,
-    load_model,
-    load_state_dict,
-    log_model,
-    save_model,
-)
+from fittrace._lazy import lazy_attributes
+
+_FLAVOR_NAMES = "FLAVOR_NAME load_model load_state_dict log_model save_model _load_pyfunc".split()
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(_FLAVOR_NAMES, "._flavor"))
 
 
 def autolog(**kwargs: Any) -> None:
@@ -24,12 +20,4 @@ def autolog(**kwargs: Any) -> None:
     _autolog(**kwargs)
 
 
-__all__ = [
-    "FLAVOR_NAME",
-    "_load_pyfunc",
-    "autolog",
-    "load_model",
-    "load_state_dict",
-    "log_model",
-    "save_model",
-]
+__all__ = ["autolog", *(n for n in _FLAVOR_NAMES if not n.startswith("_"))]
