@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import fittrace
-from fittrace.tracking import fluent, stores
+from fittrace.testing import reset_tracking
 
 _ENV_VARS = (
     "FITTRACE_TRACKING_URI",
@@ -29,26 +29,6 @@ _ENV_VARS = (
 )
 
 
-def _reset_fluent_state() -> None:
-    """End runs left open by a test, forget the current experiment and every open store."""
-    while fittrace.active_run() is not None:
-        fittrace.end_run()
-    for run_id in list(fluent._open):  # runs a test started in another thread or task
-        try:
-            fluent._end(run_id, "KILLED")
-        except Exception:
-            fluent._open.pop(run_id, None)
-    fluent._stack.set(())
-    fluent._state.update(experiment=None, last_run=None)
-    stores.set_tracking_uri(None)
-    for recorder in list(stores._open.values()):
-        try:
-            recorder.flush()
-        except Exception:
-            pass
-    stores._open.clear()
-
-
 @pytest.fixture(autouse=True)
 def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point FITTRACE_TRACKING_URI at ``tmp_path/fitruns/fittrace.db`` and chdir into ``tmp_path``."""
@@ -57,9 +37,9 @@ def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     uri = f"sqlite:///{tmp_path / 'fitruns' / 'fittrace.db'}"
     monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
-    _reset_fluent_state()
+    reset_tracking()
     yield uri
-    _reset_fluent_state()
+    reset_tracking()
 
 
 @pytest.fixture
@@ -73,7 +53,7 @@ def reopen() -> Callable[[], fittrace.MlflowClient]:
     """Forget every open store and return a Client on a freshly opened one (as a new process would)."""
 
     def _reopen() -> fittrace.MlflowClient:
-        _reset_fluent_state()
+        reset_tracking()
         return fittrace.MlflowClient()
 
     return _reopen

@@ -17,68 +17,26 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import fittrace  # noqa: E402
-from fittrace.autologging import safety, unpatch  # noqa: E402
-from fittrace.tracking import fluent, stores  # noqa: E402
 from fittrace.tracking.client import Client  # noqa: E402
 
 torch.set_num_threads(1)
 
 
-def _end_tracking() -> None:
+@pytest.fixture(autouse=True)
+def torch_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Rank 0 by default, seeded weights, and no plain-loop session carried over between tests."""
     from fittrace.pytorch import _loop
 
-    _loop.TRACKER.end_session("FINISHED")
-    while fittrace.active_run() is not None:
-        fittrace.end_run()
-    stores.set_tracking_uri(None)
-    fluent._state.update(experiment=None, last_run=None)
-    for recorder in list(stores._open.values()):
-        recorder.flush()
-    stores._open.clear()
-
-
-@pytest.fixture(autouse=True)
-def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A store under tmp_path, FITTRACE_TESTING=1, no rank variables; unpatched afterwards."""
-    for name in ("FITTRACE_TRACKING_URI", "MLFLOW_TRACKING_URI", "FITTRACE_AUTOLOG", "RANK", "LOCAL_RANK",
-                 "SLURM_PROCID", "JSM_NAMESPACE_RANK"):  # fmt: skip
+    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
         monkeypatch.delenv(name, raising=False)
-    uri = f"sqlite:///{tmp_path / 'fitruns' / 'fittrace.db'}"
-    monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
-    monkeypatch.setenv("FITTRACE_TESTING", "1")
-    monkeypatch.chdir(tmp_path)
-    safety.reset_warnings()
-    _end_tracking()
     torch.manual_seed(0)
-    yield uri
-    _end_tracking()
-    unpatch()
+    yield
+    _loop.TRACKER.end_session("FINISHED")
 
 
 @pytest.fixture
 def client() -> Client:
     return Client()
-
-
-@pytest.fixture
-def runs(client: Client) -> Callable[[], list]:
-    """Every run of the default experiment, oldest first."""
-
-    def _runs() -> list:
-        return sorted(client.search_runs(["0"]), key=lambda r: (r.info.start_time, r.info.run_id))
-
-    return _runs
-
-
-@pytest.fixture
-def history(client: Client) -> Callable[[str, str], list[tuple[int, float]]]:
-    """(step, value) pairs of a metric, in logging order."""
-
-    def _history(run_id: str, key: str) -> list[tuple[int, float]]:
-        return [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
-
-    return _history
 
 
 @pytest.fixture

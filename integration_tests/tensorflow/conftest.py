@@ -10,71 +10,19 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from collections.abc import Callable, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 keras = pytest.importorskip("keras")
 
-import fittrace  # noqa: E402
-from fittrace.autologging import safety, unpatch  # noqa: E402
-from fittrace.tracking import fluent, stores  # noqa: E402
-from fittrace.tracking.client import Client  # noqa: E402
-
-
-def _reset() -> None:
-    while fittrace.active_run() is not None:
-        fittrace.end_run()
-    stores.set_tracking_uri(None)
-    fluent._state.update(experiment=None, last_run=None)
-    for recorder in list(stores._open.values()):
-        recorder.flush()
-    stores._open.clear()
-
 
 @pytest.fixture(autouse=True)
-def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name in (
-        "FITTRACE_TRACKING_URI",
-        "MLFLOW_TRACKING_URI",
-        "FITTRACE_ARTIFACT_ROOT",
-        "FITTRACE_AUTOLOG",
-        "TF_CONFIG",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    uri = f"sqlite:///{tmp_path / 'fitruns' / 'fittrace.db'}"
-    monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
-    monkeypatch.setenv("FITTRACE_TESTING", "1")
-    monkeypatch.chdir(tmp_path)
-    safety.reset_warnings()
-    _reset()
+def keras_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Single-worker training and reproducible weights."""
+    monkeypatch.delenv("TF_CONFIG", raising=False)
     keras.utils.set_random_seed(0)
-    yield uri
-    unpatch()
-    _reset()
-
-
-@pytest.fixture
-def runs() -> Callable[[], list]:
-    """Every run of the default experiment, oldest first."""
-
-    def _runs() -> list:
-        found = Client().search_runs(["0"])
-        return sorted(found, key=lambda r: (r.info.start_time, r.info.run_id))
-
-    return _runs
-
-
-@pytest.fixture
-def history() -> Callable[[str, str], list[tuple[int, float]]]:
-    """``(step, value)`` pairs of a run's metric, in step order."""
-
-    def _history(run_id: str, key: str) -> list[tuple[int, float]]:
-        return sorted((m.step, m.value) for m in Client().get_metric_history(run_id, key))
-
-    return _history
 
 
 @pytest.fixture
