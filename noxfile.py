@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "integration", "oldest", "oldest_tensorflow"]
+nox.options.sessions = [
+    "lint",
+    "tests",
+    "integration",
+    "oldest",
+    "oldest_tensorflow",
+    "oldest_lightning",
+]
 nox.options.reuse_existing_virtualenvs = True
 
 TORCH = "torch==2.13.0"
@@ -72,3 +79,12 @@ def oldest_tensorflow(session: nox.Session) -> None:
         "-q",
         *session.posargs,
     )
+
+
+@nox.session
+def oldest_lightning(session: nox.Session) -> None:
+    """The oldest supported Lightning release, on the pinned torch."""
+    session.install(TORCH)
+    # Lightning 2.2 still imports pkg_resources, which newer setuptools no longer ships.
+    session.install("-e", ".[test]", "lightning==2.2.5", "setuptools<80", "cloudpickle", TORCH)
+    session.run("pytest", "integration_tests/pytorch", "-q", *session.posargs)

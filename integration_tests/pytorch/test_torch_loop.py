@@ -418,7 +418,8 @@ def test_distributed_training_records_once_from_rank_zero(run_script, runs):
                 loader.sampler.set_epoch(epoch)
                 for xb, yb in loader:
                     opt.zero_grad(); torch.nn.functional.mse_loss(model(xb), yb).backward(); opt.step()
-            fittrace.end_run()
+            fittrace.end_run()  # rank 0 saves the model here; the others wait at the barrier
+            dist.barrier()
             dist.destroy_process_group()
 
         if __name__ == "__main__":
