@@ -9,7 +9,13 @@ import textwrap
 import pytest
 
 from fittrace import autologging
-from fittrace.autologging import AutologgingWarning, AutologSettings, registry, versions
+from fittrace.autologging import (
+    AutologgingWarning,
+    AutologSettings,
+    Integration,
+    registry,
+    versions,
+)
 from fittrace.exceptions import InvalidParameterError
 
 THIRD_PARTY = '''
@@ -143,12 +149,10 @@ def test_unsupported_version_warns_or_stays_off(fake_source, tracking, monkeypat
         ("1.0.dev3", "<1.0"),
     ],
 )
-def test_fallback_version_comparator_agrees_with_packaging(version, spec):
+def test_version_comparator_agrees_with_packaging(version, spec):
     packaging = pytest.importorskip("packaging.specifiers")
     expected = packaging.SpecifierSet(spec).contains(version, prereleases=True)
     assert versions.version_matches(version, spec) is expected
-    fallback = all(versions._clause_matches(version, c) for c in spec.split(","))
-    assert fallback is expected
 
 
 def test_settings_parse_text_to_declared_types():
@@ -165,3 +169,27 @@ def test_settings_parse_text_to_declared_types():
     assert settings.extra_tags == {"n": "1"}
     with pytest.raises(InvalidParameterError, match="extra_tags=.*dict"):
         AutologSettings(extra_tags="team=a")
+
+
+@pytest.mark.parametrize("imported_first", [True, False], ids=["imported-first", "enabled-first"])
+def test_a_folder_named_like_the_framework_is_not_patched(
+    tmp_path, monkeypatch, fresh_registry, imported_first
+):
+    """A directory called e.g. ``sklearn/`` on sys.path imports as a namespace package: not the framework."""
+    installed = []
+    (tmp_path / "fakens_framework").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    autologging.register(
+        Integration(name="fakens", module="fakens_framework", install=installed.append)
+    )
+    try:
+        if imported_first:
+            namespace = importlib.import_module("fakens_framework")
+        autologging.enable("fakens")
+        if not imported_first:
+            namespace = importlib.import_module("fakens_framework")
+        assert namespace.__file__ is None
+        assert installed == []
+    finally:
+        sys.modules.pop("fakens_framework", None)

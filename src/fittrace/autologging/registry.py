@@ -203,6 +203,8 @@ def _on_import(name: str, module: ModuleType) -> None:
 def _install(state: _State, module: ModuleType) -> None:
     """Run ``install`` for a freshly imported framework module (guarded; version checked once)."""
     integration = state.integration
+    if getattr(module, "__file__", None) is None:
+        return  # a namespace package (a folder named like the framework on sys.path), not the framework
     settings = state.current_settings()
     with _lock:
         if module.__name__ in state.installed:
