@@ -394,10 +394,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise CliError("fittrace run: give the command to run, e.g. 'fittrace run python train.py'")
     if args.tracking_uri:  # the launched command finds its store through the environment
         os.environ["FITTRACE_TRACKING_URI"] = args.tracking_uri
-    try:
-        from fittrace.autologging import launcher
-    except ImportError as e:
-        raise CliError(f"fittrace run is unavailable: {e}") from e
+    from fittrace.autologging import launcher
+
     return launcher.main(command)
 
 

@@ -216,6 +216,7 @@ def test_fittrace_run_subprocesses_on_request(venv, tmp_path):
         "--set",
         "log_models=false",
     ]
-    out, _ = _run(venv, tmp_path, [*launcher, "train.py", "spawn"])
+    out, stderr = _run(venv, tmp_path, [*launcher, "train.py", "spawn"])
+    assert "Error in sitecustomize" not in stderr  # no user sitecustomize to hand over to
     assert out["child"] == "True"
     assert [r.data.params["alpha"] for r in _runs(tmp_path)] == ["2.0", "7.0"]

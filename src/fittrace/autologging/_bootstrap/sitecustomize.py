@@ -32,12 +32,13 @@ def _bootstrap() -> None:
         )
     else:
         enable_from_environment(prepared)
-    del sys.modules["sitecustomize"]
+    this = sys.modules.pop("sitecustomize", None)
     try:
         import sitecustomize  # noqa: F401  (the user's own, next on sys.path)
     except ImportError as exc:
         if exc.name != "sitecustomize":
             raise
+        sys.modules["sitecustomize"] = this  # none of the user's: importlib expects this module back
 
 
 _bootstrap()
