@@ -1,6 +1,6 @@
 """Quickstart: train a scikit-learn model with autologging on, then show where the run went.
 
-    python -m pip install -e '.[sklearn]' && python examples/quickstart.py
+python -m pip install -e '.[sklearn]' && python examples/quickstart.py
 """
 
 from __future__ import annotations
@@ -24,13 +24,17 @@ def main() -> None:
 
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     model.fit(X_train, y_train)
-    accuracy_score(y_test, model.predict(X_test))  # logged into the fit's run as accuracy_score_X_test
+    accuracy_score(
+        y_test, model.predict(X_test)
+    )  # logged into the fit's run as accuracy_score_X_test
 
     run = fittrace.last_active_run()
     client = fittrace.MlflowClient()
     print(f"Tracking store : {fittrace.get_tracking_uri()}")
     print(f"Run            : {run.info.run_name} ({run.info.run_id}), status {run.info.status}")
-    print(f"Params         : {len(run.data.params)} recorded, e.g. C={run.data.params.get('logisticregression__C')}")
+    print(
+        f"Params         : {len(run.data.params)} recorded, e.g. C={run.data.params.get('logisticregression__C')}"
+    )
     for key in sorted(run.data.metrics):
         print(f"Metric         : {key} = {run.data.metrics[key]:.4f}")
     print(f"Artifacts      : {[f.path for f in client.list_artifacts(run.info.run_id)]}")

@@ -37,8 +37,15 @@ def test_run_artifacts_live_under_the_remote_root(remote_root: str, tmp_path: Pa
 
     assert run.info.artifact_uri.startswith(remote_root)
     client = fittrace.MlflowClient()
-    assert [f.path for f in client.list_artifacts(run.info.run_id)] == ["config.json", "inputs", "notes"]
-    assert [f.path for f in client.list_artifacts(run.info.run_id, "inputs")] == ["inputs/a.txt", "inputs/sub"]
+    assert [f.path for f in client.list_artifacts(run.info.run_id)] == [
+        "config.json",
+        "inputs",
+        "notes",
+    ]
+    assert [f.path for f in client.list_artifacts(run.info.run_id, "inputs")] == [
+        "inputs/a.txt",
+        "inputs/sub",
+    ]
     local = fittrace.artifacts.download_artifacts(
         run_id=run.info.run_id, artifact_path="inputs", dst_path=str(tmp_path / "out")
     )

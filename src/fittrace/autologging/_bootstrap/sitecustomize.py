@@ -38,7 +38,8 @@ def _bootstrap() -> None:
     except ImportError as exc:
         if exc.name != "sitecustomize":
             raise
-        sys.modules["sitecustomize"] = this  # none of the user's: importlib expects this module back
+        # None of the user's: importlib expects to find this module back in sys.modules.
+        sys.modules["sitecustomize"] = this
 
 
 _bootstrap()
