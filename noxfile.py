@@ -23,11 +23,11 @@ TORCH = "torch==2.13.0"
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff lint over the package, tests and benchmarks."""
+    """ruff lint and format check over the package, tests and benchmarks."""
     session.install("ruff")
-    session.run(
-        "ruff", "check", "src", "tests", "integration_tests", "benchmarks", "examples", "noxfile.py"
-    )
+    paths = ["src", "tests", "integration_tests", "benchmarks", "examples", "noxfile.py"]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 @nox.session
