@@ -39,10 +39,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """Real training with the newest supported scikit-learn, XGBoost, TensorFlow/Keras, PyTorch/Lightning and MLflow."""
+    """Real training with the newest supported frameworks and MLflow; posargs narrow it to given paths."""
     session.install(TORCH)
     session.install("-e", ".[all,test,bench]", "dask[array]", "distributed", TORCH)
-    session.run("pytest", "integration_tests", "-q", *session.posargs)
+    session.run("pytest", "-q", *(session.posargs or ["integration_tests"]))
 
 
 @nox.session
