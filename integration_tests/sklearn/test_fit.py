@@ -24,6 +24,23 @@ def _training_metrics(run) -> dict[str, float]:
     return {k: v for k, v in run.data.metrics.items() if k.startswith("training_")}
 
 
+def _classifier_metrics(model, X, y, weight=None) -> dict[str, float]:
+    """The training metrics scikit-learn itself computes for a classifier (weighted averages)."""
+    y_pred, proba = model.predict(X), model.predict_proba(X)
+    return {
+        "training_accuracy_score": skm.accuracy_score(y, y_pred, sample_weight=weight),
+        "training_precision_score": skm.precision_score(
+            y, y_pred, average="weighted", sample_weight=weight
+        ),
+        "training_recall_score": skm.recall_score(
+            y, y_pred, average="weighted", sample_weight=weight
+        ),
+        "training_f1_score": skm.f1_score(y, y_pred, average="weighted", sample_weight=weight),
+        "training_log_loss": skm.log_loss(y, proba, sample_weight=weight),
+        "training_score": model.score(X, y, sample_weight=weight),
+    }
+
+
 def _only_run(runs):
     found = runs()
     assert len(found) == 1, [r.data.tags.get("estimator_name") for r in found]
@@ -42,15 +59,9 @@ def test_classifier_run_has_params_tags_and_sklearn_equal_metrics(runs, binary_d
     assert run.data.tags["estimator_class"] == "sklearn.linear_model._logistic.LogisticRegression"
     assert run.data.params == {k: str(v) for k, v in model.get_params(deep=True).items()}
 
-    y_pred, proba = model.predict(X), model.predict_proba(X)
     expected = {
-        "training_accuracy_score": skm.accuracy_score(y, y_pred),
-        "training_precision_score": skm.precision_score(y, y_pred, average="weighted"),
-        "training_recall_score": skm.recall_score(y, y_pred, average="weighted"),
-        "training_f1_score": skm.f1_score(y, y_pred, average="weighted"),
-        "training_log_loss": skm.log_loss(y, proba),
-        "training_roc_auc": skm.roc_auc_score(y, proba[:, 1]),
-        "training_score": model.score(X, y),
+        **_classifier_metrics(model, X, y),
+        "training_roc_auc": skm.roc_auc_score(y, model.predict_proba(X)[:, 1]),
     }
     assert _training_metrics(run) == pytest.approx(expected, rel=1e-12)
 
@@ -67,21 +78,8 @@ def test_multiclass_metrics_with_sample_weight_equal_sklearn(runs, multiclass_da
     )
 
     metrics = _training_metrics(_only_run(runs))
-    y_pred, proba = model.predict(X), model.predict_proba(X)
-    expected = {
-        "training_accuracy_score": skm.accuracy_score(y, y_pred, sample_weight=weight),
-        "training_precision_score": skm.precision_score(
-            y, y_pred, average="weighted", sample_weight=weight
-        ),
-        "training_recall_score": skm.recall_score(
-            y, y_pred, average="weighted", sample_weight=weight
-        ),
-        "training_f1_score": skm.f1_score(y, y_pred, average="weighted", sample_weight=weight),
-        "training_log_loss": skm.log_loss(y, proba, sample_weight=weight),
-        "training_score": model.score(X, y, sample_weight=weight),
-    }
     # scikit-learn has no weighted one-vs-one multiclass ROC AUC, so none is logged
-    assert metrics == pytest.approx(expected, rel=1e-12)
+    assert metrics == pytest.approx(_classifier_metrics(model, X, y, weight), rel=1e-12)
 
 
 def test_pos_label_gives_binary_precision_recall_f1(runs, binary_data):
@@ -371,23 +369,12 @@ def test_large_data_is_evaluated_in_chunks_with_the_same_metrics(runs, monkeypat
     fittrace.sklearn.autolog(log_models=False)
     model = LogisticRegression().fit(X, y, sample_weight=weight)
     metrics = _training_metrics(_only_run(runs))
-    y_pred, proba = model.predict(X), model.predict_proba(X)
-    assert metrics == pytest.approx(
-        {
-            "training_accuracy_score": skm.accuracy_score(y, y_pred, sample_weight=weight),
-            "training_precision_score": skm.precision_score(
-                y, y_pred, average="weighted", sample_weight=weight
-            ),
-            "training_recall_score": skm.recall_score(
-                y, y_pred, average="weighted", sample_weight=weight
-            ),
-            "training_f1_score": skm.f1_score(y, y_pred, average="weighted", sample_weight=weight),
-            "training_log_loss": skm.log_loss(y, proba, sample_weight=weight),
-            "training_roc_auc": skm.roc_auc_score(y, proba[:, 1], sample_weight=weight),
-            "training_score": model.score(X, y, sample_weight=weight),
-        },
-        rel=1e-12,
-    )
+    y_proba = model.predict_proba(X)[:, 1]
+    expected = {
+        **_classifier_metrics(model, X, y, weight),
+        "training_roc_auc": skm.roc_auc_score(y, y_proba, sample_weight=weight),
+    }
+    assert metrics == pytest.approx(expected, rel=1e-12)
 
 
 def make_classification_frame(pd):
