@@ -70,7 +70,12 @@ def bench_fittrace(tmp: str, data: list, repeat: int) -> tuple[float, dict[str, 
         client.set_terminated(run_id)
     client.flush()
     populate_s = time.perf_counter() - start
-    results = {
+    return populate_s, time_cases(client, experiment_id, repeat)
+
+
+def time_cases(client, experiment_id: str, repeat: int) -> dict[str, tuple[float, int]]:
+    """Median time of every search case, with either library's client (same search_runs signature)."""
+    return {
         label: median_ms(
             lambda f=flt, o=order: client.search_runs(
                 [experiment_id], f, max_results=1000, order_by=o
@@ -79,7 +84,6 @@ def bench_fittrace(tmp: str, data: list, repeat: int) -> tuple[float, dict[str, 
         )
         for label, flt, order in CASES
     }
-    return populate_s, results
 
 
 def bench_mlflow(tmp: str, data: list, repeat: int) -> tuple[float, dict[str, tuple[float, int]]]:
@@ -101,16 +105,7 @@ def bench_mlflow(tmp: str, data: list, repeat: int) -> tuple[float, dict[str, tu
         )
         client.set_terminated(run_id)
     populate_s = time.perf_counter() - start
-    results = {
-        label: median_ms(
-            lambda f=flt, o=order: client.search_runs(
-                [experiment_id], f, max_results=1000, order_by=o
-            ),
-            repeat,
-        )
-        for label, flt, order in CASES
-    }
-    return populate_s, results
+    return populate_s, time_cases(client, experiment_id, repeat)
 
 
 def main() -> None:
