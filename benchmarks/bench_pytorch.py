@@ -54,6 +54,15 @@ def mlp():
     layers = [torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(),
               torch.nn.Linear(64, 1)]
     return torch.nn.Sequential(*layers).to(device)
+def one_epoch(model, opt, loss_fn):
+    # a textbook plain-loop epoch: train over every batch, then a validation pass
+    model.train()
+    for xb, yb in train:
+        opt.zero_grad(); loss = loss_fn(model(xb), yb); loss.backward(); opt.step()
+    model.eval()
+    with torch.no_grad():
+        for xb, yb in val:
+            loss_fn(model(xb), yb)
 if variant == "fittrace":
     import fittrace, fittrace.pytorch
     fittrace.pytorch.autolog()
@@ -72,13 +81,7 @@ if variant == "paired":  # one process, epochs alternating between autologged an
         for on in ((True, False) if pair % 2 else (False, True)):
             fittrace.pytorch.autolog() if on else unpatch()
             cpu = time.process_time()
-            model.train()
-            for xb, yb in train:
-                opt.zero_grad(); loss = loss_fn(model(xb), yb); loss.backward(); opt.step()
-            model.eval()
-            with torch.no_grad():
-                for xb, yb in val:
-                    loss_fn(model(xb), yb)
+            one_epoch(model, opt, loss_fn)
             spent[on] += time.process_time() - cpu
     print(json.dumps({"on": spent[True], "off": spent[False], "steps": epochs * len(train)}))
     sys.exit(0)
@@ -93,13 +96,7 @@ if kind == "plain":
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for epoch in range(epochs):
-            model.train()
-            for xb, yb in train:
-                opt.zero_grad(); loss = loss_fn(model(xb), yb); loss.backward(); opt.step()
-            model.eval()
-            with torch.no_grad():
-                for xb, yb in val:
-                    loss_fn(model(xb), yb)
+            one_epoch(model, opt, loss_fn)
         if counting:
             torch.cuda.set_sync_debug_mode(0)
             torch.cuda.synchronize()
