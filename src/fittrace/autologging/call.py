@@ -203,7 +203,8 @@ class Call(_RunWriter):
 
     def _start_run(self) -> None:
         tags = {runs.AUTOLOGGING_TAG: self.integration, **(self.settings.extra_tags or {})}
-        user_run = self._user_run
+        # Re-read: the capture may have ended the run active at call start (a plain loop's implicit run).
+        user_run = runs.recorder.active_run_id() if self._user_run is not None else None
         if user_run is not None and runs.claim_user_run(user_run):
             self._run_id = user_run
             return

@@ -163,6 +163,11 @@ class Patcher:
     def settings(self) -> AutologSettings:
         return self._settings()
 
+    @property
+    def switch(self) -> Switch:
+        """The integration's on/off switch (``switch.on``), for hot paths installed with ``replace``."""
+        return self._switch
+
     def patch(self, owner: Any, attribute: str, capture: Capture, *, run: str = "managed") -> None:
         """Wrap ``owner.attribute`` (a method, classmethod or staticmethod of a class, or a module function).
 

@@ -33,7 +33,7 @@ import logging
 import os
 from typing import Any
 
-from fittrace.autologging import Call, runs
+from fittrace.autologging import Call
 from fittrace.pytorch import _describe
 
 _logger = logging.getLogger("fittrace.pytorch")
@@ -290,7 +290,6 @@ def capture_fit(call: Call) -> Any:
         return
     if _loop.TRACKER.session is not None:  # an open plain-loop run belongs to earlier training
         _loop.TRACKER.end_session("FINISHED")
-        call._user_run = runs.recorder.active_run_id()  # re-resolve now that run has ended
     settings = call.settings
     model = call.get_arg("model", 0)
     datamodule = call.get_arg("datamodule", 3)

@@ -764,7 +764,7 @@ def install(patcher: Any) -> None:
     _tensor_type = torch.Tensor
     _grad_enabled = torch.is_grad_enabled
     _is_compiling = torch.compiler.is_compiling
-    _STATE.switch = patcher._switch
+    _STATE.switch = patcher.switch
     _enabled_settings()
     for name in functional_losses(functional):
         patcher.replace(functional, name, _loss_wrapper)
