@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+from _env import child_env
+
 HERE = os.path.abspath(__file__)
 TARGET_IMPORT_MS = 30.0
 TARGET_BUFFERED_PER_S = 200_000
@@ -104,9 +106,7 @@ WORKERS = {
 def run_worker(case: str, n: int, profile: bool = False) -> dict:
     """Run one case in a fresh interpreter and temp dir; return its JSON result."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{case}-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("FITTRACE_", "MLFLOW_"))}
-        if case == "fittrace-sync":
-            env["FITTRACE_SYNC"] = "1"
+        env = child_env(FITTRACE_SYNC="1") if case == "fittrace-sync" else child_env()
         cmd = [sys.executable]
         if profile:
             cmd += ["-m", "cProfile", "-s", "tottime"]
@@ -125,9 +125,10 @@ def run_worker(case: str, n: int, profile: bool = False) -> dict:
 
 def import_time_ms(statement: str, repeats: int) -> float:
     """Median wall time of a fresh interpreter running ``statement``, in milliseconds."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FITTRACE_", "MLFLOW_"))}
+    env = child_env()
+    subprocess.run([sys.executable, "-c", statement], check=True, env=env, capture_output=True)
     times = []
-    for _ in range(repeats):
+    for _ in range(repeats):  # after one launch that byte-compiles
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", statement], check=True, env=env, capture_output=True)
         times.append(time.perf_counter() - start)

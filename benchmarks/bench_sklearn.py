@@ -35,6 +35,8 @@ import sys
 import tempfile
 import time
 
+from _env import child_env
+
 SCENARIOS = ("enable", "fit", "search", "memory")
 TARGETS = {"enable": 20.0, "fit": 25.0, "fit_no_models": 10.0, "search": 1.10, "memory": 1.05}
 
@@ -157,12 +159,7 @@ def _run(mode: str, scenario: str, repeats: int, options: dict | None = None) ->
             str(repeats),
         ]
         args += ["--folder", folder, "--options", json.dumps(options or {})]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("FITTRACE_", "MLFLOW_"))}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)  # time imports as users see them: from .pyc files
-        env.setdefault(
-            "PYTHONPYCACHEPREFIX", os.path.join(tempfile.gettempdir(), "fittrace-bench-pycache")
-        )
-        proc = subprocess.run(args, capture_output=True, text=True, cwd=folder, env=env)
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=folder, env=child_env())
     if proc.returncode != 0:
         print(f"  {mode}: failed\n{proc.stderr[-3000:]}", file=sys.stderr)
         return None

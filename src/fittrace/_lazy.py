@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def lazy_attributes(package: str, exports: dict[str, str]) -> Callable[[str], object]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from fittrace.autologging import AutologSettings, Call, Integration, Patcher
 
 SOURCE = '''
@@ -77,7 +75,6 @@ class Pipeline(Model):
 '''
 
 
-@dataclasses.dataclass(frozen=True)
 class FakeSettings(AutologSettings):
     log_coef: bool = True
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import json
+import subprocess
 import sys
 import textwrap
+import typing
 
 import pytest
+from fakeml_support import FakeSettings
 
 from fittrace import autologging
 from fittrace.autologging import (
@@ -169,6 +173,89 @@ def test_settings_parse_text_to_declared_types():
     assert settings.extra_tags == {"n": "1"}
     with pytest.raises(InvalidParameterError, match="extra_tags=.*dict"):
         AutologSettings(extra_tags="team=a")
+
+
+class TunerSettings(AutologSettings):
+    max_trials: int | None = 5
+    metric: str = "loss"
+    weights: typing.Optional[dict] = None  # noqa: UP045 - third parties may write typing's spelling
+
+    def validate(self):
+        if self.max_trials is not None and self.max_trials < 1:
+            raise InvalidParameterError(f"max_trials must be >= 1, got {self.max_trials}")
+
+
+def test_settings_subclass_adds_typed_checked_immutable_options():
+    settings = TunerSettings(max_trials=3, log_models=False)
+    assert (settings.max_trials, settings.metric, settings.log_models) == (3, "loss", False)
+    assert TunerSettings.option_names()[-3:] == ("max_trials", "metric", "weights")
+    assert settings == TunerSettings(log_models=False, max_trials=3) != TunerSettings()
+    assert repr(settings).startswith("TunerSettings(log_models=False,")
+    with pytest.raises(AttributeError, match="immutable"):
+        settings.metric = "acc"
+    with pytest.raises(TypeError, match="'max_trails'.*allowed:.*max_trials"):
+        TunerSettings(max_trails=3)
+    with pytest.raises(InvalidParameterError, match="max_trials='3'.*int"):
+        TunerSettings(max_trials="3")
+    with pytest.raises(InvalidParameterError, match="max_trials=True"):
+        TunerSettings(max_trials=True)  # bool is not accepted as a number
+    with pytest.raises(InvalidParameterError, match="weights=.*"):
+        TunerSettings(weights=[1])
+    with pytest.raises(InvalidParameterError, match=">= 1"):
+        TunerSettings(max_trials=0)
+    assert TunerSettings.parse_option("weights", "none") is None
+    assert TunerSettings.parse_option("max_trials", "7") == 7
+
+    class NoDefault(AutologSettings):
+        level: int
+
+    with pytest.raises(TypeError, match="NoDefault.level.*default"):
+        NoDefault()
+
+
+def test_install_named_as_text_is_imported_only_when_the_framework_is(
+    fake_source, tracking, fresh_registry, all_runs
+):
+    integration = Integration(
+        name="fakeml",
+        module="fakeml",
+        install="fakeml_support:install",
+        settings_class=FakeSettings,
+    )
+    sys.modules.pop("fakeml_support", None)
+    autologging.register(integration)
+    autologging.autolog()
+    assert "fakeml_support" not in sys.modules
+    importlib.import_module("fakeml").Model(2.0).fit([1])
+    (run,) = all_runs()
+    assert run.data.params == {"alpha": "2.0"}
+    with pytest.raises(TypeError, match="install must be"):
+        Integration(name="x", module="x", install="no_colon")
+
+
+def test_autolog_in_a_fresh_interpreter_loads_only_the_declarations():
+    """The start-up budget of fittrace.autolog() rests on this: no framework, no heavy stdlib."""
+    probe = (
+        "import json, sys; before = set(sys.modules); import fittrace; fittrace.autolog(); "
+        "print(json.dumps({'new': sorted(set(sys.modules) - before), "
+        "'enabled': sorted(n for n in fittrace.autologging.list_integrations() "
+        "if fittrace.autologging.get_settings(n))}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert {"sklearn", "xgboost", "tensorflow", "pytorch"} <= set(result["enabled"])
+    heavy = {
+        "typing",
+        "dataclasses",
+        "inspect",
+        "logging",
+        "wrapt",
+        "fittrace.autologging.patching",
+    }
+    frameworks = {"sklearn", "xgboost", "keras", "tensorflow", "torch", "numpy", "pandas"}
+    assert not set(result["new"]) & (heavy | frameworks)
 
 
 @pytest.mark.parametrize("imported_first", [True, False], ids=["imported-first", "enabled-first"])

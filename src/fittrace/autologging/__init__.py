@@ -6,16 +6,27 @@ settings and environment variables, and discovers integrations.
 
 Declaring an integration
 ------------------------
-``fittrace/<framework>/_autolog.py`` exposes a module-level ``INTEGRATION``
-and imports nothing heavy at top level (it is loaded by ``fittrace.autolog()``
-before any framework is imported)::
+The declaration is loaded by ``fittrace.autolog()`` before any framework is
+imported, so it must stay cheap: ``fittrace/<framework>/__init__.py`` holds
+the settings and ``INTEGRATION`` and imports nothing heavy; the captures live
+in ``_autolog.py``, imported only once the framework is::
 
-    from dataclasses import dataclass
-    from fittrace.autologging import AutologSettings, Call, Integration, Patcher
+    # fittrace/sklearn/__init__.py
+    from fittrace.autologging import AutologSettings, Integration
 
-    @dataclass
     class SklearnSettings(AutologSettings):      # common options + own ones
         max_tuning_runs: int | None = 5
+
+    INTEGRATION = Integration(
+        name="sklearn", module="sklearn", distribution="scikit-learn",
+        supported_versions=">=1.3", settings_class=SklearnSettings,
+        install="fittrace.sklearn._autolog:install",
+    )
+
+    def autolog(**kwargs): INTEGRATION.autolog(**kwargs)
+
+    # fittrace/sklearn/_autolog.py
+    from fittrace.autologging import Call, Patcher
 
     def _capture_fit(call: Call):
         call.log_params(call.instance.get_params())   # before the original
@@ -23,18 +34,9 @@ before any framework is imported)::
         call.log_metrics({"training_score": ...})    # after it returned
         call.remember_run(call.instance)             # later evaluate() logs here
 
-    def _install(patcher: Patcher) -> None:          # runs when sklearn is imported
+    def install(patcher: Patcher) -> None:           # runs when sklearn is imported
         from sklearn.base import BaseEstimator
         patcher.patch_subclasses(BaseEstimator, "fit", _capture_fit)
-
-    INTEGRATION = Integration(
-        name="sklearn", module="sklearn", distribution="scikit-learn",
-        supported_versions=">=1.3", settings_class=SklearnSettings,
-        install=_install, aliases=(),
-    )
-
-and ``fittrace/<framework>/__init__.py`` offers
-``def autolog(**kwargs): INTEGRATION.autolog(**kwargs)``.
 
 A third-party package adds an autologger with one entry point (built-in
 integrations are found the same way)::
@@ -106,22 +108,32 @@ installed when its framework is imported (import order does not matter).
 
 from __future__ import annotations
 
-from fittrace.autologging.call import Call, Capture, ChildRun, appended, current_call
-from fittrace.autologging.integration import Integration
-from fittrace.autologging.patching import Patcher
-from fittrace.autologging.registry import (
-    autolog,
-    enable,
-    get_integration,
-    get_settings,
-    list_integrations,
-    register,
-    unpatch,
-    unregister,
-)
-from fittrace.autologging.runs import remember_run, run_for
-from fittrace.autologging.safety import AutologgingWarning
-from fittrace.autologging.settings import AutologSettings
+from fittrace._lazy import lazy_attributes
+
+# Loaded on first use: ``fittrace.autolog()`` needs only the registry, and
+# declaring an integration only ``Integration`` and ``AutologSettings``.
+_EXPORTS = {
+    **dict.fromkeys(("Call", "Capture", "ChildRun", "appended", "current_call"), ".call"),
+    "Integration": ".integration",
+    "Patcher": ".patching",
+    **dict.fromkeys(
+        (
+            "autolog",
+            "enable",
+            "get_integration",
+            "get_settings",
+            "list_integrations",
+            "register",
+            "unpatch",
+            "unregister",
+        ),
+        ".registry",
+    ),
+    **dict.fromkeys(("remember_run", "run_for"), ".runs"),
+    "AutologgingWarning": ".safety",
+    "AutologSettings": ".settings",
+}
+__getattr__ = lazy_attributes(__name__, _EXPORTS)
 
 __all__ = [
     "AutologSettings",

@@ -10,17 +10,21 @@ milliseconds. Like ``importlib.metadata``, the first distribution of a name on
 from __future__ import annotations
 
 import os
-import re
 import sys
-from typing import NamedTuple
-
-_NON_ALNUM = re.compile(r"[-_.]+")
 
 
-class EntryPoint(NamedTuple):
-    name: str
-    value: str
-    distribution: str
+class EntryPoint:
+    """One entry point: its name, its "module:attr" value and the distribution declaring it."""
+
+    __slots__ = ("name", "value", "distribution")
+
+    def __init__(self, name: str, value: str, distribution: str) -> None:
+        self.name = name
+        self.value = value
+        self.distribution = distribution
+
+    def __repr__(self) -> str:
+        return f"EntryPoint({self.name!r}, {self.value!r}, {self.distribution!r})"
 
     def load(self) -> object:
         """Import the module and return the object ``value`` ("module:attr.path") names."""
@@ -45,7 +49,7 @@ def entry_points(group: str) -> list[EntryPoint]:
         except OSError:
             continue
         for folder in names:
-            dist = _NON_ALNUM.sub("_", folder.rsplit(".", 1)[0].split("-")[0]).lower()
+            dist = _normalize(folder.rsplit(".", 1)[0].split("-")[0])
             if dist in seen:
                 continue
             seen.add(dist)
@@ -71,3 +75,12 @@ def _section(text: str, group: str) -> list[tuple[str, str]]:
             name, _, value = line.partition("=")
             items.append((name.strip(), value.strip()))
     return items
+
+
+def _normalize(name: str) -> str:
+    """A distribution name as PEP 503 compares them (runs of "-", "_", "." are one "_")."""
+    for separator in "-.":
+        name = name.replace(separator, "_")
+    while "__" in name:
+        name = name.replace("__", "_")
+    return name.lower()

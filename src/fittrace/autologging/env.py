@@ -18,11 +18,14 @@ gives one warning naming it; the script runs regardless.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from fittrace.autologging import registry, safety
 from fittrace.autologging.settings import AutologSettings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 PREFIX = "FITTRACE_AUTOLOG_"
 RESERVED = frozenset(
@@ -80,13 +83,11 @@ def _enable(env: Mapping[str, str], value: str | None) -> None:
         integration = known[name]
         options = {**common, **own.get(name, {})}
         try:
-            settings = integration.settings_class(**options)
+            registry.enable(integration, **options)
         except Exception as exc:
             safety.warn(
                 f"fittrace autologging for {name!r} stays off: bad options from the environment: {exc}"
             )
-            continue
-        registry._apply(registry._state(integration), settings)
 
 
 def _options(

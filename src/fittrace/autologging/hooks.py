@@ -10,16 +10,19 @@ imported when a framework is, to build the wrappers.
 
 from __future__ import annotations
 
+import _thread  # threading, typing and collections would cost more than this whole module
 import sys
-import threading
-from collections.abc import Callable
-from types import ModuleType
-from typing import Any
 
-Hook = Callable[[ModuleType], None]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
+
+    Hook = Callable[[ModuleType], None]
 
 _pending: dict[str, list[Hook]] = {}
-_lock = threading.RLock()
+_lock = _thread.RLock()
 _finder: _HookFinder | None = None
 
 
@@ -47,7 +50,7 @@ def _fire(name: str, module: ModuleType) -> None:
 class _HookFinder:
     """Finds nothing itself: wraps the loader the other finders return for a watched module."""
 
-    _searching = threading.local()
+    _searching = _thread._local()
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if fullname not in _pending or getattr(self._searching, "name", None) == fullname:

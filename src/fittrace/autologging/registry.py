@@ -9,23 +9,26 @@ import order does not matter.
 
 from __future__ import annotations
 
-import functools
+import _thread  # not threading: this module must load within fittrace.autolog()'s few milliseconds
 import sys
-import threading
-from collections.abc import Iterable
-from types import ModuleType
-from typing import Any
 
-from fittrace.autologging import hooks, safety
+from fittrace.autologging import hooks
 from fittrace.autologging.entry_points import entry_points
 from fittrace.autologging.integration import Integration
-from fittrace.autologging.patching import Patcher, PatchRecord, Switch
 from fittrace.autologging.settings import AutologSettings
 from fittrace.exceptions import InvalidParameterError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from types import ModuleType
+    from typing import Any
+
+    from fittrace.autologging.patching import PatchRecord, Switch
+
 ENTRY_POINT_GROUP = "fittrace.autologgers"
 
-_lock = threading.RLock()
+_lock = _thread.RLock()
 _integrations: dict[str, Integration] = {}
 _aliases: dict[str, str] = {}
 _states: dict[str, _State] = {}
@@ -40,7 +43,7 @@ class _State:
     def __init__(self, integration: Integration) -> None:
         self.integration = integration
         self.settings: AutologSettings | None = None
-        self.switch = Switch(False)
+        self.switch: Switch | None = None  # made at the first install
         self.records: list[PatchRecord] = []
         self.installed: set[str] = set()
         self.waiting: set[str] = set()
@@ -92,6 +95,8 @@ def _discover() -> None:
                         f"{ep.value} is {type(integration).__name__}, not an Integration"
                     )
             except Exception as exc:
+                from fittrace.autologging import safety
+
                 _failed_entry_points.add(ep.name)
                 safety.warn(
                     f"fittrace autologging integration {ep.name!r} ({ep.value}, from {ep.distribution}) "
@@ -148,8 +153,7 @@ def enable(integration: Integration | str, **kwargs: Any) -> None:
     """
     if isinstance(integration, str):
         integration = get_integration(integration)
-    settings = integration.settings_class.from_kwargs(kwargs)
-    _apply(_state(integration), settings)
+    _apply(_state(integration), integration.settings_class(**kwargs))
 
 
 def autolog(*, exclude_flavors: Iterable[str] | None = None, **options: Any) -> None:
@@ -162,7 +166,7 @@ def autolog(*, exclude_flavors: Iterable[str] | None = None, **options: Any) -> 
     installed lazily when their framework is imported. ``exclude_flavors``
     names integrations (or aliases) to leave as they are.
     """
-    AutologSettings.from_kwargs(options)
+    AutologSettings(**options)
     excluded = {_aliases.get(n, n) for n in exclude_flavors or ()}
     for name, integration in list_integrations().items():
         if name not in excluded:
@@ -172,7 +176,8 @@ def autolog(*, exclude_flavors: Iterable[str] | None = None, **options: Any) -> 
 def _apply(state: _State, settings: AutologSettings) -> None:
     with _lock:
         state.settings = settings
-        state.switch.on = not settings.disable
+        if state.switch is not None:
+            state.switch.on = not settings.disable
         if settings.disable:
             return
         for module in state.integration.modules:
@@ -187,7 +192,8 @@ def _watch(state: _State, module_name: str) -> None:
         _install(state, module)
         return
     state.waiting.add(module_name)
-    hooks.when_imported(module_name, functools.partial(_on_import, state.integration.name))
+    name = state.integration.name
+    hooks.when_imported(module_name, lambda module: _on_import(name, module))
 
 
 def _on_import(name: str, module: ModuleType) -> None:
@@ -212,17 +218,23 @@ def _install(state: _State, module: ModuleType) -> None:
         try:
             if not _version_ok(state, settings, module.__name__):
                 return
+            from fittrace.autologging.patching import Patcher, Switch
+
             state.installed.add(module.__name__)
+            if state.switch is None:
+                state.switch = Switch(not settings.disable)
             patcher = Patcher(
                 integration,
                 module,
                 state.records,
                 state.switch,
                 state.current_settings,
-                functools.partial(_foreign_modules, integration.name),
+                lambda: _foreign_modules(integration.name),
             )
             integration.install(patcher)
         except Exception as exc:
+            from fittrace.autologging import safety
+
             brief = safety.report(
                 integration.name,
                 f"installing patches for {module.__name__}",
@@ -234,6 +246,7 @@ def _install(state: _State, module: ModuleType) -> None:
 
 
 def _version_ok(state: _State, settings: AutologSettings, module_name: str) -> bool:
+    from fittrace.autologging import safety
     from fittrace.autologging.versions import installed_version, version_matches
 
     integration = state.integration
@@ -276,6 +289,8 @@ def unpatch(name: str | None = None) -> None:
     applied on top of stays (inert) until that one is removed, and is removed
     by a later ``unpatch``. ``autolog()`` afterwards patches again.
     """
+    from fittrace.autologging import safety
+
     with _lock:
         names = [_aliases.get(name, name)] if name is not None else list(_states)
         states = [_states[n] for n in names if n in _states]
@@ -288,9 +303,10 @@ def unpatch(name: str | None = None) -> None:
             except Exception as exc:
                 safety.report(record.integration, f"unpatching {record.attribute}", exc)
         for state in states:
-            state.switch.on = False
-            state.switch.retired = True
-            state.switch = Switch(False)
+            if state.switch is not None:
+                state.switch.on = False
+                state.switch.retired = True
+            state.switch = None
             state.records.clear()
             state.installed.clear()
             state.settings = None

@@ -1,28 +1,38 @@
-"""Typed autolog settings: the common options and their parsing from keyword arguments or text."""
+"""Typed autolog settings: the common options, an integration's own, and their parsing from text.
+
+Deliberately free of ``dataclasses`` and ``typing``: ``fittrace.autolog()``
+builds every integration's settings before any framework is imported, and
+those two modules alone cost more than its whole start-up budget.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import types
-import typing
-from collections.abc import Mapping
-from typing import Any, TypeVar
+import sys
 
 from fittrace.exceptions import InvalidParameterError
 
-_S = TypeVar("_S", bound="AutologSettings")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+_UNION = type(int | None)
+_NONE = type(None)
 
 
-@dataclasses.dataclass(frozen=True)
 class AutologSettings:
     """Options every integration understands (MLflow's names and defaults).
 
-    An integration adds its own options by subclassing with more fields, all
-    with defaults. Settings are immutable: ``autolog(...)`` replaces them as a
-    whole, and wrappers read the current object at call time.
+    An integration adds its own options by subclassing with annotated class
+    attributes, each with a default, and may check values in ``validate``::
+
+        class SklearnSettings(AutologSettings):
+            max_tuning_runs: int | None = 5
+
+    Annotations are builtin types, ``X | None`` and ``dict``/``list``/``tuple``
+    (parameters are not checked). Settings are immutable: ``autolog(...)``
+    replaces them as a whole, and wrappers read the current object at call time.
     """
 
     log_models: bool = True
@@ -36,33 +46,51 @@ class AutologSettings:
     registered_model_name: str | None = None
     extra_tags: dict[str, str] | None = None
 
-    def __post_init__(self) -> None:
-        for name, hint in _hints(type(self)).items():
-            value = getattr(self, name)
+    def __init__(self, **options: Any) -> None:
+        """Unknown option: TypeError naming it; a value of the wrong type: InvalidParameterError."""
+        fields = _fields(type(self))
+        unknown = sorted(set(options) - set(fields))
+        if unknown:
+            raise TypeError(
+                f"autolog() got unexpected option(s) {', '.join(map(repr, unknown))}; "
+                f"allowed: {', '.join(fields)}"
+            )
+        for name, (hint, default) in fields.items():
+            value = options.get(name, default)
             if not _matches(value, hint):
                 raise InvalidParameterError(
                     f"autolog option {name}={value!r} has the wrong type: expected {_describe(hint)}"
                 )
+            object.__setattr__(self, name, value)
         if self.extra_tags is not None:
-            object.__setattr__(
-                self, "extra_tags", {str(k): str(v) for k, v in self.extra_tags.items()}
-            )
+            self._normalize("extra_tags", {str(k): str(v) for k, v in self.extra_tags.items()})
+        self.validate()
+
+    def validate(self) -> None:
+        """Check values beyond their types (raise InvalidParameterError); subclasses extend it."""
+
+    def _normalize(self, name: str, value: Any) -> None:
+        """Replace an option's value by its canonical form (from ``validate``)."""
+        object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; call autolog() with new options")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"{type(self).__name__}({values})"
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
         """The names ``autolog()`` accepts for this settings class."""
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def from_kwargs(cls: type[_S], kwargs: Mapping[str, Any]) -> _S:
-        """Build settings from ``autolog(**kwargs)``; an unknown name raises TypeError naming it."""
-        unknown = sorted(set(kwargs) - set(cls.option_names()))
-        if unknown:
-            raise TypeError(
-                f"autolog() got unexpected option(s) {', '.join(map(repr, unknown))}; "
-                f"allowed: {', '.join(cls.option_names())}"
-            )
-        return cls(**kwargs)
+        return tuple(_fields(cls))
 
     @classmethod
     def parse_option(cls, name: str, text: str) -> Any:
@@ -72,14 +100,14 @@ class AutologSettings:
         dicts and lists are JSON, optional values accept "" or "none" for None.
         Raises KeyError for an unknown option and ValueError for a bad value.
         """
-        hint = _hints(cls)[name]
+        hint = _fields(cls)[name][0]
         text = text.strip()
-        args = typing.get_args(hint)
-        if type(None) in args:
-            if text.lower() in ("", "none", "null"):
+        args = _union_args(hint)
+        if args:
+            if _NONE in args and text.lower() in ("", "none", "null"):
                 return None
-            hint = next(a for a in args if a is not type(None))
-        origin = typing.get_origin(hint) or hint
+            hint = next(a for a in args if a is not _NONE)
+        origin = getattr(hint, "__origin__", hint)
         if origin is bool:
             low = text.lower()
             if low in _TRUE or low in _FALSE:
@@ -88,6 +116,8 @@ class AutologSettings:
         if origin in (int, float):
             return origin(text)
         if origin in (dict, list, tuple):
+            import json
+
             value = json.loads(text)
             if not isinstance(value, dict if origin is dict else list):
                 raise ValueError(
@@ -97,34 +127,48 @@ class AutologSettings:
         return text
 
 
-_hint_cache: dict[type, dict[str, Any]] = {}
+def _fields(cls: type) -> dict[str, tuple[Any, Any]]:
+    """Every option of a settings class (bases first): name -> (evaluated annotation, default)."""
+    fields = cls.__dict__.get("_fittrace_fields")
+    if fields is None:
+        fields = {}
+        for klass in reversed(cls.__mro__):
+            namespace = vars(sys.modules[klass.__module__])
+            for name, hint in vars(klass).get("__annotations__", {}).items():
+                if name.startswith("_"):
+                    continue
+                if name not in vars(klass):
+                    raise TypeError(
+                        f"{klass.__name__}.{name}: every autolog option needs a default"
+                    )
+                fields[name] = (eval(hint, namespace) if isinstance(hint, str) else hint, None)
+        fields = {name: (hint, getattr(cls, name)) for name, (hint, _) in fields.items()}
+        type.__setattr__(cls, "_fittrace_fields", fields)
+    return fields
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    hints = _hint_cache.get(cls)
-    if hints is None:
-        resolved = typing.get_type_hints(cls)
-        hints = _hint_cache[cls] = {f.name: resolved[f.name] for f in dataclasses.fields(cls)}
-    return hints
+def _union_args(hint: Any) -> tuple[Any, ...]:
+    """The members of ``X | Y`` or ``typing.Union[X, Y]``; () for anything else."""
+    if isinstance(hint, _UNION) or repr(getattr(hint, "__origin__", None)) == "typing.Union":
+        return hint.__args__
+    return ()
 
 
 def _matches(value: Any, hint: Any) -> bool:
-    if hint is Any:
-        return True
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, a) for a in typing.get_args(hint))
-    if hint is type(None):
+    args = _union_args(hint)
+    if args:
+        return any(_matches(value, a) for a in args)
+    if hint is None or hint is _NONE:
         return value is None
-    target = origin or hint
+    target = getattr(hint, "__origin__", hint)
     if not isinstance(target, type):
-        return True
+        return True  # typing.Any, Literal[...] and the like are not checked
     if target is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if target is int:
         return isinstance(value, int) and not isinstance(value, bool)
-    if target in (dict,):
-        return isinstance(value, Mapping)
+    if target is dict:
+        return callable(getattr(value, "items", None))  # any mapping
     if target in (list, tuple):
         return isinstance(value, (list, tuple))
     return isinstance(value, target)

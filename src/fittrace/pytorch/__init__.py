@@ -1,23 +1,62 @@
 """PyTorch: ``autolog()`` (Lightning and plain training loops) and the ``pytorch`` model flavor.
 
-``import fittrace.pytorch`` does not import torch, and the flavor loads on first use.
+This module only declares the integration (loaded by ``fittrace.autolog()``);
+``_autolog.install`` runs once ``torch``, ``lightning.pytorch`` or
+``pytorch_lightning`` is imported. What is recorded is described in
+``_lightning`` (Trainer.fit/test/validate) and ``_loop`` (plain loops). The
+flavor loads on first use.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fittrace._lazy import lazy_attributes
+from fittrace.autologging.integration import Integration
+from fittrace.autologging.settings import AutologSettings
 
 _FLAVOR_NAMES = "FLAVOR_NAME load_model load_state_dict log_model save_model _load_pyfunc".split()
 __getattr__ = lazy_attributes(__name__, dict.fromkeys(_FLAVOR_NAMES, "._flavor"))
 
 
-def autolog(**kwargs: Any) -> None:
-    """Record Lightning ``Trainer.fit`` and plain loops (see ``fittrace.pytorch._autolog.PytorchSettings``)."""
-    from fittrace.pytorch._autolog import autolog as _autolog
+class PytorchSettings(AutologSettings):
+    """The common options plus:
 
-    _autolog(**kwargs)
+    - ``log_every_n_epoch``: log epoch metrics every n epochs (MLflow's option);
+    - ``log_every_n_step``: also log step-level metrics every n optimizer steps (None: never);
+    - ``log_grad_norm``: plain loops: the total gradient L2 norm (per epoch, and per logged step);
+    - ``checkpoint``: Lightning: upload the ModelCheckpoint's best and last files as artifacts;
+    - ``plain_loops``: track plain training loops (``optimizer.step()`` outside Lightning); a
+      change applies from the next optimizer that starts training (``disable=True``: at once).
+    """
+
+    log_every_n_epoch: int = 1
+    log_every_n_step: int | None = None
+    log_grad_norm: bool = False
+    checkpoint: bool = False
+    plain_loops: bool = True
 
 
-__all__ = ["autolog", *(n for n in _FLAVOR_NAMES if not n.startswith("_"))]
+INTEGRATION = Integration(
+    name="pytorch",
+    module=("torch", "lightning.pytorch", "pytorch_lightning"),
+    distribution="torch",
+    supported_versions=">=2.3",
+    settings_class=PytorchSettings,
+    install="fittrace.pytorch._autolog:install",
+)
+
+
+def autolog(**kwargs: object) -> None:
+    """Record Lightning ``Trainer.fit`` calls and plain PyTorch training loops.
+
+    Options: ``PytorchSettings`` (common ones: log_models, log_input_examples,
+    log_model_signatures, log_datasets, disable, exclusive,
+    disable_for_unsupported_versions, silent, registered_model_name, extra_tags).
+    """
+    INTEGRATION.autolog(**kwargs)
+
+
+__all__ = [
+    "PytorchSettings",
+    "autolog",
+    *(n for n in _FLAVOR_NAMES if not n.startswith("_")),
+]

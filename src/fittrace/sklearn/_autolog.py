@@ -31,14 +31,13 @@ methods are patched here when ``xgboost.sklearn`` is imported).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import sys
 from collections.abc import Generator
 from typing import Any
 
-from fittrace.autologging import AutologSettings, Call, Integration
-from fittrace.exceptions import InvalidParameterError
+from fittrace.autologging import Call
+from fittrace.sklearn import INTEGRATION
 
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 # Data preparation routines, not models (as in MLflow): recorded only inside a Pipeline or search.
@@ -51,39 +50,7 @@ _NOT_RECORDED_MODULES = (
     "sklearn.compose._column_transformer",
 )
 INFERENCE_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
-_NAME = "sklearn"
-
-
-@dataclasses.dataclass(frozen=True)
-class SklearnSettings(AutologSettings):
-    """``fittrace.sklearn.autolog`` options: the common ones plus
-
-    - ``max_tuning_runs``: child runs for the best search candidates (None = all);
-    - ``log_post_training_metrics``: log sklearn.metrics / ``model.score`` results
-      computed on autologged models' predictions into their runs;
-    - ``serialization_format``: "cloudpickle" (default), "pickle" or "skops";
-    - ``pos_label``: report binary precision/recall/F1 for this label instead of
-      the support-weighted average;
-    - ``log_plots``: also render the evaluation artifacts as PNG (needs matplotlib).
-    """
-
-    max_tuning_runs: int | None = 5
-    log_post_training_metrics: bool = True
-    serialization_format: str = "cloudpickle"
-    pos_label: int | str | None = None
-    log_plots: bool = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.max_tuning_runs is not None and self.max_tuning_runs < 0:
-            raise InvalidParameterError(
-                f"max_tuning_runs must be None or >= 0, got {self.max_tuning_runs}"
-            )
-        formats = ("cloudpickle", "pickle", "skops")
-        if self.serialization_format not in formats:
-            raise InvalidParameterError(
-                f"serialization_format {self.serialization_format!r} is not one of {', '.join(formats)}"
-            )
+_NAME = INTEGRATION.name
 
 
 # -- captures -----------------------------------------------------------------------------
@@ -234,7 +201,7 @@ def _install_xgboost_inference(patcher: Any) -> None:
     hooks.when_imported("xgboost.sklearn", patch_models)
 
 
-def _install(patcher: Any) -> None:
+def install(patcher: Any) -> None:
     global _patcher
     if patcher.module.__name__ == "sklearn.metrics":
         _install_metric_functions(patcher)
@@ -254,26 +221,3 @@ def _install(patcher: Any) -> None:
     patcher.patch(OutlierMixin, "fit_predict", _capture_fit)
     _install_xgboost_inference(patcher)
     _html.memoize_docstrings(patcher)
-
-
-INTEGRATION = Integration(
-    name=_NAME,
-    module=("sklearn", "sklearn.metrics"),
-    distribution="scikit-learn",
-    supported_versions=">=1.3",
-    settings_class=SklearnSettings,
-    install=_install,
-)
-
-
-def autolog(**kwargs: Any) -> None:
-    """Record every scikit-learn training (``fit``, ``fit_transform``, ``fit_predict``).
-
-    Options: ``log_models``, ``log_input_examples``, ``log_model_signatures``,
-    ``log_datasets``, ``disable``, ``exclusive``, ``disable_for_unsupported_versions``,
-    ``silent``, ``registered_model_name``, ``extra_tags`` (as in MLflow) and
-    ``max_tuning_runs``, ``log_post_training_metrics``, ``serialization_format``,
-    ``pos_label``, ``log_plots`` (see ``SklearnSettings``). Calling it again
-    replaces the options; ``disable=True`` turns autologging off at once.
-    """
-    INTEGRATION.autolog(**kwargs)

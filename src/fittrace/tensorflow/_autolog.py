@@ -28,16 +28,15 @@ chief (rank 0) records.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fittrace.autologging import AutologSettings, Call, Integration, Patcher
+from fittrace.autologging import Call, Patcher
+from fittrace.tensorflow import TensorflowSettings
 
-INTEGRATION_NAME = "tensorflow"
 # Positions of ``callbacks`` among the arguments after self, in
 # fit(x, y, batch_size, epochs, verbose, callbacks, ...) and
 # evaluate(x, y, batch_size, verbose, sample_weight, steps, callbacks, ...).
@@ -47,20 +46,6 @@ SUMMARY_FILE = "model_summary.txt"
 
 # model -> step after its last autologged fit, where evaluate() results are logged
 _final_steps: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-
-
-@dataclasses.dataclass(frozen=True)
-class TensorflowSettings(AutologSettings):
-    """Keras options besides the common ones.
-
-    - ``log_every_epoch``: log each epoch's logs (MLflow's option).
-    - ``log_every_n_steps``: also log the running batch logs every n training steps.
-    - ``save_model_kwargs``: passed to ``keras.Model.save`` when the model is logged.
-    """
-
-    log_every_epoch: bool = True
-    log_every_n_steps: int | None = None
-    save_model_kwargs: dict[str, Any] | None = None
 
 
 def _report(call: Call, what: str) -> Callable[[Exception], None]:
@@ -248,30 +233,8 @@ def _capture_evaluate(call: Call):  # noqa: ANN202 - a capture generator
         call.log_metrics(metrics, step=_final_steps.get(call.instance, 0))
 
 
-def _install(patcher: Patcher) -> None:
+def install(patcher: Patcher) -> None:
     import keras
 
     patcher.patch(keras.Model, "fit", _capture_fit, run="managed")
     patcher.patch(keras.Model, "evaluate", _capture_evaluate, run="model")
-
-
-INTEGRATION = Integration(
-    name=INTEGRATION_NAME,
-    module="keras",
-    distribution="keras",
-    supported_versions=">=3.0",
-    settings_class=TensorflowSettings,
-    install=_install,
-    aliases=("keras",),
-)
-
-
-def autolog(**kwargs: Any) -> None:
-    """Record every Keras ``fit`` (and ``evaluate`` after it); see this module's docstring.
-
-    Options: the common ones (``log_models``, ``log_input_examples``,
-    ``log_model_signatures``, ``log_datasets``, ``disable``, ``exclusive``,
-    ``disable_for_unsupported_versions``, ``silent``, ``registered_model_name``,
-    ``extra_tags``) and ``log_every_epoch``, ``log_every_n_steps``, ``save_model_kwargs``.
-    """
-    INTEGRATION.autolog(**kwargs)

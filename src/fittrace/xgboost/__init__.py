@@ -1,23 +1,80 @@
 """XGBoost: ``autolog()`` and the ``xgboost`` model flavor (save_model, log_model, load_model).
 
-The flavor loads on first use, so enabling autologging does not import the model layer.
+This module only declares the integration (loaded by ``fittrace.autolog()``):
+what gets recorded is in ``_autolog``, imported when xgboost is; the flavor
+loads on first use.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fittrace._lazy import lazy_attributes
+from fittrace.autologging.integration import Integration
+from fittrace.autologging.settings import AutologSettings
+from fittrace.exceptions import InvalidParameterError
 
-_FLAVOR_NAMES = "FLAVOR_NAME MODEL_FORMATS load_model log_model save_model _load_pyfunc".split()
+IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
+MODEL_FORMATS = ("ubj", "json")
+
+_FLAVOR_NAMES = "FLAVOR_NAME load_model log_model save_model _load_pyfunc".split()
 __getattr__ = lazy_attributes(__name__, dict.fromkeys(_FLAVOR_NAMES, "._flavor"))
 
 
-def autolog(**kwargs: Any) -> Any:
-    """Record every xgboost.train / XGBModel.fit: params, eval metrics, the model (see fittrace.xgboost._autolog)."""
-    from fittrace.xgboost._autolog import autolog as _autolog
+class XGBoostSettings(AutologSettings):
+    """The common autolog options plus XGBoost's own.
 
-    return _autolog(**kwargs)
+    - ``importance_types``: ``Booster.get_score`` types logged as JSON (weight, gain, cover,
+      total_gain, total_cover); one name or several.
+    - ``log_plots``: also log a PNG bar chart per importance type (needs matplotlib).
+    - ``model_format``: "ubj" (UBJSON, default) or "json".
+    """
+
+    importance_types: tuple[str, ...] | str = ("weight", "gain")
+    log_plots: bool = False
+    model_format: str = "ubj"
+
+    def validate(self) -> None:
+        types = (
+            (self.importance_types,)
+            if isinstance(self.importance_types, str)
+            else tuple(self.importance_types)
+        )
+        unknown = [t for t in types if t not in IMPORTANCE_TYPES]
+        if unknown:
+            raise InvalidParameterError(
+                f"importance_types {unknown!r} not understood; allowed: {', '.join(IMPORTANCE_TYPES)}"
+            )
+        self._normalize("importance_types", types)
+        if self.model_format not in MODEL_FORMATS:
+            raise InvalidParameterError(
+                f"model_format {self.model_format!r} not understood; allowed: {', '.join(MODEL_FORMATS)}"
+            )
 
 
-__all__ = ["autolog", *(n for n in _FLAVOR_NAMES if not n.startswith("_"))]
+INTEGRATION = Integration(
+    name="xgboost",
+    module=("xgboost", "xgboost.dask"),
+    distribution="xgboost",
+    supported_versions=">=2.0,<4",
+    settings_class=XGBoostSettings,
+    install="fittrace.xgboost._autolog:install",
+)
+
+
+def autolog(**kwargs: object) -> None:
+    """Record every ``xgboost.train``, ``xgboost.cv`` and scikit-learn API ``fit``.
+
+    Options: ``log_models``, ``log_input_examples``, ``log_model_signatures``,
+    ``log_datasets``, ``disable``, ``exclusive``, ``disable_for_unsupported_versions``,
+    ``silent``, ``registered_model_name``, ``extra_tags``, ``importance_types``
+    (default ``("weight", "gain")``), ``log_plots`` (default False) and
+    ``model_format`` ("ubj" or "json"). What is recorded: ``fittrace.xgboost._autolog``.
+    """
+    INTEGRATION.autolog(**kwargs)
+
+
+__all__ = [
+    "MODEL_FORMATS",
+    "XGBoostSettings",
+    "autolog",
+    *(n for n in _FLAVOR_NAMES if not n.startswith("_")),
+]

@@ -46,64 +46,16 @@ on the cluster). Spark estimators (``xgboost.spark``) are not recorded.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from fittrace.autologging import AutologSettings, Call, Integration, Patcher
-from fittrace.exceptions import InvalidParameterError
+from fittrace.autologging import Call, Patcher
+from fittrace.xgboost import XGBoostSettings
 
-IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
-MODEL_FORMATS = ("ubj", "json")
 _MAXIMIZED_METRICS = ("auc", "aucpr", "pre", "map", "ndcg")
-
-
-@dataclasses.dataclass(frozen=True)
-class XGBoostSettings(AutologSettings):
-    """The common autolog options plus XGBoost's own.
-
-    - ``importance_types``: ``Booster.get_score`` types logged as JSON (weight, gain, cover,
-      total_gain, total_cover).
-    - ``log_plots``: also log a PNG bar chart per importance type (needs matplotlib).
-    - ``model_format``: "ubj" (UBJSON, default) or "json".
-    """
-
-    importance_types: tuple[str, ...] = ("weight", "gain")
-    log_plots: bool = False
-    model_format: str = "ubj"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        types = (
-            (self.importance_types,)
-            if isinstance(self.importance_types, str)
-            else tuple(self.importance_types)
-        )
-        unknown = [t for t in types if t not in IMPORTANCE_TYPES]
-        if unknown:
-            raise InvalidParameterError(
-                f"importance_types {unknown!r} not understood; allowed: {', '.join(IMPORTANCE_TYPES)}"
-            )
-        object.__setattr__(self, "importance_types", types)
-        if self.model_format not in MODEL_FORMATS:
-            raise InvalidParameterError(
-                f"model_format {self.model_format!r} not understood; allowed: {', '.join(MODEL_FORMATS)}"
-            )
-
-
-def autolog(**kwargs: Any) -> None:
-    """Record every ``xgboost.train``, ``xgboost.cv`` and scikit-learn API ``fit`` (see the module docstring).
-
-    Options: ``log_models``, ``log_input_examples``, ``log_model_signatures``,
-    ``log_datasets``, ``disable``, ``exclusive``, ``disable_for_unsupported_versions``,
-    ``silent``, ``registered_model_name``, ``extra_tags``, ``importance_types``
-    (default ``("weight", "gain")``), ``log_plots`` (default False) and
-    ``model_format`` ("ubj" or "json").
-    """
-    INTEGRATION.autolog(**kwargs)
 
 
 # -- shared pieces -----------------------------------------------------------------------------
@@ -453,7 +405,7 @@ def _capture_dask_train(call: Call) -> Generator[None, Any, None]:
 
 
 # -- the integration ---------------------------------------------------------------------------
-def _install(patcher: Patcher) -> None:
+def install(patcher: Patcher) -> None:
     # xgboost.dask is imported on its own (only where dask is installed) and installs separately
     if patcher.module.__name__ == "xgboost.dask":
         patcher.patch(patcher.module, "train", _capture_dask_train)
@@ -463,13 +415,3 @@ def _install(patcher: Patcher) -> None:
     patcher.patch(xgboost, "train", _capture_train)
     patcher.patch(xgboost, "cv", _capture_cv)
     patcher.patch_subclasses(xgboost.XGBModel, "fit", _capture_fit)
-
-
-INTEGRATION = Integration(
-    name="xgboost",
-    module=("xgboost", "xgboost.dask"),
-    distribution="xgboost",
-    supported_versions=">=2.0,<4",
-    settings_class=XGBoostSettings,
-    install=_install,
-)

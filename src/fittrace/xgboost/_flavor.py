@@ -13,9 +13,9 @@ from typing import Any
 
 from fittrace import models
 from fittrace.exceptions import InvalidParameterError
+from fittrace.xgboost import MODEL_FORMATS
 
 FLAVOR_NAME = "xgboost"
-MODEL_FORMATS = ("ubj", "json")
 
 
 def _model_class_name(xgb_model: Any) -> str:
