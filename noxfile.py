@@ -6,6 +6,10 @@ torch is pinned to 2.13.0: a CPU build is available locally and an unpinned torc
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
+
 import nox
 
 nox.options.sessions = [
@@ -15,6 +19,7 @@ nox.options.sessions = [
     "oldest",
     "oldest_tensorflow",
     "oldest_lightning",
+    "stores",
 ]
 nox.options.reuse_existing_virtualenvs = True
 
@@ -25,7 +30,15 @@ TORCH = "torch==2.13.0"
 def lint(session: nox.Session) -> None:
     """ruff lint and format check over the package, tests and benchmarks."""
     session.install("ruff==0.17.6")  # pinned: a new release must not turn main red
-    paths = ["src", "tests", "integration_tests", "benchmarks", "examples", "noxfile.py"]
+    paths = [
+        "src",
+        "tests",
+        "integration_tests",
+        "benchmarks",
+        "examples",
+        "noxfile.py",
+        "conftest.py",
+    ]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
 
@@ -42,7 +55,8 @@ def integration(session: nox.Session) -> None:
     """Real training with the newest supported frameworks and MLflow; posargs narrow it to given paths."""
     session.install(TORCH)
     session.install("-e", ".[all,test,bench]", "dask[array]", "distributed", TORCH)
-    session.run("pytest", "-q", *(session.posargs or ["integration_tests"]))
+    paths = session.posargs or ["integration_tests", "--ignore=integration_tests/stores"]
+    session.run("pytest", "-q", *paths)
 
 
 @nox.session
@@ -88,3 +102,29 @@ def oldest_lightning(session: nox.Session) -> None:
     # Lightning 2.2 still imports pkg_resources, which newer setuptools no longer ships.
     session.install("-e", ".[test]", "lightning==2.2.5", "setuptools<80", "cloudpickle", TORCH)
     session.run("pytest", "integration_tests/pytorch", "-q", *session.posargs)
+
+
+@nox.session
+def stores(session: nox.Session) -> None:
+    """The team setup: fast and scikit-learn tests tracking into a real PostgreSQL server, and
+    artifacts on an S3-compatible server (moto's) with runs in PostgreSQL."""
+    _ensure_postgres(session)
+    session.install("-e", ".[sklearn,postgres,s3,test]", "moto[server]>=5.0.13")
+    paths = session.posargs or ["tests", "integration_tests/sklearn", "integration_tests/stores"]
+    session.run("pytest", "--tracking-store=postgresql", "-q", *paths)
+
+
+def _ensure_postgres(session: nox.Session) -> None:
+    """PostgreSQL's server programs (the tests start a throwaway server), from Debian if missing."""
+    if (
+        os.environ.get("FITTRACE_TEST_POSTGRES_URI")
+        or shutil.which("pg_ctl")
+        or glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")
+    ):
+        return
+    if os.geteuid() != 0:
+        session.error(
+            "PostgreSQL is needed: apt-get install postgresql, or set FITTRACE_TEST_POSTGRES_URI"
+        )
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "postgresql", external=True)

@@ -16,11 +16,13 @@ _ENV_VARS = ("FITTRACE_TRACKING_URI", "MLFLOW_TRACKING_URI", "FITTRACE_ARTIFACT_
 
 
 @pytest.fixture(autouse=True)
-def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh store under tmp_path; FITTRACE_TESTING=1 so autolog bugs fail the test; unpatch after."""
+def tracking_uri(new_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The test's own store (root conftest); FITTRACE_TESTING=1 so autolog bugs fail the test; unpatch after."""
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
-    uri = f"sqlite:///{tmp_path / 'fitruns' / 'fittrace.db'}"
+    uri = new_store.uri
+    if new_store.artifact_root:
+        monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", new_store.artifact_root)
     monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
     monkeypatch.setenv("FITTRACE_TESTING", "1")
     monkeypatch.chdir(tmp_path)

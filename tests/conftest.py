@@ -1,4 +1,4 @@
-"""Every test gets its own tracking store in a temporary directory and a clean fluent state."""
+"""Every test gets its own tracking store (``--tracking-store``: see the root conftest) and a clean fluent state."""
 
 from __future__ import annotations
 
@@ -30,11 +30,13 @@ _ENV_VARS = (
 
 
 @pytest.fixture(autouse=True)
-def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point FITTRACE_TRACKING_URI at ``tmp_path/fitruns/fittrace.db`` and chdir into ``tmp_path``."""
+def tracking_uri(new_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point FITTRACE_TRACKING_URI at the test's own store (root conftest) and chdir into ``tmp_path``."""
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
-    uri = f"sqlite:///{tmp_path / 'fitruns' / 'fittrace.db'}"
+    uri = new_store.uri
+    if new_store.artifact_root:
+        monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", new_store.artifact_root)
     monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     reset_tracking()

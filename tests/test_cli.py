@@ -211,7 +211,9 @@ def test_missing_store_is_an_error_and_is_not_created(capsys, tmp_path, monkeypa
     assert not (tmp_path / "fitruns").exists()
 
 
-def test_default_store_comes_from_the_environment(capsys, runs, tmp_path, monkeypatch):
+def test_default_store_comes_from_the_environment(
+    capsys, runs, tmp_path, monkeypatch, tracking_uri
+):
     other = tmp_path / "second.db"
     fittrace.set_tracking_uri(f"sqlite:///{other}")
     fittrace.set_experiment("elsewhere")
@@ -224,9 +226,7 @@ def test_default_store_comes_from_the_environment(capsys, runs, tmp_path, monkey
     monkeypatch.setenv("FITTRACE_TRACKING_URI", f"sqlite:///{other}")
     code, out, _ = cli(capsys, "runs")
     assert [row[1] for row in table(out)[1:]] == ["far"]
-    code, out, _ = cli(
-        capsys, "--tracking-uri", f"sqlite:///{tmp_path / 'fitruns' / 'fittrace.db'}", "runs"
-    )
+    code, out, _ = cli(capsys, "--tracking-uri", tracking_uri, "runs")
     assert {row[1] for row in table(out)[1:]} == {"good", "bad", "solo"}
 
 

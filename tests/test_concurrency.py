@@ -10,7 +10,7 @@ import threading
 import time
 
 import fittrace
-from fittrace.store.sqlite import SqliteStore
+from fittrace.store.sql import SqlStore
 
 PROCESSES, RUNS, METRICS = 4, 25, 200
 
@@ -127,13 +127,13 @@ def test_set_experiment_when_another_process_creates_the_name_first(monkeypatch)
     """Two workers of a sweep call set_experiment("sweep") at once: the loser must reuse the winner's."""
     winner = fittrace.MlflowClient().create_experiment("sweep")
     lookups = []
-    original = SqliteStore.get_experiment_by_name
+    original = SqlStore.get_experiment_by_name
 
     def racing_lookup(self, name):  # this process looked before the other one committed
         lookups.append(name)
         return None if len(lookups) == 1 else original(self, name)
 
-    monkeypatch.setattr(SqliteStore, "get_experiment_by_name", racing_lookup)
+    monkeypatch.setattr(SqlStore, "get_experiment_by_name", racing_lookup)
     assert fittrace.set_experiment("sweep").experiment_id == winner
 
 

@@ -67,9 +67,11 @@ def test_import_fittrace_loads_nothing_heavy(statement):
     )
 
 
+@pytest.mark.sqlite_store
 def test_tracking_loads_sqlite_but_no_data_library():
-    loaded = _modules_after("import fittrace; fittrace.start_run")
+    loaded = _modules_after("import fittrace; fittrace.get_experiment_by_name('Default')")
     assert "sqlite3" in loaded  # the check above is able to see the modules it forbids
+    assert "psycopg" not in loaded  # the PostgreSQL store loads only for postgresql:// URIs
     assert (
         sorted(
             m

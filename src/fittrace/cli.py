@@ -127,6 +127,8 @@ def _client(args: argparse.Namespace) -> Client:
     from fittrace.tracking.client import Client
 
     uri = _tracking_uri(args)
+    if stores.is_postgres(uri):
+        return Client(uri)
     try:
         path = stores.sqlite_path(uri)
     except InvalidUriError as e:

@@ -6,13 +6,20 @@ components and (locally) symlinks that resolve outside the root are refused.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import shutil
+from collections.abc import Iterator
 from typing import Protocol
 
 from fittrace.entities import FileInfo
-from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
+from fittrace.exceptions import (
+    FittraceError,
+    InvalidParameterError,
+    ResourceNotFoundError,
+    StoreError,
+)
 
 
 def clean_artifact_path(path: str | None) -> str:
@@ -158,7 +165,12 @@ class LocalArtifactRepository:
 
 
 class FsspecArtifactRepository:
-    """Artifacts on any fsspec-supported URL (s3://, gs://, memory://, ...)."""
+    """Artifacts on any fsspec-supported URL (s3://, gs://, memory://, ...).
+
+    Storage failures (a missing bucket, an unreachable endpoint, refused
+    credentials) raise ``StoreError`` naming the operation and this root, with
+    the storage library's own error as the cause.
+    """
 
     def __init__(self, root: str) -> None:
         import fsspec  # optional dependency, only needed for remote stores
@@ -170,22 +182,34 @@ class FsspecArtifactRepository:
         rel = clean_artifact_path(rel)
         return f"{self._base}/{rel}" if rel else self._base
 
+    @contextlib.contextmanager
+    def _storage(self, action: str, path: str | None) -> Iterator[None]:
+        try:
+            yield
+        except FittraceError:
+            raise
+        except Exception as e:
+            where = f"{self.root}/{clean_artifact_path(path)}".rstrip("/")
+            raise StoreError(f"Could not {action} {where}: {type(e).__name__}: {e}") from e
+
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
         if not os.path.isfile(local_file):
             raise ResourceNotFoundError(f"No file to log at {local_file!r}")
-        self.fs.put_file(
-            local_file, f"{self._remote(artifact_path)}/{os.path.basename(local_file)}"
-        )
+        with self._storage("upload to", artifact_path):
+            self.fs.put_file(
+                local_file, f"{self._remote(artifact_path)}/{os.path.basename(local_file)}"
+            )
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         if not os.path.isdir(local_dir):
             raise ResourceNotFoundError(f"No directory to log at {local_dir!r}")
         base = self._remote(artifact_path)
-        for dirpath, _, files in os.walk(local_dir):
-            rel = os.path.relpath(dirpath, local_dir).replace(os.sep, "/")
-            for name in files:
-                target = f"{base}/{name}" if rel == "." else f"{base}/{rel}/{name}"
-                self.fs.put_file(os.path.join(dirpath, name), target)
+        with self._storage("upload to", artifact_path):
+            for dirpath, _, files in os.walk(local_dir):
+                rel = os.path.relpath(dirpath, local_dir).replace(os.sep, "/")
+                for name in files:
+                    target = f"{base}/{name}" if rel == "." else f"{base}/{rel}/{name}"
+                    self.fs.put_file(os.path.join(dirpath, name), target)
 
     def staging_dir(self) -> None:
         return None  # the system temp folder
@@ -196,18 +220,19 @@ class FsspecArtifactRepository:
     def write_bytes(self, artifact_file: str, data: bytes) -> None:
         if not clean_artifact_path(artifact_file):
             raise InvalidParameterError("artifact_file must name a file, got an empty path")
-        target = self._remote(artifact_file)
-        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
-        with self.fs.open(target, "wb") as f:
-            f.write(data)
+        # No makedirs: on object stores it creates a missing bucket; fail as log_artifact does instead.
+        with self._storage("write", artifact_file):
+            self.fs.pipe_file(self._remote(artifact_file), data)
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         rel = clean_artifact_path(path)
         base = self._remote(rel)
-        if not self.fs.exists(base) or self.fs.isfile(base):
-            return []
+        with self._storage("list", rel):
+            if not self.fs.exists(base) or self.fs.isfile(base):
+                return []
+            entries = sorted(self.fs.ls(base, detail=True), key=lambda e: e["name"])
         infos = []
-        for entry in sorted(self.fs.ls(base, detail=True), key=lambda e: e["name"]):
+        for entry in entries:
             name = posixpath.basename(entry["name"].rstrip("/"))
             is_dir = entry["type"] == "directory"
             infos.append(
@@ -222,15 +247,16 @@ class FsspecArtifactRepository:
     def download_artifacts(self, path: str | None, dst_path: str) -> str:
         rel = clean_artifact_path(path)
         src = self._remote(rel)
-        if not self.fs.exists(src):
-            raise ResourceNotFoundError(f"No artifact {rel!r} under {self.root!r}")
-        target = os.path.join(dst_path, *rel.split("/")) if rel else dst_path
-        if self.fs.isdir(src):
-            os.makedirs(target, exist_ok=True)
-            self.fs.get(src.rstrip("/") + "/", target, recursive=True)
-        else:
-            os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-            self.fs.get_file(src, target)
+        with self._storage("download", rel):
+            if not self.fs.exists(src):
+                raise ResourceNotFoundError(f"No artifact {rel!r} under {self.root!r}")
+            target = os.path.join(dst_path, *rel.split("/")) if rel else dst_path
+            if self.fs.isdir(src):
+                os.makedirs(target, exist_ok=True)
+                self.fs.get(src.rstrip("/") + "/", target, recursive=True)
+            else:
+                os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+                self.fs.get_file(src, target)
         return os.path.abspath(target)
 
 

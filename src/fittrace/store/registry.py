@@ -1,9 +1,8 @@
 """The model registry part of the SQL store: registered models, versions, tags and aliases.
 
-A mixin: the store class provides ``_read()`` and ``_write()`` context managers yielding a
-DB-API connection (``_write`` inside one ``BEGIN IMMEDIATE`` transaction). Version numbers are
-computed inside that transaction, so concurrent registrations never share a number. Deleted
-versions keep their row (status ``DELETED_INTERNAL``, hidden from every read) so a number is
+A mixin of ``sql.SqlStore``, which provides ``_read()`` and ``_write()`` (one serialized
+transaction) and ``_glob_like``. Version numbers are computed inside that transaction, so
+concurrent registrations never share a number. Deleted versions keep their row (status ``DELETED_INTERNAL``, hidden from every read) so a number is
 never reused for different files; deleting the registered model removes everything.
 """
 
@@ -84,6 +83,8 @@ def _order_clause(order_by: Sequence[str] | None, columns: dict[str, str], defau
 class RegistryStore:
     """Registry methods for a SQL store (see the module docstring)."""
 
+    _glob_like: bool
+
     # -- registered models ------------------------------------------------------------
     def create_registered_model(
         self, name: str, tags: dict[str, str] | None = None, description: str | None = None
@@ -147,7 +148,9 @@ class RegistryStore:
             raise InvalidParameterError(
                 f"max_results must be a positive integer, got {max_results!r}"
             )
-        where, args = compile_registry_filter(filter_string, "registered_model")
+        where, args = compile_registry_filter(
+            filter_string, "registered_model", glob_like=self._glob_like
+        )
         order = _order_clause(order_by, _ORDER_COLUMNS, "m.name ASC")
         with self._read() as conn:
             rows = conn.execute(
@@ -310,7 +313,9 @@ class RegistryStore:
             raise InvalidParameterError(
                 f"max_results must be a positive integer, got {max_results!r}"
             )
-        where, args = compile_registry_filter(filter_string, "model_version")
+        where, args = compile_registry_filter(
+            filter_string, "model_version", glob_like=self._glob_like
+        )
         order = _order_clause(order_by, _VERSION_ORDER_COLUMNS, "m.name ASC, m.version DESC")
         with self._read() as conn:
             return self._versions(

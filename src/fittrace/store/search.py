@@ -1,4 +1,4 @@
-"""Search filters and orderings: MLflow-style strings -> small AST -> parameterized SQLite SQL.
+"""Search filters and orderings: MLflow-style strings -> small AST -> parameterized SQL.
 
 A filter is comparisons joined by ``AND`` / ``OR`` (``AND`` binds tighter) with optional
 parentheses, each ``<entity> <operator> <value>``::
@@ -13,7 +13,8 @@ double-quoted right after the dot. ``tags.mlflow.<x>`` means ``tags.fittrace.<x>
 
 Semantics (same as MLflow): numeric comparisons never match a NaN metric value; ``params.k != 'a'``
 matches runs that *have* param ``k`` with another value; ``IS NULL`` matches runs without the key.
-``LIKE`` is case-sensitive (``%`` any run, ``_`` one character), ``ILIKE`` is not.
+``LIKE`` is case-sensitive (``%`` any run, ``_`` one character), ``ILIKE`` is not; SQLite's own
+``LIKE`` ignores case, so there (``glob_like=True``) it compiles to ``GLOB``.
 Every user value is bound as a ``?`` parameter; keys and values never reach the SQL text.
 """
 
@@ -459,9 +460,10 @@ def _like_to_glob(pattern: str) -> str:
 
 
 class _Compiler:
-    def __init__(self, text: str, scope: _Scope) -> None:
+    def __init__(self, text: str, scope: _Scope, glob_like: bool) -> None:
         self.text = text
         self.scope = scope
+        self.glob_like = glob_like
         self.params: list = []
 
     def compile(self, node: Node) -> str:
@@ -513,7 +515,8 @@ class _Compiler:
     def _predicate(self, column: str, node: Comparison, value_type: str) -> str:
         assert node.value is not None
         if node.op == "LIKE":
-            return f"{column} GLOB {self._bind_like(node.value, node.entity, glob=True)}"
+            operator = "GLOB" if self.glob_like else "LIKE"
+            return f"{column} {operator} {self._bind_like(node.value, node.entity, glob=self.glob_like)}"
         if node.op == "ILIKE":
             return f"LOWER({column}) LIKE LOWER({self._bind_like(node.value, node.entity, glob=False)})"
         return f"{column} {node.op} {self._bind(node.value, value_type, node.entity)}"
@@ -591,7 +594,7 @@ class _Compiler:
         )
 
 
-def compile_run_filter(filter_string: str | None) -> tuple[str, list]:
+def compile_run_filter(filter_string: str | None, *, glob_like: bool = True) -> tuple[str, list]:
     """Compile a run filter to a SQL boolean expression over ``runs r`` and its parameters.
 
     An empty or missing filter gives ``("1=1", [])``. Raises ``InvalidFilterError`` naming the
@@ -600,12 +603,15 @@ def compile_run_filter(filter_string: str | None) -> tuple[str, list]:
     node = parse_filter(filter_string or "")
     if node is None:
         return "1=1", []
-    compiler = _Compiler(filter_string or "", _RUN_SCOPE)
+    compiler = _Compiler(filter_string or "", _RUN_SCOPE, glob_like)
     return compiler.compile(node), compiler.params
 
 
 def compile_registry_filter(
-    filter_string: str | None, kind: Literal["registered_model", "model_version"]
+    filter_string: str | None,
+    kind: Literal["registered_model", "model_version"],
+    *,
+    glob_like: bool = True,
 ) -> tuple[str, list]:
     """Compile a registry filter over ``registered_models m`` or ``model_versions m``.
 
@@ -618,7 +624,7 @@ def compile_registry_filter(
     node = parse_filter(filter_string or "")
     if node is None:
         return "1=1", []
-    compiler = _Compiler(filter_string or "", scope)
+    compiler = _Compiler(filter_string or "", scope, glob_like)
     return compiler.compile(node), compiler.params
 
 
@@ -662,7 +668,7 @@ def _order_expression(entry: str, entity: Entity, params: list) -> str:
     if entity.kind == "metric":
         params.append(entity.key)
         return (
-            "(SELECT CASE WHEN lm.is_nan THEN NULL ELSE lm.value END FROM latest_metrics lm "
+            "(SELECT CASE WHEN lm.is_nan = 1 THEN NULL ELSE lm.value END FROM latest_metrics lm "
             "WHERE lm.run_uuid = r.run_uuid AND lm.key = ?)"
         )
     if entity.kind in ("param", "tag"):

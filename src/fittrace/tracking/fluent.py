@@ -88,13 +88,13 @@ def set_experiment(
         raise InvalidParameterError(
             f"Experiment {experiment.name!r} is deleted; restore it before using it"
         )
-    _state["experiment"] = ("id", experiment.experiment_id, stores.sqlite_path(client.tracking_uri))
+    _state["experiment"] = ("id", experiment.experiment_id, stores.store_key(client.tracking_uri))
     return experiment
 
 
 def _current_experiment_id(client: Client) -> str:
     chosen = _state["experiment"]
-    if chosen is not None and chosen[2] == stores.sqlite_path(client.tracking_uri):
+    if chosen is not None and chosen[2] == stores.store_key(client.tracking_uri):
         return chosen[1]
     name = os.environ.get("FITTRACE_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     if name:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from fittrace.entities import Metric, Param, RunTag
 from fittrace.exceptions import ParamConflictError, StoreError
-from fittrace.store.sqlite import SqliteStore
+from fittrace.store.sql import SqlStore
 from fittrace.tracking import validation
 
 _logger = logging.getLogger("fittrace.recorder")
@@ -38,7 +38,7 @@ def _env_flag(name: str) -> bool:
 class Recorder:
     """Buffered, validated writes into one store."""
 
-    def __init__(self, store: SqliteStore, sync: bool | None = None) -> None:
+    def __init__(self, store: SqlStore, sync: bool | None = None) -> None:
         self.store = store
         self.sync = _env_flag("FITTRACE_SYNC") if sync is None else sync
         self._queue: collections.deque[tuple] = collections.deque()
@@ -180,7 +180,7 @@ class Recorder:
             raise
         except Exception as e:
             raise StoreError(
-                f"Could not write {len(rows)} records to {self.store.db_path!r}: {e}"
+                f"Could not write {len(rows)} records to {self.store.location!r}: {e}"
             ) from e
 
     def forget(self, run_id: str) -> None:

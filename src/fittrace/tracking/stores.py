@@ -2,7 +2,10 @@
 
 Resolution order: explicit argument > ``set_tracking_uri`` > ``FITTRACE_TRACKING_URI``
 (``MLFLOW_TRACKING_URI`` is honoured too) > ``sqlite:///fitruns/fittrace.db``.
-Artifacts go to ``FITTRACE_ARTIFACT_ROOT`` if set, else to ``artifacts/`` beside the database.
+``postgresql://user:password@host:port/database`` selects a PostgreSQL server.
+Artifacts go to ``FITTRACE_ARTIFACT_ROOT`` if set (a folder or an fsspec URL such as
+``s3://bucket/prefix``), else to ``artifacts/`` beside the SQLite database, or to
+``fitruns/artifacts`` in the working directory for a PostgreSQL store.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import os
 import threading
 
 from fittrace.exceptions import InvalidUriError
-from fittrace.store.sqlite import SqliteStore
+from fittrace.store.sql import SqlStore
 from fittrace.tracking.recorder import Recorder
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 DEFAULT_TRACKING_URI = "sqlite:///fitruns/fittrace.db"
 
@@ -51,8 +56,8 @@ def sqlite_path(uri: str) -> str:
     elif "://" in uri:
         scheme = uri.split("://", 1)[0]
         raise InvalidUriError(
-            f"Tracking URI scheme {scheme!r} is not supported yet; use sqlite:///path/to/file.db, a directory, "
-            "or a path ending in .db"
+            f"Tracking URI scheme {scheme!r} is not supported; use sqlite:///path/to/file.db, a directory, "
+            "a path ending in .db, or postgresql://user:password@host:port/database"
         )
     else:
         path = uri if uri.endswith(".db") else os.path.join(uri, "fittrace.db")
@@ -61,20 +66,43 @@ def sqlite_path(uri: str) -> str:
     return os.path.abspath(path)
 
 
-def artifact_root_for(db_path: str) -> str:
-    return os.environ.get("FITTRACE_ARTIFACT_ROOT") or os.path.join(
-        os.path.dirname(db_path), "artifacts"
-    )
+def is_postgres(uri: str) -> bool:
+    return uri.startswith(POSTGRES_SCHEMES)
+
+
+def store_key(uri: str) -> str:
+    """What identifies the store a tracking URI names (two spellings of one SQLite file agree)."""
+    return uri if is_postgres(uri) else sqlite_path(uri)
+
+
+def artifact_root_for(uri: str) -> str:
+    """Where a store's new experiments put their artifacts (see the module docstring)."""
+    configured = os.environ.get("FITTRACE_ARTIFACT_ROOT")
+    if configured:
+        return configured
+    if is_postgres(uri):
+        return os.path.abspath(os.path.join("fitruns", "artifacts"))
+    return os.path.join(os.path.dirname(sqlite_path(uri)), "artifacts")
+
+
+def _open_store(uri: str, artifact_root: str) -> SqlStore:
+    if is_postgres(uri):
+        from fittrace.store.postgres import PostgresStore
+
+        return PostgresStore(uri, artifact_root)
+    from fittrace.store.sqlite import SqliteStore
+
+    return SqliteStore(sqlite_path(uri), artifact_root)
 
 
 def recorder_for(uri: str | None = None) -> Recorder:
     """The process-wide recorder (and store) for a tracking URI, opened on first use."""
-    db_path = sqlite_path(uri or get_tracking_uri())
-    key = (db_path, artifact_root_for(db_path))
+    uri = uri or get_tracking_uri()
+    key = (store_key(uri), artifact_root_for(uri))
     recorder = _open.get(key)
     if recorder is None:
         with _lock:
             recorder = _open.get(key)
             if recorder is None:
-                recorder = _open[key] = Recorder(SqliteStore(db_path, key[1]))
+                recorder = _open[key] = Recorder(_open_store(uri, key[1]))
     return recorder

@@ -1,0 +1,565 @@
+"""The tracking store over SQL: experiments, runs, params, metrics, tags, inputs, the registry.
+
+``SqlStore`` holds every query, written in the SQL that SQLite and PostgreSQL
+share, with ``?`` placeholders; a subclass supplies connections, transactions
+and migrations for its engine (``sqlite.SqliteStore``, ``postgres.PostgresStore``).
+Write transactions are serialized per store (SQLite's ``BEGIN IMMEDIATE``, a
+PostgreSQL advisory lock), so read-modify-write steps such as numbering model
+versions never race. Runs left RUNNING by a process that no longer exists on
+this host are marked KILLED when the store is next opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from fittrace.entities import (
+    DatasetInput,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+    ViewType,
+)
+from fittrace.exceptions import (
+    InvalidParameterError,
+    ResourceAlreadyExistsError,
+    ResourceNotFoundError,
+)
+from fittrace.store import search
+from fittrace.store.registry import RegistryStore
+from fittrace.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+# Parameters per statement stay well under SQLite's variable limit.
+_CHUNK = 500
+_BOUND_VALUES = 900  # bound values per multi-row INSERT, under the oldest SQLite limit of 999
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _process_start(pid: int) -> str | None:
+    """Start time of a process (Linux /proc), used to tell a live owner from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return start is None or _process_start(pid) in (None, start)
+
+
+def _metric_row(value: float) -> tuple[float | None, int]:
+    return (None, 1) if value != value else (value, 0)
+
+
+def _metric_value(value: float | None, is_nan: int) -> float:
+    return float("nan") if is_nan else float(value)  # type: ignore[arg-type]
+
+
+def _insert(conn: Any, table: str, rows: Sequence[tuple], conflict: str = "") -> None:
+    """INSERT rows with multi-row VALUES: a few statements per batch instead of one per row.
+
+    ``table`` may list columns; ``conflict`` is an ON CONFLICT clause, so no key may repeat
+    within ``rows`` when it updates.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    per_statement = max(1, _BOUND_VALUES // width)
+    for i in range(0, len(rows), per_statement):
+        chunk = rows[i : i + per_statement]
+        marks = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(chunk))
+        conn.execute(
+            f"INSERT INTO {table} VALUES {marks} {conflict}", [v for r in chunk for v in r]
+        )
+
+
+def _is_id(experiment_id: object) -> bool:
+    """Whether an experiment id can exist (ids are integers; PostgreSQL rejects other text)."""
+    return str(experiment_id).isdigit()
+
+
+def _chunks(seq: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(seq), _CHUNK):
+        yield seq[i : i + _CHUNK]
+
+
+class SqlStore(RegistryStore):
+    """Experiments, runs, params, metrics, tags, inputs and the model registry in one database.
+
+    A subclass sets ``location`` (what error messages name) and provides:
+
+    - ``_connect()``: a new connection (each thread and process gets its own);
+    - ``_read()`` / ``_write()``: context managers yielding a connection with
+      DB-API ``execute``/``executemany`` taking ``?`` placeholders; ``_write``
+      runs one serialized transaction, rolled back if the block raises;
+    - ``_schema_version()`` / ``_set_schema_version(conn, n)`` and
+      ``_ddl(script)``, the migration script in the engine's dialect;
+    - ``_integrity_errors``: the exception types of a violated constraint;
+    - ``_glob_like``: whether ``LIKE`` must become ``GLOB`` to be case-sensitive;
+    - ``_row_order``: the column that orders rows by insertion.
+    """
+
+    location: str
+    _integrity_errors: tuple[type[BaseException], ...] = ()
+    _glob_like = False
+    _row_order = ""
+
+    def __init__(self, artifact_root: str) -> None:
+        self.artifact_root = artifact_root
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._connections_lock = threading.Lock()
+        self._host = socket.gethostname()
+        self._pid = os.getpid()
+        self._pid_start = _process_start(self._pid)
+        self._migrate()
+        self._mark_dead_runs_killed()
+
+    # -- connections -------------------------------------------------------------------
+    def _conn(self) -> Any:
+        """This thread's connection, opened on first use (again after a fork or ``close``)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, os.getpid()
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close the connections every thread opened; using the store again reconnects."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+            self._local = threading.local()
+        for conn in connections:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    # -- engine-specific ---------------------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _read(self) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _write(self) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _schema_version(self) -> int:
+        raise NotImplementedError
+
+    def _set_schema_version(self, conn: Any, version: int) -> None:
+        raise NotImplementedError
+
+    def _ddl(self, script: str) -> str:
+        return script
+
+    # -- schema --------------------------------------------------------------------
+    def _migrate(self) -> None:
+        if self._schema_version() >= SCHEMA_VERSION:
+            return
+        with self._write() as conn:
+            version = self._schema_version()
+            for script in MIGRATIONS[version:]:
+                for statement in self._ddl(script).split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            self._set_schema_version(conn, SCHEMA_VERSION)
+            conn.execute(
+                "INSERT INTO experiments (experiment_id, name, artifact_location, creation_time,"
+                " last_update_time) VALUES (0, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (DEFAULT_EXPERIMENT_NAME, self._join(self.artifact_root, "0"), now_ms(), now_ms()),
+            )
+
+    def _mark_dead_runs_killed(self) -> None:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT run_uuid, owner_pid, owner_start FROM runs WHERE status = ? AND owner_host = ?",
+                (RunStatus.RUNNING, self._host),
+            ).fetchall()
+        dead = [r[0] for r in rows if r[1] is not None and not _owner_alive(r[1], r[2])]
+        if not dead:
+            return
+        with self._write() as conn:
+            for run_id in dead:
+                last = conn.execute(
+                    "SELECT MAX(timestamp) FROM metrics WHERE run_uuid = ?", (run_id,)
+                ).fetchone()[0]
+                conn.execute(
+                    "UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ? AND status = ?",
+                    (RunStatus.KILLED, last or now_ms(), run_id, RunStatus.RUNNING),
+                )
+
+    @staticmethod
+    def _join(root: str, *parts: str) -> str:
+        return "/".join([root.rstrip("/"), *parts])
+
+    # -- experiments ---------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        if not name or not isinstance(name, str):
+            raise InvalidParameterError(f"Experiment name must be a non-empty string, got {name!r}")
+        try:
+            with self._write() as conn:
+                exp_id = str(
+                    conn.execute(
+                        "INSERT INTO experiments (name, artifact_location, creation_time, last_update_time)"
+                        " VALUES (?, '', ?, ?) RETURNING experiment_id",
+                        (name, now_ms(), now_ms()),
+                    ).fetchone()[0]
+                )
+                location = artifact_location or self._join(self.artifact_root, exp_id)
+                conn.execute(
+                    "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                    (location, exp_id),
+                )
+                conn.executemany(
+                    "INSERT INTO experiment_tags VALUES (?, ?, ?)",
+                    [(exp_id, k, str(v)) for k, v in (tags or {}).items()],
+                )
+        except self._integrity_errors as e:
+            raise ResourceAlreadyExistsError(f"Experiment {name!r} already exists") from e
+        return exp_id
+
+    def _experiments(self, where: str, args: Sequence[object]) -> list[Experiment]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time,"
+                f" last_update_time FROM experiments WHERE {where} ORDER BY experiment_id",
+                args,
+            ).fetchall()
+            tags: dict[str, dict[str, str]] = {}
+            for exp_id, key, value in conn.execute(
+                "SELECT experiment_id, key, value FROM experiment_tags"
+            ):
+                tags.setdefault(str(exp_id), {})[key] = value
+        return [
+            Experiment(str(r[0]), r[1], r[2], r[3], tags.get(str(r[0]), {}), r[4], r[5])
+            for r in rows
+        ]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        found = _is_id(experiment_id) and self._experiments(
+            "experiment_id = ?", (str(experiment_id),)
+        )
+        if not found:
+            raise ResourceNotFoundError(f"No experiment with id {experiment_id!r}")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        found = self._experiments("name = ?", (name,))
+        return found[0] if found else None
+
+    def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> list[Experiment]:
+        return self._experiments(*_stage_clause("lifecycle_stage", view_type))
+
+    def set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
+        self.get_experiment(experiment_id)
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
+                (stage, now_ms(), str(experiment_id)),
+            )
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self.get_experiment(experiment_id)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO experiment_tags VALUES (?, ?, ?) ON CONFLICT (experiment_id, key)"
+                " DO UPDATE SET value = excluded.value",
+                (str(experiment_id), key, value),
+            )
+
+    def count_runs(self) -> dict[str, int]:
+        with self._read() as conn:
+            return {
+                str(e): n
+                for e, n in conn.execute(
+                    "SELECT experiment_id, COUNT(*) FROM runs WHERE lifecycle_stage = 'active'"
+                    " GROUP BY experiment_id"
+                )
+            }
+
+    # -- runs ----------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        run_name: str,
+        tags: dict[str, str],
+    ) -> Run:
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidParameterError(
+                f"Experiment {experiment_id!r} is deleted; restore it to add runs"
+            )
+        run_id = uuid.uuid4().hex
+        artifact_uri = self._join(experiment.artifact_location, run_id, "artifacts")
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, artifact_uri,"
+                " owner_host, owner_pid, owner_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    run_name,
+                    experiment.experiment_id,
+                    user_id,
+                    RunStatus.RUNNING,
+                    start_time,
+                    artifact_uri,
+                    self._host,
+                    self._pid,
+                    self._pid_start,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO tags VALUES (?, ?, ?)", [(run_id, k, v) for k, v in tags.items()]
+            )
+        info = RunInfo(
+            run_id,
+            experiment.experiment_id,
+            run_name,
+            user_id,
+            RunStatus.RUNNING,
+            start_time,
+            None,
+            artifact_uri,
+        )
+        return Run(info, RunData(tags=dict(tags)))
+
+    def resume_run(self, run_id: str) -> None:
+        """Mark a run RUNNING again, owned by this process."""
+        self.get_run_info(run_id)
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, end_time = NULL, owner_host = ?, owner_pid = ?, owner_start = ?"
+                " WHERE run_uuid = ?",
+                (RunStatus.RUNNING, self._host, self._pid, self._pid_start, run_id),
+            )
+
+    def update_run_info(self, run_id: str, status: str, end_time: int | None) -> None:
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?",
+                (status, end_time, run_id),
+            )
+        if cur.rowcount == 0:
+            raise ResourceNotFoundError(f"No run with id {run_id!r}")
+
+    def set_run_lifecycle(self, run_id: str, stage: str) -> None:
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET lifecycle_stage = ? WHERE run_uuid = ?", (stage, run_id)
+            )
+        if cur.rowcount == 0:
+            raise ResourceNotFoundError(f"No run with id {run_id!r}")
+
+    _INFO_COLUMNS = (
+        "r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time,"
+        " r.artifact_uri, r.lifecycle_stage"
+    )
+
+    @staticmethod
+    def _info(row: Sequence) -> RunInfo:
+        return RunInfo(
+            row[0], str(row[1]), row[2], row[3] or "", row[4], row[5], row[6], row[7], row[8]
+        )
+
+    def get_run_info(self, run_id: str) -> RunInfo:
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE r.run_uuid = ?", (run_id,)
+            ).fetchone()
+        if row is None:
+            raise ResourceNotFoundError(f"No run with id {run_id!r}")
+        return self._info(row)
+
+    def get_run(self, run_id: str) -> Run:
+        info = self.get_run_info(run_id)
+        return self._with_data([info])[0]
+
+    def _with_data(self, infos: list[RunInfo]) -> list[Run]:
+        ids = [i.run_id for i in infos]
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+        inputs: dict[str, list[DatasetInput]] = {i: [] for i in ids}
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                marks = ",".join("?" * len(chunk))
+                for run_id, k, v in conn.execute(
+                    f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({marks})", chunk
+                ):
+                    params[run_id][k] = v
+                for run_id, k, v in conn.execute(
+                    f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks})", chunk
+                ):
+                    tags[run_id][k] = v
+                for run_id, k, v, nan in conn.execute(
+                    f"SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({marks})",
+                    chunk,
+                ):
+                    metrics[run_id][k] = _metric_value(v, nan)
+                for row in conn.execute(
+                    "SELECT run_uuid, name, digest, source_type, source, schema, profile, context"
+                    f" FROM inputs WHERE run_uuid IN ({marks})",
+                    chunk,
+                ):
+                    inputs[row[0]].append(DatasetInput(*(c or "" for c in row[1:])))
+        return [
+            Run(
+                i,
+                RunData(metrics[i.run_id], params[i.run_id], tags[i.run_id]),
+                RunInputs(inputs[i.run_id]),
+            )
+            for i in infos
+        ]
+
+    def get_params(self, run_id: str) -> dict[str, str]:
+        with self._read() as conn:
+            return dict(conn.execute("SELECT key, value FROM params WHERE run_uuid = ?", (run_id,)))
+
+    def write_batch(
+        self,
+        metrics: Iterable[tuple[str, str, float, int, int]],
+        params: Iterable[tuple[str, str, str]],
+        tags: Iterable[tuple[str, str, str]],
+    ) -> None:
+        """Persist rows from any number of runs in one transaction.
+
+        metrics rows are (run_id, key, value, timestamp, step); params and tags (run_id, key, value).
+        """
+        metric_rows = [(r, k, *_metric_row(v), ts, step) for r, k, v, ts, step in metrics]
+        latest: dict[tuple[str, str], tuple] = {}
+        for row in metric_rows:  # the row each (run, key) keeps, as one upsert per row would
+            kept = latest.get(row[:2])
+            if kept is None or (row[5], row[4]) >= (kept[5], kept[4]):
+                latest[row[:2]] = row
+        tags = list(
+            {(r, k): (r, k, v) for r, k, v in tags}.values()
+        )  # the last value of a key wins
+        with self._write() as conn:
+            _insert(conn, "params", list(params), "ON CONFLICT (run_uuid, key) DO NOTHING")
+            _insert(
+                conn,
+                "tags",
+                tags,
+                "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+            )
+            conn.executemany(
+                "UPDATE runs SET name = ? WHERE run_uuid = ?",
+                [(v, r) for r, k, v in tags if k == "fittrace.runName"],
+            )
+            _insert(conn, "metrics (run_uuid, key, value, is_nan, timestamp, step)", metric_rows)
+            _insert(
+                conn,
+                "latest_metrics",
+                list(latest.values()),
+                "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, is_nan ="
+                " excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step WHERE"
+                " excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND"
+                " excluded.timestamp >= latest_metrics.timestamp)",
+            )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM tags WHERE run_uuid = ? AND key = ?", (run_id, key))
+        if cur.rowcount == 0:
+            raise ResourceNotFoundError(f"Run {run_id!r} has no tag {key!r}")
+
+    def log_inputs(self, run_id: str, datasets: Iterable[DatasetInput]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_uuid, name, digest, context) DO UPDATE SET"
+                " source_type = excluded.source_type, source = excluded.source,"
+                " schema = excluded.schema, profile = excluded.profile",
+                [
+                    (
+                        run_id,
+                        d.name,
+                        d.digest,
+                        d.source_type,
+                        d.source,
+                        d.schema,
+                        d.profile,
+                        d.context,
+                    )
+                    for d in datasets
+                ],
+            )
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        self.get_run_info(run_id)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT key, value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ?"
+                f" ORDER BY step, timestamp, {self._row_order}",
+                (run_id, key),
+            ).fetchall()
+        return [Metric(k, _metric_value(v, nan), ts, step) for k, v, nan, ts, step in rows]
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+    ) -> list[Run]:
+        if not isinstance(max_results, int) or max_results < 1:
+            raise InvalidParameterError(
+                f"max_results must be a positive integer, got {max_results!r}"
+            )
+        where, args = search.compile_run_filter(filter_string, glob_like=self._glob_like)
+        order, order_args = search.compile_order_by(list(order_by) if order_by else None)
+        stage, stage_args = _stage_clause("r.lifecycle_stage", run_view_type)
+        ids = [str(e) for e in experiment_ids if _is_id(e)]
+        marks = ",".join("?" * len(ids)) or "NULL"
+        sql = (
+            f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE r.experiment_id IN ({marks}) AND {stage}"
+            f" AND ({where}) {order} LIMIT ?"
+        )
+        with self._read() as conn:
+            rows = conn.execute(
+                sql, [*ids, *stage_args, *args, *order_args, max_results]
+            ).fetchall()
+        return self._with_data([self._info(r) for r in rows])
+
+
+def _stage_clause(column: str, view_type: int) -> tuple[str, list[str]]:
+    if view_type == ViewType.ACTIVE_ONLY:
+        return f"{column} = ?", [LifecycleStage.ACTIVE]
+    if view_type == ViewType.DELETED_ONLY:
+        return f"{column} = ?", [LifecycleStage.DELETED]
+    if view_type == ViewType.ALL:
+        return "1 = 1", []
+    raise InvalidParameterError(
+        f"run_view_type must be one of ViewType.ACTIVE_ONLY/DELETED_ONLY/ALL, got {view_type!r}"
+    )
