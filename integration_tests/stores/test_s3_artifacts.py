@@ -314,3 +314,47 @@ def test_a_script_reaches_the_server_through_either_endpoint_variable(
     run_id = done.stdout.strip().splitlines()[-1]
     run = Client().get_run(run_id)
     assert bucket.read(_artifact_prefix(bucket, run) + "hello.txt") == b"from a script"
+
+
+def test_an_unchanged_script_autologs_to_the_team_store(
+    bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The team setup as an engineer meets it: runs in the tracking store (PostgreSQL in
+    ``nox -s stores``), artifacts on S3, and a training script that never mentions fittrace."""
+    monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", f"s3://{bucket.name}/team")
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json
+            from sklearn.datasets import make_classification
+            from sklearn.linear_model import LogisticRegression
+
+            X, y = make_classification(n_samples=200, n_features=5, random_state=1)
+            model = LogisticRegression(C=0.5, max_iter=300).fit(X, y)
+            print(json.dumps(model.predict_proba(X[:10]).tolist()))
+            """
+        )
+    )
+    launch = "import sys; from fittrace.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", launch, "run", sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "FITTRACE_TESTING": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    expected = json.loads(done.stdout.strip().splitlines()[-1])
+
+    (run,) = Client().search_runs(["0"])
+    assert run.data.tags["fittrace.autologging"] == "sklearn"
+    assert run.data.params["C"] == "0.5" and "training_accuracy_score" in run.data.metrics
+    assert "model/MLmodel" in bucket.keys(_artifact_prefix(bucket, run))
+    from sklearn.datasets import make_classification
+
+    X, _ = make_classification(n_samples=200, n_features=5, random_state=1)
+    loaded = fittrace.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    reloaded = fittrace.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+    assert reloaded.predict_proba(X[:10]).tolist() == expected
+    assert loaded.predict(X[:10]).tolist() == reloaded.predict(X[:10]).tolist()
