@@ -53,20 +53,8 @@ def _fittrace(uri: str, artifacts: str, n_sync: int, n_buffered: int, runs: int)
         return n / elapsed
 
     sync, buffered = metrics(n_sync, True), metrics(n_buffered, False)
-    client = fittrace.MlflowClient(uri)
-    for i in range(runs):
-        run_id = client.create_run(experiment).info.run_id
-        client.log_batch(
-            run_id,
-            metrics=[Metric("rmse", (i % 100) / 100, 0, 0)],
-            params=[Param("alpha", str((i % 10) / 10))],
-        )
-    return {
-        "open": opened,
-        "sync": sync,
-        "buffered": buffered,
-        "search": _search(client, experiment),
-    }
+    search = _search(fittrace.MlflowClient(uri), experiment, runs, Metric, Param)
+    return {"open": opened, "sync": sync, "buffered": buffered, "search": search}
 
 
 def _mlflow(uri: str, artifacts: str, n_sync: int, n_buffered: int, runs: int) -> dict:
@@ -93,23 +81,20 @@ def _mlflow(uri: str, artifacts: str, n_sync: int, n_buffered: int, runs: int) -
         return n / elapsed
 
     sync, buffered = metrics(n_sync, True), metrics(n_buffered, False)
+    search = _search(client, experiment, runs, Metric, Param)
+    return {"open": opened, "sync": sync, "buffered": buffered, "search": search}
+
+
+def _search(client, experiment: str, runs: int, metric: type, param: type) -> dict:
+    """Log ``runs`` runs (one param, one metric each) with either library's client; time searching them."""
     now = int(time.time() * 1000)
     for i in range(runs):
         run_id = client.create_run(experiment).info.run_id
         client.log_batch(
             run_id,
-            metrics=[Metric("rmse", (i % 100) / 100, now, 0)],
-            params=[Param("alpha", str((i % 10) / 10))],
+            metrics=[metric("rmse", (i % 100) / 100, now, 0)],
+            params=[param("alpha", str((i % 10) / 10))],
         )
-    return {
-        "open": opened,
-        "sync": sync,
-        "buffered": buffered,
-        "search": _search(client, experiment),
-    }
-
-
-def _search(client, experiment: str) -> dict:
     times, found = [], 0
     for _ in range(7):
         start = time.perf_counter()
