@@ -10,6 +10,8 @@
     fittrace models alias set NAME ALIAS VERSION
     fittrace models alias delete NAME ALIAS
     fittrace run [--] COMMAND ...
+    fittrace ui [--backend-store-uri URI] [--default-artifact-root ROOT] [--host H] [--port P]
+    fittrace server [--backend-store-uri URI] [--artifacts-destination ROOT] [--host H] [--port P]
 
 Any error prints one line to stderr and exits with status 2. The CLI never creates a store:
 a tracking URI naming a missing SQLite file is an error.
@@ -401,6 +403,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return launcher.main(command)
 
 
+def _cmd_ui(args: argparse.Namespace) -> None:
+    """Serve the read-only web UI over the store until Ctrl-C."""
+    if args.artifact_root:  # as FITTRACE_ARTIFACT_ROOT: where new experiments put artifacts
+        os.environ["FITTRACE_ARTIFACT_ROOT"] = args.artifact_root
+    args.tracking_uri = args.backend_store_uri or args.tracking_uri
+    client = _client(args)  # refuses a SQLite store that does not exist
+    from fittrace import ui
+
+    try:
+        server = ui.make_server(client.tracking_uri, args.host, args.port)
+    except OSError as e:
+        raise CliError(f"Cannot serve on {args.host}:{args.port}: {e.strerror or e}") from e
+    ui.serve(server)
+
+
 # ------------------------------------------------------------------------------------- parser
 
 
@@ -485,6 +502,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("alias")
     p.set_defaults(handler=_cmd_alias_delete)
 
+    serving = _Parser(add_help=False)
+    serving.add_argument(
+        "--backend-store-uri", metavar="URI", help="store to serve (default: --tracking-uri's)"
+    )
+    serving.add_argument(
+        "--default-artifact-root",
+        "--artifacts-destination",
+        dest="artifact_root",
+        metavar="ROOT",
+        help="artifact root of new experiments, as FITTRACE_ARTIFACT_ROOT",
+    )
+    serving.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    serving.add_argument("--port", type=_port, default=5000, help="default 5000")
+    for name, what in (
+        ("ui", "serve the read-only web UI"),
+        ("server", "the same UI, under mlflow server's name"),
+    ):
+        p = commands.add_parser(name, parents=[serving], help=what)
+        p.set_defaults(handler=_cmd_ui)
+
     # No option parsing after 'run': everything belongs to the launched command.
     p = commands.add_parser(
         "run", help="run a command with autologging on", prefix_chars="\0", add_help=False
@@ -502,6 +539,12 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"expected a port number (0 to 65535), got {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

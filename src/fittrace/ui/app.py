@@ -1,0 +1,309 @@
+"""The read-only web UI: an HTTP server that routes GET requests to pages over one tracking store.
+
+Each connection gets its own thread, but store reads run on a fixed pool of ``WORKERS``
+threads: the store keeps one connection per thread, so the pool bounds the database
+connections a long-running server holds (a thread per request would open one per request).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mimetypes
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import BinaryIO
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from fittrace.entities import FileInfo
+from fittrace.exceptions import FittraceError, InvalidParameterError, ResourceNotFoundError
+from fittrace.store.artifacts import clean_artifact_path
+from fittrace.tracking import stores
+from fittrace.tracking.client import Client
+from fittrace.ui import pages
+from fittrace.ui.markup import url
+
+log = logging.getLogger("fittrace.ui")
+
+WORKERS = 8
+_MODELS_SHOWN = 1000
+# HTML pages run no script and load nothing from elsewhere, whatever a name or tag contains.
+_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+)
+# An artifact (an HTML report, an SVG) opened in the browser must not act as a UI page.
+_ARTIFACT_POLICY = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+_INLINE_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
+    "application/json",
+}
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes | BinaryIO = b""
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    """What a route needs: the store, the query string, and a stack closed after the response."""
+
+    client: Client
+    query: dict[str, list[str]]
+    resources: contextlib.ExitStack
+
+    def arg(self, name: str) -> str:
+        return self.query.get(name, [""])[0]
+
+
+def _page(html: str, status: int = 200) -> Response:
+    return Response(status, html.encode("utf-8"), headers={"Content-Security-Policy": _PAGE_POLICY})
+
+
+# ------------------------------------------------------------------------------------- routes
+
+
+def _experiments(req: Request) -> Response:
+    return _page(pages.experiments_page(req.client.search_experiments(), req.client.count_runs()))
+
+
+def _offset(text: str) -> int:
+    if not text:
+        return 0
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise InvalidParameterError(f"offset must be a whole number of runs, got {text!r}")
+    return int(text)
+
+
+def _experiment(req: Request, experiment_id: str) -> Response:
+    """One page of runs; the store has no offset, so it returns the runs up to this page's end."""
+    experiment = req.client.get_experiment(experiment_id)
+    query = pages.RunsQuery(
+        req.arg("filter").strip(), req.arg("order_by").strip(), _offset(req.arg("offset"))
+    )
+    end = query.offset + pages.PAGE_SIZE
+    try:
+        runs = req.client.search_runs(
+            [experiment_id],
+            query.filter,
+            max_results=end + 1,
+            order_by=[query.order_by] if query.order_by else None,
+        )
+    except InvalidParameterError as e:  # a malformed filter or order_by
+        return _page(pages.runs_page(experiment, query, [], False, None, str(e)), 400)
+    total = None if query.filter else req.client.count_runs().get(experiment_id, 0)
+    page = runs[query.offset : end]
+    return _page(pages.runs_page(experiment, query, page, len(runs) > end, total))
+
+
+def _run(req: Request, run_id: str) -> Response:
+    client = req.client
+    run = client.get_run(run_id)
+    path = clean_artifact_path(req.arg("path"))
+    try:
+        experiment = client.get_experiment(run.info.experiment_id)
+    except ResourceNotFoundError:
+        experiment = None
+    histories = {key: client.get_metric_history(run_id, key) for key in run.data.metrics}
+    try:
+        artifacts, artifact_error = client.list_artifacts(run_id, path or None), None
+    except FittraceError as e:  # an unreachable artifact store still shows the rest of the run
+        artifacts, artifact_error = [], str(e)
+    return _page(pages.run_page(run, experiment, histories, path, artifacts, artifact_error))
+
+
+def _find_artifact(client: Client, run_id: str, path: str) -> FileInfo:
+    parent = path.rsplit("/", 1)[0] if "/" in path else None
+    for info in client.list_artifacts(run_id, parent):
+        if info.path == path:
+            return info
+    raise ResourceNotFoundError(f"Run {run_id} has no artifact {path!r}")
+
+
+def _content_disposition(name: str, content_type: str) -> str:
+    kind = "inline" if content_type.split(";")[0] in _INLINE_TYPES else "attachment"
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name
+    )
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _artifact(req: Request, run_id: str, path: str) -> Response:
+    """One artifact file, copied out of the run's artifact store (local or remote) and streamed."""
+    rel = clean_artifact_path(path)
+    info = _find_artifact(req.client, run_id, rel) if rel else None
+    if info is None or info.is_dir:
+        return Response(302, headers={"Location": url("runs", run_id, path=rel) + "#artifacts"})
+    tmp = req.resources.enter_context(tempfile.TemporaryDirectory(prefix="fittrace-ui-"))
+    local = req.client.download_artifacts(run_id, rel, tmp)
+    name = rel.rsplit("/", 1)[-1]
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if content_type.startswith("text/") or content_type == "application/json":
+        content_type += "; charset=utf-8"
+    headers = {
+        "Content-Disposition": _content_disposition(name, content_type),
+        "Content-Security-Policy": _ARTIFACT_POLICY,
+    }
+    return Response(200, req.resources.enter_context(open(local, "rb")), content_type, headers)
+
+
+def _models(req: Request) -> Response:
+    models = req.client.search_registered_models(max_results=_MODELS_SHOWN)
+    return _page(pages.models_page(models))
+
+
+def _model(req: Request, name: str) -> Response:
+    model = req.client.get_registered_model(name)
+    quoted = name.replace("'", "''")
+    versions = req.client.search_model_versions(f"name = '{quoted}'")
+    versions.sort(key=lambda v: int(v.version), reverse=True)
+    return _page(pages.model_page(model, versions))
+
+
+_ROUTES: list[tuple[re.Pattern[str], Callable[..., Response]]] = [
+    (re.compile(r"/"), _experiments),
+    (re.compile(r"/experiments/([^/]+)/?"), _experiment),
+    (re.compile(r"/runs/([^/]+)/?"), _run),
+    (re.compile(r"/runs/([^/]+)/artifacts/(.+)"), _artifact),
+    (re.compile(r"/models/?"), _models),
+    (re.compile(r"/models/([^/]+)/?"), _model),
+]
+
+
+def _route(req: Request, path: str) -> Response:
+    for pattern, handler in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            return handler(req, *(unquote(g) for g in match.groups()))
+    raise ResourceNotFoundError(f"No page at {path}")
+
+
+def respond(client: Client, target: str, resources: contextlib.ExitStack) -> Response:
+    """The response to ``GET target``; errors become 400, 404 or 500 pages."""
+    parts = urlsplit(target)
+    req = Request(client, parse_qs(parts.query, keep_blank_values=True), resources)
+    try:
+        return _route(req, parts.path)
+    except ResourceNotFoundError as e:
+        return _page(pages.error_page(404, str(e)), 404)
+    except InvalidParameterError as e:
+        return _page(pages.error_page(400, str(e)), 400)
+    except Exception as e:
+        log.exception("fittrace UI: GET %s failed", target)
+        message = str(e) if isinstance(e, FittraceError) else "Internal error; see the server log."
+        return _page(pages.error_page(500, message), 500)
+
+
+# ------------------------------------------------------------------------------------- server
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: UIServer
+    server_version = "fittrace-ui"
+    timeout = 30  # seconds an idle connection may hold its thread
+
+    def do_GET(self) -> None:
+        self._serve(with_body=True)
+
+    def do_HEAD(self) -> None:
+        self._serve(with_body=False)
+
+    def _refuse(self) -> None:
+        """The UI is read-only."""
+        body = pages.error_page(405, f"{self.command} is not allowed: the UI is read-only.")
+        response = _page(body, 405)
+        response.headers["Allow"] = "GET, HEAD"
+        self._send(response, with_body=True)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _refuse
+
+    def _serve(self, with_body: bool) -> None:
+        with contextlib.ExitStack() as resources:
+            job = self.server.workers.submit(respond, self.server.client, self.path, resources)
+            response = job.result()
+            with contextlib.suppress(ConnectionError):  # the browser went away
+                self._send(response, with_body)
+
+    def _send(self, response: Response, with_body: bool) -> None:
+        body = response.body
+        length = len(body) if isinstance(body, bytes) else os.fstat(body.fileno()).st_size
+        self.send_response(response.status)
+        headers = {
+            "Content-Type": response.content_type,
+            "Content-Length": str(length),
+            "X-Content-Type-Options": "nosniff",
+            **response.headers,
+        }
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if not with_body:
+            return
+        if isinstance(body, bytes):
+            self.wfile.write(body)
+        else:
+            shutil.copyfileobj(body, self.wfile)
+
+
+class UIServer(ThreadingHTTPServer):
+    """The UI's HTTP server: ``client`` reads the store on the ``workers`` pool."""
+
+    def __init__(self, address: tuple[str, int], client: Client) -> None:
+        self.client = client
+        self.workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="fittrace-ui")
+        super().__init__(address, _Handler)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.workers.shutdown()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+def make_server(
+    tracking_uri: str | None = None, host: str = "127.0.0.1", port: int = 5000
+) -> UIServer:
+    """A UI server for the store at ``tracking_uri`` (default: the current one), bound, not yet serving.
+
+    ``port=0`` picks a free port (see ``server.url``). Raises OSError when the address is taken.
+    """
+    return UIServer((host, port), Client(tracking_uri))
+
+
+def _store_label(tracking_uri: str) -> str:
+    """How to name a store in messages: a PostgreSQL URI without its password."""
+    if stores.is_postgres(tracking_uri):
+        from fittrace.store.postgres import redact
+
+        return redact(tracking_uri)
+    return tracking_uri
+
+
+def serve(server: UIServer) -> None:
+    """Print where the UI is, serve until Ctrl-C, then close the server."""
+    print(
+        f"fittrace UI at {server.url} (store: {_store_label(server.client.tracking_uri)})",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
