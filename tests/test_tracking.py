@@ -576,3 +576,27 @@ def test_each_asyncio_task_has_its_own_active_run():
     assert set(fittrace.get_run(one).data.metrics) == {"step_of_one"}
     assert set(fittrace.get_run(two).data.metrics) == {"step_of_two"}
     assert fittrace.active_run() is None
+
+
+def test_search_runs_pages_with_tokens_like_mlflow():
+    client = fittrace.MlflowClient()
+    for i in range(25):
+        with fittrace.start_run(run_name=f"r{i}"):
+            fittrace.log_metric("i", i)
+    pages, token = [], None
+    while True:
+        page = client.search_runs(["0"], "metrics.i >= 0", max_results=10, page_token=token)
+        pages.append([r.info.run_name for r in page])
+        token = page.token
+        if token is None:
+            break
+    assert [len(p) for p in pages] == [10, 10, 5]
+    exact = client.search_runs(["0"], max_results=25)
+    assert len(exact) == 25 and exact.token is None
+    names = [name for p in pages for name in p]
+    assert names == [r.info.run_name for r in exact]  # the one order, cut in pages, none twice
+    assert sorted(names) == sorted(f"r{i}" for i in range(25))
+    with pytest.raises(InvalidParameterError, match="page_token"):
+        client.search_runs(["0"], page_token="not-a-token")
+    with pytest.raises(InvalidParameterError, match="max_results"):
+        client.search_runs(["0"], max_results=0)

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import threading
+import time
 
 import pytest
 
@@ -12,6 +15,7 @@ pytest.importorskip("psycopg")
 import fittrace  # noqa: E402
 from fittrace.exceptions import StoreError  # noqa: E402
 from fittrace.testing import new_postgres_database  # noqa: E402
+from fittrace.tracking import stores  # noqa: E402
 
 
 def test_a_missing_database_is_named_without_the_password(postgres_server):
@@ -51,3 +55,52 @@ def test_threads_registering_versions_get_distinct_numbers(postgres_server, monk
     for t in threads:
         t.join()
     assert sorted(versions, key=int) == [str(v) for v in range(1, 9)]
+
+
+def _sessions(uri: str) -> int:
+    import psycopg
+
+    with psycopg.connect(uri) as conn:  # this probe's own session is not counted
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+
+
+def test_a_thread_that_ends_gives_its_connection_back(postgres_server, monkeypatch, tmp_path):
+    uri = new_postgres_database(postgres_server)
+    monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", str(tmp_path))
+    client = fittrace.MlflowClient(uri)
+    client.search_experiments()
+    for _ in range(3):  # short-lived threads, as a server or a thread-per-task script makes them
+        threads = [threading.Thread(target=client.search_experiments) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    deadline = time.monotonic() + 10  # a thread's state and a server backend end just after join()
+    while _sessions(uri) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _sessions(uri) == 1  # the main thread's; 30 threads came and went
+
+
+def test_a_forked_child_leaves_the_parents_session_working(postgres_server, monkeypatch, tmp_path):
+    uri = new_postgres_database(postgres_server)
+    monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", str(tmp_path))
+    client = fittrace.MlflowClient(uri)
+    experiment = client.create_experiment("before-fork")
+    pid = os.fork()
+    if pid == 0:  # the child tracks on its own connection and drops the inherited ones
+        status = 1
+        try:
+            fittrace.MlflowClient(uri).create_experiment("from-child")
+            for conn in stores.recorder_for(uri).store.connections():  # inherited ones included
+                conn.close()  # libpq says goodbye, on a socket an inherited one shares
+            status = 0
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    gc.collect()
+    assert client.get_experiment(experiment).name == "before-fork"  # the parent's session lives
+    assert client.get_experiment_by_name("from-child") is not None

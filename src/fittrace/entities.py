@@ -7,6 +7,7 @@ Attribute names follow the MLflow vocabulary users already know
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,6 +137,14 @@ class Run:
                 "tags": dict(self.data.tags),
             },
         }
+
+
+class PagedList(list):
+    """One page of results; ``token`` (a ``page_token`` argument) fetches the next, None on the last."""
+
+    def __init__(self, items: Iterable = (), token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token
 
 
 @dataclass(frozen=True)

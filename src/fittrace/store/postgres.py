@@ -6,7 +6,8 @@ apply too. The tables are SQLite's with PostgreSQL types, created on first use; 
 version lives in the table ``fittrace_schema``. Write transactions hold one advisory
 lock, so they are serialized as SQLite's ``BEGIN IMMEDIATE`` serializes them (numbering
 model versions never races); reads never wait. Each thread has
-its own connection.
+its own connection, closed when the thread ends; a forked child opens its own, and psycopg
+never ends the parent's sessions it inherited.
 """
 
 from __future__ import annotations

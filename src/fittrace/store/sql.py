@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -107,6 +108,22 @@ def _chunks(seq: Sequence[str]) -> Iterator[Sequence[str]]:
         yield seq[i : i + _CHUNK]
 
 
+class _ThreadConnection:
+    """One thread's connection, closed when that thread ends (its thread-local state is freed)."""
+
+    __slots__ = ("conn", "pid", "__weakref__")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn, self.pid = conn, os.getpid()
+
+    def close(self) -> None:
+        if self.pid == os.getpid():  # a forked child leaves its parent's connections alone
+            with contextlib.suppress(Exception):
+                self.conn.close()
+
+    __del__ = close
+
+
 class SqlStore(RegistryStore):
     """Experiments, runs, params, metrics, tags, inputs and the model registry in one database.
 
@@ -131,7 +148,7 @@ class SqlStore(RegistryStore):
     def __init__(self, artifact_root: str) -> None:
         self.artifact_root = artifact_root
         self._local = threading.local()
-        self._connections: list[Any] = []
+        self._connections: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
         self._host = socket.gethostname()
         self._pid = os.getpid()
@@ -142,22 +159,25 @@ class SqlStore(RegistryStore):
     # -- connections -------------------------------------------------------------------
     def _conn(self) -> Any:
         """This thread's connection, opened on first use (again after a fork or ``close``)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = self._connect()
-            self._local.conn, self._local.pid = conn, os.getpid()
+        held = getattr(self._local, "held", None)
+        if held is None or held.pid != os.getpid():
+            held = self._local.held = _ThreadConnection(self._connect())
             with self._connections_lock:
-                self._connections.append(conn)
-        return conn
+                self._connections.add(held)
+        return held.conn
+
+    def connections(self) -> list[Any]:
+        """The connections open now, one per thread that used the store and is still alive."""
+        with self._connections_lock:
+            return [held.conn for held in self._connections]
 
     def close(self) -> None:
         """Close the connections every thread opened; using the store again reconnects."""
         with self._connections_lock:
-            connections, self._connections = self._connections, []
+            held, self._connections = list(self._connections), weakref.WeakSet()
             self._local = threading.local()
-        for conn in connections:
-            with contextlib.suppress(Exception):
-                conn.close()
+        for connection in held:
+            connection.close()
 
     # -- engine-specific ---------------------------------------------------------------
     def _connect(self) -> Any:
@@ -532,11 +552,9 @@ class SqlStore(RegistryStore):
         run_view_type: int = ViewType.ACTIVE_ONLY,
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> list[Run]:
-        if not isinstance(max_results, int) or max_results < 1:
-            raise InvalidParameterError(
-                f"max_results must be a positive integer, got {max_results!r}"
-            )
+        """The runs matching, in order, from the ``offset``-th on, at most ``max_results``."""
         where, args = search.compile_run_filter(filter_string, glob_like=self._glob_like)
         order, order_args = search.compile_order_by(list(order_by) if order_by else None)
         stage, stage_args = _stage_clause("r.lifecycle_stage", run_view_type)
@@ -544,11 +562,11 @@ class SqlStore(RegistryStore):
         marks = ",".join("?" * len(ids)) or "NULL"
         sql = (
             f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE r.experiment_id IN ({marks}) AND {stage}"
-            f" AND ({where}) {order} LIMIT ?"
+            f" AND ({where}) {order} LIMIT ? OFFSET ?"
         )
         with self._read() as conn:
             rows = conn.execute(
-                sql, [*ids, *stage_args, *args, *order_args, max_results]
+                sql, [*ids, *stage_args, *args, *order_args, max_results, offset]
             ).fetchall()
         return self._with_data([self._info(r) for r in rows])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
@@ -15,6 +16,7 @@ from fittrace.entities import (
     FileInfo,
     LifecycleStage,
     Metric,
+    PagedList,
     Param,
     Run,
     RunStatus,
@@ -25,6 +27,23 @@ from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
 from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path, repository_for
 from fittrace.tracking import context, stores, validation
 from fittrace.tracking.registry_client import RegistryClient
+
+
+def page_token_at(offset: int) -> str:
+    """The ``page_token`` of the page of ``search_runs`` results that starts at ``offset``."""
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _page_offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, TypeError, KeyError) as e:
+        raise InvalidParameterError(f"Invalid page_token {token!r}: not from search_runs") from e
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidParameterError(f"Invalid page_token {token!r}: not from search_runs")
+    return offset
 
 
 def _now() -> int:
@@ -174,10 +193,21 @@ class Client(RegistryClient):
         run_view_type: int = ViewType.ACTIVE_ONLY,
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
-    ) -> list[Run]:
+        page_token: str | None = None,
+    ) -> PagedList:
+        """One page of matching runs (newest first unless ``order_by``); pass its ``token`` for the next."""
+        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
+            raise InvalidParameterError(
+                f"max_results must be a positive integer, got {max_results!r}"
+            )
         self._recorder.flush()
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
-        return self._store.search_runs(ids, filter_string, run_view_type, max_results, order_by)
+        offset = _page_offset(page_token)
+        runs = self._store.search_runs(
+            ids, filter_string, run_view_type, max_results + 1, order_by, offset
+        )
+        more = len(runs) > max_results
+        return PagedList(runs[:max_results], page_token_at(offset + max_results) if more else None)
 
     def flush(self) -> None:
         self._recorder.flush()

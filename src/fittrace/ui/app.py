@@ -25,7 +25,7 @@ from fittrace.entities import FileInfo
 from fittrace.exceptions import FittraceError, InvalidParameterError, ResourceNotFoundError
 from fittrace.store.artifacts import clean_artifact_path
 from fittrace.tracking import stores
-from fittrace.tracking.client import Client
+from fittrace.tracking.client import Client, page_token_at
 from fittrace.ui import pages
 from fittrace.ui.markup import url
 
@@ -89,24 +89,23 @@ def _offset(text: str) -> int:
 
 
 def _experiment(req: Request, experiment_id: str) -> Response:
-    """One page of runs; the store has no offset, so it returns the runs up to this page's end."""
+    """One page of runs (``offset`` in the URL, so pages can be linked and stepped back)."""
     experiment = req.client.get_experiment(experiment_id)
     query = pages.RunsQuery(
         req.arg("filter").strip(), req.arg("order_by").strip(), _offset(req.arg("offset"))
     )
-    end = query.offset + pages.PAGE_SIZE
     try:
         runs = req.client.search_runs(
             [experiment_id],
             query.filter,
-            max_results=end + 1,
+            max_results=pages.PAGE_SIZE,
             order_by=[query.order_by] if query.order_by else None,
+            page_token=page_token_at(query.offset),
         )
     except InvalidParameterError as e:  # a malformed filter or order_by
         return _page(pages.runs_page(experiment, query, [], False, None, str(e)), 400)
     total = None if query.filter else req.client.count_runs().get(experiment_id, 0)
-    page = runs[query.offset : end]
-    return _page(pages.runs_page(experiment, query, page, len(runs) > end, total))
+    return _page(pages.runs_page(experiment, query, runs, runs.token is not None, total))
 
 
 def _run(req: Request, run_id: str) -> Response:
