@@ -44,6 +44,7 @@ def main() -> None:
     same = (reloaded.predict(X_test) == model.predict(X_test)).all()
     print(f"Reloaded model : predictions identical = {bool(same)}")
     print("Browse runs    : fittrace runs -e quickstart   |   fittrace show", run.info.run_id)
+    print("Web UI         : fittrace ui   (then open http://127.0.0.1:5000)")
 
 
 if __name__ == "__main__":
