@@ -212,6 +212,12 @@ def test_settings_subclass_adds_typed_checked_immutable_options():
     with pytest.raises(TypeError, match="NoDefault.level.*default"):
         NoDefault()
 
+    class Unresolvable(AutologSettings):
+        device: TorchDevice | None = None  # noqa: F821 - imported only for type checkers
+
+    with pytest.raises(TypeError, match="Unresolvable.device.*TorchDevice"):
+        Unresolvable()
+
 
 def test_install_named_as_text_is_imported_only_when_the_framework_is(
     fake_source, tracking, fresh_registry, all_runs

@@ -141,10 +141,20 @@ def _fields(cls: type) -> dict[str, tuple[Any, Any]]:
                     raise TypeError(
                         f"{klass.__name__}.{name}: every autolog option needs a default"
                     )
-                fields[name] = (eval(hint, namespace) if isinstance(hint, str) else hint, None)
+                fields[name] = (_evaluate(hint, namespace, f"{klass.__name__}.{name}"), None)
         fields = {name: (hint, getattr(cls, name)) for name, (hint, _) in fields.items()}
         type.__setattr__(cls, "_fittrace_fields", fields)
     return fields
+
+
+def _evaluate(hint: Any, namespace: dict[str, Any], where: str) -> Any:
+    """An annotation written as text (``from __future__ import annotations``), evaluated."""
+    if not isinstance(hint, str):
+        return hint
+    try:
+        return eval(hint, namespace)
+    except Exception as e:
+        raise TypeError(f"{where}: cannot evaluate the annotation {hint!r} ({e})") from e
 
 
 def _union_args(hint: Any) -> tuple[Any, ...]:
