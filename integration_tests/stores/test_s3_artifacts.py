@@ -358,3 +358,85 @@ def test_an_unchanged_script_autologs_to_the_team_store(
     reloaded = fittrace.sklearn.load_model(f"runs:/{run.info.run_id}/model")
     assert reloaded.predict_proba(X[:10]).tolist() == expected
     assert loaded.predict(X[:10]).tolist() == reloaded.predict(X[:10]).tolist()
+
+
+def test_a_training_machine_without_credentials_logs_through_the_tracking_server(
+    bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``fittrace server`` with artifacts on S3; the training script knows only its URL: no
+    database, no AWS credentials, an endpoint that leads nowhere were it to try S3 itself."""
+    import threading
+
+    from fittrace.testing import reset_tracking
+    from fittrace.ui import make_server
+
+    monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", f"s3://{bucket.name}/served")
+    server = make_server(None, "127.0.0.1", 0, writable=True, token="team-token")
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json
+            import fittrace, fittrace.pyfunc, fittrace.sklearn
+            from sklearn.datasets import make_classification
+            from sklearn.linear_model import LogisticRegression
+
+            X, y = make_classification(n_samples=200, n_features=5, random_state=1)
+            fittrace.set_experiment("remote-training")
+            fittrace.sklearn.autolog(registered_model_name="served-model")
+            with fittrace.start_run() as run:
+                model = LogisticRegression(max_iter=300).fit(X, y)
+                fittrace.log_text("from the training machine", "notes/hello.txt")
+            by_run = fittrace.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+            by_name = fittrace.pyfunc.load_model("models:/served-model/1")
+            assert (by_run.predict(X) == model.predict(X)).all()
+            assert (by_name.predict(X) == model.predict(X)).all()
+            print(json.dumps([run.info.run_id, model.predict(X[:5]).tolist()]))
+            """
+        )
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "FITTRACE_", "MLFLOW_", "FSSPEC_"))
+    }
+    env.update(
+        FITTRACE_TRACKING_URI=server.url,
+        FITTRACE_TRACKING_TOKEN="team-token",
+        FITTRACE_TESTING="1",
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",  # nothing there
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_MAX_ATTEMPTS="1",
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+    finally:
+        reset_tracking()
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    run_id, predictions = json.loads(done.stdout.strip().splitlines()[-1])
+    run = Client().get_run(run_id)
+    assert run.info.status == "FINISHED" and "training_accuracy_score" in run.data.metrics
+    prefix = _artifact_prefix(bucket, run)
+    assert prefix.startswith("served/")
+    assert bucket.read(prefix + "notes/hello.txt") == b"from the training machine"
+    assert "model/MLmodel" in bucket.keys(prefix)
+    assert Client().get_model_version("served-model", 1).run_id == run_id
+    from sklearn.datasets import make_classification
+
+    X, _ = make_classification(n_samples=200, n_features=5, random_state=1)
+    with pytest.warns(UserWarning, match="not on this machine"):
+        reloaded = fittrace.sklearn.load_model(f"runs:/{run_id}/model")
+    assert reloaded.predict(X[:5]).tolist() == predictions

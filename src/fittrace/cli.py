@@ -12,6 +12,11 @@
     fittrace run [--] COMMAND ...
     fittrace ui [--backend-store-uri URI] [--default-artifact-root ROOT] [--host H] [--port P]
     fittrace server [--backend-store-uri URI] [--artifacts-destination ROOT] [--host H] [--port P]
+                    [--token-env NAME] [--max-upload-mb N]
+
+``fittrace ui`` serves the read-only web UI (its tracking API answers reads only);
+``fittrace server`` serves the UI and the tracking API, so training machines can log with
+``FITTRACE_TRACKING_URI=http://host:port``.
 
 Any error prints one line to stderr and exits with status 2. The CLI never creates a store:
 a tracking URI naming a missing SQLite file is an error.
@@ -129,7 +134,7 @@ def _client(args: argparse.Namespace) -> Client:
     from fittrace.tracking.client import Client
 
     uri = _tracking_uri(args)
-    if stores.is_postgres(uri):
+    if stores.is_postgres(uri) or stores.is_http(uri):
         return Client(uri)
     try:
         path = stores.sqlite_path(uri)
@@ -403,18 +408,50 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return launcher.main(command)
 
 
+def _server_token(args: argparse.Namespace) -> str | None:
+    """The token the server requires: from the variable --token-env names, else FITTRACE_SERVER_TOKEN."""
+    name = args.token_env or "FITTRACE_SERVER_TOKEN"
+    token = os.environ.get(name, "").strip()
+    if args.token_env and not token:
+        raise CliError(f"--token-env {name}: the environment variable {name} is not set or empty")
+    return token or None
+
+
 def _cmd_ui(args: argparse.Namespace) -> None:
-    """Serve the read-only web UI over the store until Ctrl-C."""
+    """Serve the web UI (and, for 'server', the writable tracking API) over the store until Ctrl-C."""
     if args.artifact_root:  # as FITTRACE_ARTIFACT_ROOT: where new experiments put artifacts
         os.environ["FITTRACE_ARTIFACT_ROOT"] = args.artifact_root
     args.tracking_uri = args.backend_store_uri or args.tracking_uri
+    from fittrace.tracking import stores
+
+    if stores.is_http(_tracking_uri(args)):
+        raise CliError(
+            f"fittrace {args.command_name} serves a SQLite or PostgreSQL store, not another "
+            f"server's ({_tracking_uri(args)}); pass --backend-store-uri"
+        )
     client = _client(args)  # refuses a SQLite store that does not exist
     from fittrace import ui
 
+    writable = args.command_name == "server"
+    token = _server_token(args)
     try:
-        server = ui.make_server(client.tracking_uri, args.host, args.port)
+        server = ui.make_server(
+            client.tracking_uri,
+            args.host,
+            args.port,
+            writable=writable,
+            token=token,
+            max_upload=args.max_upload_mb << 20,
+        )
     except OSError as e:
         raise CliError(f"Cannot serve on {args.host}:{args.port}: {e.strerror or e}") from e
+    if writable and not token and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"fittrace: warning: anyone who can reach {args.host}:{args.port} can write to this store; "
+            "set FITTRACE_SERVER_TOKEN (or --token-env) to require a token",
+            file=sys.stderr,
+            flush=True,
+        )
     ui.serve(server)
 
 
@@ -515,11 +552,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serving.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     serving.add_argument("--port", type=_port, default=5000, help="default 5000")
+    serving.add_argument(
+        "--token-env",
+        metavar="NAME",
+        help="require the token in environment variable NAME of every request "
+        "(default: FITTRACE_SERVER_TOKEN, if set); clients send FITTRACE_TRACKING_TOKEN",
+    )
+    serving.add_argument(
+        "--max-upload-mb",
+        type=_positive_int,
+        default=2048,
+        metavar="N",
+        help="largest artifact file the tracking API accepts, in MiB (default 2048)",
+    )
     for name, what in (
-        ("ui", "serve the read-only web UI"),
-        ("server", "the same UI, under mlflow server's name"),
+        ("ui", "serve the read-only web UI (the tracking API answers reads only)"),
+        (
+            "server",
+            "serve the web UI and the tracking API: training machines log with "
+            "FITTRACE_TRACKING_URI=http://HOST:PORT, no database or storage credentials",
+        ),
     ):
-        p = commands.add_parser(name, parents=[serving], help=what)
+        p = commands.add_parser(name, parents=[serving], help=what, description=what)
         p.set_defaults(handler=_cmd_ui)
 
     # No option parsing after 'run': everything belongs to the launched command.

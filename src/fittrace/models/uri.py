@@ -153,7 +153,9 @@ def _from_run(uri: str, run_id: str, path: str, dst_path: Any, client: Any) -> R
             f"No model at {uri!r}: run {run_id!r} has no artifact {path!r}"
         ) from e
     location = run.info.artifact_uri.rstrip("/") + (f"/{path}" if path else "")
-    return ResolvedModel(Path(local), uri, location, _is_local_location(run.info.artifact_uri))
+    # Through a tracking server, even a plain path is on the server's machine, not this one.
+    is_local = _is_local_location(run.info.artifact_uri) and not getattr(client, "is_remote", False)
+    return ResolvedModel(Path(local), uri, location, is_local)
 
 
 def _from_registry(uri: str, dst_path: Any, client: Any) -> ResolvedModel:

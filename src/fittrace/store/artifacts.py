@@ -11,7 +11,7 @@ import os
 import posixpath
 import shutil
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from fittrace.entities import FileInfo
 from fittrace.exceptions import (
@@ -265,3 +265,13 @@ def repository_for(root: str) -> ArtifactRepository:
     if "://" not in root or root.startswith("file://"):
         return LocalArtifactRepository(root)
     return FsspecArtifactRepository(root)
+
+
+def run_repository(store: Any, run_id: str) -> ArtifactRepository:
+    """The repository of a run's artifacts, as the client of ``store`` reaches them: the one way
+    to get it. Through the tracking server for an HTTP store (its ``artifact_repository``),
+    whatever the run's artifact URI says; else the artifact URI's own repository."""
+    through_store = getattr(store, "artifact_repository", None)
+    if through_store is not None:
+        return through_store(run_id)
+    return repository_for(store.get_run_info(run_id).artifact_uri)

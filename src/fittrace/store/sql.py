@@ -333,7 +333,10 @@ class SqlStore(RegistryStore):
         start_time: int,
         run_name: str,
         tags: dict[str, str],
+        owned: bool = True,
     ) -> Run:
+        """A new RUNNING run; ``owned``: owned by this process (marked KILLED once it is gone),
+        else by no process of this host (a run a tracking server creates for a remote client)."""
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidParameterError(
@@ -353,9 +356,7 @@ class SqlStore(RegistryStore):
                     RunStatus.RUNNING,
                     start_time,
                     artifact_uri,
-                    self._host,
-                    self._pid,
-                    self._pid_start,
+                    *self._owner(owned),
                 ),
             )
             conn.executemany(
@@ -373,14 +374,17 @@ class SqlStore(RegistryStore):
         )
         return Run(info, RunData(tags=dict(tags)))
 
-    def resume_run(self, run_id: str) -> None:
-        """Mark a run RUNNING again, owned by this process."""
+    def _owner(self, owned: bool) -> tuple[str | None, int | None, str | None]:
+        return (self._host, self._pid, self._pid_start) if owned else (None, None, None)
+
+    def resume_run(self, run_id: str, owned: bool = True) -> None:
+        """Mark a run RUNNING again, owned by this process (by none with ``owned=False``)."""
         self.get_run_info(run_id)
         with self._write() as conn:
             conn.execute(
                 "UPDATE runs SET status = ?, end_time = NULL, owner_host = ?, owner_pid = ?, owner_start = ?"
                 " WHERE run_uuid = ?",
-                (RunStatus.RUNNING, self._host, self._pid, self._pid_start, run_id),
+                (RunStatus.RUNNING, *self._owner(owned), run_id),
             )
 
     def update_run_info(self, run_id: str, status: str, end_time: int | None) -> None:

@@ -24,7 +24,7 @@ from fittrace.entities import (
     ViewType,
 )
 from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
-from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path, repository_for
+from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path, run_repository
 from fittrace.tracking import context, stores, validation
 from fittrace.tracking.registry_client import RegistryClient
 
@@ -213,8 +213,15 @@ class Client(RegistryClient):
         self._recorder.flush()
 
     # -- artifacts -----------------------------------------------------------------
+    @property
+    def is_remote(self) -> bool:
+        """Whether the store is a tracking server's (an ``http(s)://`` tracking URI)."""
+        return bool(getattr(self._store, "is_remote", False))
+
     def artifact_repository(self, run_id: str) -> ArtifactRepository:
-        return repository_for(self._store.get_run_info(run_id).artifact_uri)
+        """Where a run's artifacts are read and written: through the tracking server for an
+        ``http(s)://`` tracking URI, else at the run's artifact URI."""
+        return run_repository(self._store, run_id)
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         repo = self.artifact_repository(run_id)

@@ -6,6 +6,9 @@ Resolution order: explicit argument > ``set_tracking_uri`` > ``FITTRACE_TRACKING
 Artifacts go to ``FITTRACE_ARTIFACT_ROOT`` if set (a folder or an fsspec URL such as
 ``s3://bucket/prefix``), else to ``artifacts/`` beside the SQLite database, or to
 ``fitruns/artifacts`` in the working directory for a PostgreSQL store.
+``http://host:port`` or ``https://...`` selects a tracking server (``fittrace server``):
+every call and every artifact goes through it, to the store and artifact root it was started
+with (``FITTRACE_ARTIFACT_ROOT`` is the server's business then, and ignored here).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fittrace.store.sql import SqlStore
 from fittrace.tracking.recorder import Recorder
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+HTTP_SCHEMES = ("http://", "https://")
 
 DEFAULT_TRACKING_URI = "sqlite:///fitruns/fittrace.db"
 
@@ -57,7 +61,8 @@ def sqlite_path(uri: str) -> str:
         scheme = uri.split("://", 1)[0]
         raise InvalidUriError(
             f"Tracking URI scheme {scheme!r} is not supported; use sqlite:///path/to/file.db, a directory, "
-            "a path ending in .db, or postgresql://user:password@host:port/database"
+            "a path ending in .db, postgresql://user:password@host:port/database, or the http(s):// URL "
+            "of a fittrace server"
         )
     else:
         path = uri if uri.endswith(".db") else os.path.join(uri, "fittrace.db")
@@ -70,13 +75,21 @@ def is_postgres(uri: str) -> bool:
     return uri.startswith(POSTGRES_SCHEMES)
 
 
+def is_http(uri: str) -> bool:
+    return uri.lower().startswith(HTTP_SCHEMES)
+
+
 def store_key(uri: str) -> str:
     """What identifies the store a tracking URI names (two spellings of one SQLite file agree)."""
+    if is_http(uri):
+        return uri.rstrip("/")
     return uri if is_postgres(uri) else sqlite_path(uri)
 
 
 def artifact_root_for(uri: str) -> str:
     """Where a store's new experiments put their artifacts (see the module docstring)."""
+    if is_http(uri):
+        return ""  # the tracking server's own
     configured = os.environ.get("FITTRACE_ARTIFACT_ROOT")
     if configured:
         return configured
@@ -86,6 +99,10 @@ def artifact_root_for(uri: str) -> str:
 
 
 def _open_store(uri: str, artifact_root: str) -> SqlStore:
+    if is_http(uri):
+        from fittrace.store.rest import RestStore
+
+        return RestStore(store_key(uri))  # type: ignore[return-value]  # SqlStore's public methods
     if is_postgres(uri):
         from fittrace.store.postgres import PostgresStore
 

@@ -1,18 +1,29 @@
-"""The read-only web UI: an HTTP server that routes GET requests to pages over one tracking store.
+"""The web UI and the tracking API: an HTTP server over one tracking store.
 
-Each connection gets its own thread, but store reads run on a fixed pool of ``WORKERS``
+GET requests are routed to the UI's pages; paths under ``/api/fittrace/v1/`` go to the
+tracking API (``api.py``), which accepts writes only on a server made ``writable``
+(``fittrace server``; ``fittrace ui`` answers every write with 405).
+
+Each connection gets its own thread, but store calls run on a fixed pool of ``WORKERS``
 threads: the store keeps one connection per thread, so the pool bounds the database
 connections a long-running server holds (a thread per request would open one per request).
+
+With a ``token``, every request must carry it, as ``Authorization: Bearer <token>`` or as the
+password of HTTP basic authentication (what a browser asks for; any user name); others get 401.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hmac
 import logging
 import mimetypes
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +37,7 @@ from fittrace.exceptions import FittraceError, InvalidParameterError, ResourceNo
 from fittrace.store.artifacts import clean_artifact_path
 from fittrace.tracking import stores
 from fittrace.tracking.client import Client, page_token_at
-from fittrace.ui import pages
+from fittrace.ui import api, pages
 from fittrace.ui.markup import url
 
 log = logging.getLogger("fittrace.ui")
@@ -209,25 +220,102 @@ def respond(client: Client, target: str, resources: contextlib.ExitStack) -> Res
 # ------------------------------------------------------------------------------------- server
 
 
+def _given_token(header: str) -> str:
+    """The token an Authorization header carries (bearer, or a basic password), else ''."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return ""
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: UIServer
     server_version = "fittrace-ui"
     timeout = 30  # seconds an idle connection may hold its thread
 
     def do_GET(self) -> None:
-        self._serve(with_body=True)
+        self._dispatch(with_body=True)
 
     def do_HEAD(self) -> None:
-        self._serve(with_body=False)
+        self._dispatch(with_body=False)
+
+    def do_POST(self) -> None:
+        self._dispatch(with_body=True)
+
+    do_PUT = do_POST
 
     def _refuse(self) -> None:
-        """The UI is read-only."""
+        """The UI's pages are read-only."""
         body = pages.error_page(405, f"{self.command} is not allowed: the UI is read-only.")
         response = _page(body, 405)
         response.headers["Allow"] = "GET, HEAD"
         self._send(response, with_body=True)
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _refuse
+    do_PATCH = do_DELETE = do_OPTIONS = _refuse
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Answered API calls go to the ``fittrace.server`` logger at DEBUG (a training client
+        makes several a second); pages and failed calls to stderr, as http.server logs."""
+        if api.is_api(urlsplit(self.path).path) and isinstance(code, int) and code < 400:
+            api.log.debug('"%s" %s %s', self.requestline, code, size)
+            return
+        super().log_request(code, size)
+
+    def _authorized(self) -> bool:
+        token = self.server.token
+        if not token:
+            return True
+        given = _given_token(self.headers.get("Authorization", ""))
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    def _dispatch(self, with_body: bool) -> None:
+        path = urlsplit(self.path).path
+        body = api.Body(self.rfile, self.headers)
+        if not self._authorized():
+            response = self._unauthorized(api.is_api(path))
+        elif api.is_api(path):
+            self._api(body, with_body)
+            return
+        elif self.command in ("GET", "HEAD"):
+            self._serve(with_body)
+            return
+        else:
+            body.discard()
+            self._refuse()
+            return
+        if not body.discard():
+            self.close_connection = True
+        self._send(response, with_body)
+
+    @staticmethod
+    def _unauthorized(for_api: bool) -> Response:
+        message = "This fittrace server requires a token"
+        if for_api:
+            reply = api.Reply(
+                401,
+                api.wire.error_body("StoreError", message + ": set FITTRACE_TRACKING_TOKEN"),
+                headers={"WWW-Authenticate": 'Bearer realm="fittrace"'},
+            )
+            return Response(reply.status, reply.body, reply.content_type, reply.headers)
+        response = _page(pages.error_page(401, message + " (as the password; any user name)."), 401)
+        response.headers["WWW-Authenticate"] = 'Basic realm="fittrace", charset="UTF-8"'
+        return response
+
+    def _api(self, body: api.Body, with_body: bool) -> None:
+        method = "GET" if self.command == "HEAD" else self.command
+        with contextlib.ExitStack() as resources:
+            reply = self.server.api.handle(method, self.path, self.headers, body, resources)
+            if not body.discard():
+                self.close_connection = True
+            with contextlib.suppress(ConnectionError):  # the client went away
+                self._send(
+                    Response(reply.status, reply.body, reply.content_type, reply.headers), with_body
+                )
 
     def _serve(self, with_body: bool) -> None:
         with contextlib.ExitStack() as resources:
@@ -258,11 +346,23 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class UIServer(ThreadingHTTPServer):
-    """The UI's HTTP server: ``client`` reads the store on the ``workers`` pool."""
+    """The HTTP server: ``client`` reads the store on the ``workers`` pool for the UI; ``api``
+    serves the tracking API over the same store and pool (writes only when ``writable``)."""
 
-    def __init__(self, address: tuple[str, int], client: Client) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        client: Client,
+        *,
+        writable: bool = False,
+        token: str | None = None,
+        max_upload: int = api.DEFAULT_MAX_UPLOAD,
+    ) -> None:
         self.client = client
+        self.token = token or None
+        self.writable = writable
         self.workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="fittrace-ui")
+        self.api = api.TrackingApi(client._store, self.workers, writable, max_upload)
         super().__init__(address, _Handler)
 
     def server_close(self) -> None:
@@ -276,13 +376,24 @@ class UIServer(ThreadingHTTPServer):
 
 
 def make_server(
-    tracking_uri: str | None = None, host: str = "127.0.0.1", port: int = 5000
+    tracking_uri: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    *,
+    writable: bool = False,
+    token: str | None = None,
+    max_upload: int = api.DEFAULT_MAX_UPLOAD,
 ) -> UIServer:
-    """A UI server for the store at ``tracking_uri`` (default: the current one), bound, not yet serving.
+    """A server for the store at ``tracking_uri`` (default: the current one), bound, not yet serving.
 
-    ``port=0`` picks a free port (see ``server.url``). Raises OSError when the address is taken.
+    ``writable``: the tracking API accepts writes (``fittrace server``), else only reads
+    (``fittrace ui``). ``token``: required of every request. ``max_upload``: the largest
+    artifact file accepted, in bytes. ``port=0`` picks a free port (see ``server.url``).
+    Raises OSError when the address is taken.
     """
-    return UIServer((host, port), Client(tracking_uri))
+    return UIServer(
+        (host, port), Client(tracking_uri), writable=writable, token=token, max_upload=max_upload
+    )
 
 
 def _store_label(tracking_uri: str) -> str:
@@ -295,11 +406,22 @@ def _store_label(tracking_uri: str) -> str:
 
 
 def serve(server: UIServer) -> None:
-    """Print where the UI is, serve until Ctrl-C, then close the server."""
+    """Print where the UI (and, on a writable server, the tracking API) is, serve until Ctrl-C."""
     print(
         f"fittrace UI at {server.url} (store: {_store_label(server.client.tracking_uri)})",
         flush=True,
     )
+    if server.writable:
+        host, port = server.server_address[:2]
+        public = (
+            f"http://{socket.gethostname()}:{port}" if host in ("0.0.0.0", "::", "") else server.url
+        )
+        print(
+            f"fittrace tracking API at {server.url}{api.wire.API_PREFIX}: on training machines set "
+            f"FITTRACE_TRACKING_URI={public}"
+            + (" and FITTRACE_TRACKING_TOKEN" if server.token else ""),
+            flush=True,
+        )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
