@@ -3,7 +3,10 @@
 The digest hashes the shape, the dtypes and three bounded samples of the rows
 (head, tail and an evenly strided selection, ``SAMPLE_BYTES`` each), so its
 cost and memory do not grow with the data; sparse matrices are hashed through
-their stored arrays, never densified.
+their stored arrays, never densified. torch tensors are sampled the same way on
+their own device and only the sampled rows are copied to the host (one copy);
+their dtypes read ``torch.float32``. torch is never imported here: a tensor is
+recognised only when torch is already loaded.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from typing import Any
 
 from fittrace.entities import DatasetInput
@@ -24,6 +28,11 @@ def _is_pandas(obj: Any) -> bool:
 
 def _is_sparse(obj: Any) -> bool:
     return type(obj).__module__.startswith("scipy.sparse") and hasattr(obj, "nnz")
+
+
+def _is_torch(obj: Any) -> bool:
+    tensor = getattr(sys.modules.get("torch"), "Tensor", None)  # None: torch not (fully) loaded
+    return isinstance(tensor, type) and isinstance(obj, tensor)
 
 
 def _sample_rows(n_rows: int, row_bytes: int) -> tuple[slice, slice, slice]:
@@ -48,6 +57,28 @@ def _hash_array(h: Any, a: Any) -> None:
             h.update(repr(part.tolist()).encode())
         else:
             h.update(memoryview(np.ascontiguousarray(part)).cast("B"))
+
+
+def _hash_tensor(h: Any, t: Any) -> None:
+    """Feed dtype, shape and sampled rows of a torch tensor to ``h``; only those rows reach the host."""
+    import torch
+
+    t = t.detach()
+    h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+    if t.layout != torch.strided:  # sparse / nested tensors: their structure only
+        h.update(f"{t.layout}".encode())
+        return
+    if t.ndim == 0 or t.numel() == 0:
+        h.update(repr(t.cpu().tolist()).encode())
+        return
+    row_bytes = t.element_size() * (t.numel() // t.shape[0])
+    head, tail, strided = _sample_rows(t.shape[0], row_bytes)
+    sample = torch.cat((t[head], t[tail], t[strided][: head.stop])).cpu().contiguous()
+    try:
+        array = sample.numpy()
+    except TypeError:  # no numpy dtype (bfloat16, float8, ...): hash the raw bytes
+        array = sample.view(torch.uint8).numpy()
+    h.update(memoryview(array).cast("B"))
 
 
 def _hash_frame(h: Any, frame: Any) -> None:
@@ -81,6 +112,8 @@ def _hash_any(h: Any, data: Any) -> None:
         _hash_sparse(h, data)
     elif isinstance(data, np.ndarray):
         _hash_array(h, data)
+    elif _is_torch(data):
+        _hash_tensor(h, data)
     elif isinstance(data, (list, tuple)):
         h.update(f"{type(data).__name__}{len(data)}{data[:100]!r}{data[-100:]!r}".encode())
     else:
@@ -114,6 +147,8 @@ def _nbytes(data: Any) -> int | None:
         )
     if _is_pandas(data):
         return None  # memory_usage(deep=True) would scan object columns
+    if _is_torch(data):
+        return int(data.element_size() * data.numel())
     nbytes = getattr(data, "nbytes", None)
     return int(nbytes) if isinstance(nbytes, int) else None
 

@@ -21,10 +21,16 @@
   checkpoint files as artifacts under ``checkpoints/`` with ``checkpoint=True``);
 - ``model_summary.txt`` (Lightning's ModelSummary, all depths), params ``model_class`` and
   parameter counts, and with ``log_models`` the LightningModule (pytorch flavor, under
-  ``model``) with a signature from the first single-tensor ``forward`` call of the fit.
+  ``model``) with a signature from the first single-tensor ``forward`` call of the fit;
+- with ``log_datasets``, the datasets (see ``_datasets``) of the loaders the trainer actually
+  uses — ``train_dataloaders``, ``val_dataloaders``, a datamodule's or the module's own —
+  read from ``trainer.train_dataloader`` at each training epoch's start (context ``train``)
+  and ``trainer.val_dataloaders`` at each validation's start, sanity check included (context
+  ``eval``); each dataset once per context. Validation that never runs records nothing.
 
 ``test`` / ``validate`` log the metrics they return into the run the trainer was fitted in
-(else the active run), at step = ``trainer.current_epoch``.
+(else the active run), at step = ``trainer.current_epoch``, and with ``log_datasets`` the
+datasets they evaluated on (context ``test`` / ``eval``).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import os
 from typing import Any
 
 from fittrace.autologging import Call
-from fittrace.pytorch import _describe
+from fittrace.pytorch import _datasets, _describe
 
 _logger = logging.getLogger("fittrace.pytorch")
 _callback_classes: dict[type, type] = {}
@@ -162,6 +168,21 @@ class _CallbackMixin:
         self._best_refs: list[Any] = []
         self.best_epochs: list[int | None] = []
         self._epoch_lrs: dict[str, float] = {}
+        self._inputs: _datasets.RunInputs | None = None
+
+    def _record_datasets(self, trainer: Any, context: str) -> None:
+        """The datasets behind the loaders the fit uses now; reported, never raised, on failure."""
+        if not self.settings.log_datasets:
+            return
+        try:
+            if _enum_text(trainer.state.fn) != "fit":
+                return  # the callback stays on the trainer: a later validate() records its own data
+            loaders = trainer.train_dataloader if context == "train" else trainer.val_dataloaders
+            if self._inputs is None:
+                self._inputs = _datasets.RunInputs(self.call.client, self.call.run_id)
+            self._inputs.record(_datasets.named_datasets(loaders), context)
+        except Exception as exc:
+            self.call.record_error(f"fit (recording the {context} data)", exc)
 
     def _log(self, metrics: dict[str, Any], step: int) -> None:
         self.call.log_metrics({k: _number(v) for k, v in metrics.items()}, step=step)
@@ -181,6 +202,7 @@ class _CallbackMixin:
         if trainer.is_global_zero:
             self.observe_early_stopping(trainer, trainer.current_epoch - 1)
             self._epoch_lrs = _describe.lr_metrics(trainer.optimizers)
+            self._record_datasets(trainer, "train")  # reloaded loaders are new datasets
 
     def observe_early_stopping(self, trainer: Any, epoch: int) -> None:
         """Note the epoch whose check replaced an EarlyStopping's ``best_score`` (it only does on improvement).
@@ -215,6 +237,8 @@ class _CallbackMixin:
         self._log(items, step)
 
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.is_global_zero:
+            self._record_datasets(trainer, "eval")
         if trainer.is_global_zero and not trainer.sanity_checking:
             self._snapshot = dict(trainer.callback_metrics)
 
@@ -397,6 +421,18 @@ def capture_evaluate(call: Call) -> Any:
     results = yield
     metrics = {k: _number(v) for result in results or () for k, v in result.items()}
     call.log_metrics(metrics, step=trainer.current_epoch)
+    if call.settings.log_datasets:
+        context = "test" if call.function == "test" else "eval"
+        try:
+            inputs = _datasets.RunInputs(call.client, call.run_id)
+            inputs.record(_datasets.named_datasets(_evaluated_loaders(trainer, context)), context)
+        except Exception as exc:
+            call.record_error(f"{call.function} (recording the {context} data)", exc)
+
+
+def _evaluated_loaders(trainer: Any, context: str) -> Any:
+    """The loaders ``test`` / ``validate`` just ran on (each entry point detaches the previous ones)."""
+    return trainer.test_dataloaders if context == "test" else trainer.val_dataloaders
 
 
 def install(patcher: Any, trainer_class: type) -> None:

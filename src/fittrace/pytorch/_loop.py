@@ -67,6 +67,13 @@ Epochs and metrics
   - Loss values on an accelerator stay there: fittrace adds no per-step synchronisation; it
     reads one value per epoch (and per logged step). CPU values, which cost nothing to read,
     are read at once.
+Datasets (``log_datasets``, described as in ``_datasets``)
+  - The dataset of the ``DataLoader`` being iterated when the run opens is recorded with context
+    ``train``; afterwards each ``DataLoader`` pass that ends (StopIteration) records its dataset,
+    with context ``train`` when the run's optimizers stepped during it, else ``eval``. Each
+    dataset is recorded once per context and run (later passes cost an identity check); a pass
+    abandoned before its end (``break``) is only recorded if the run opened during it. Nothing
+    is done per batch; a tensor dataset on an accelerator is read once per run (its sampled rows).
 """
 
 from __future__ import annotations
@@ -83,7 +90,7 @@ from typing import Any
 from fittrace.autologging import get_settings, runs, safety
 from fittrace.autologging.call import _current as _current_call
 from fittrace.exceptions import AutologgingError
-from fittrace.pytorch import _describe
+from fittrace.pytorch import _datasets, _describe
 from fittrace.pytorch._accumulator import Accumulator, mean, scalar
 
 INTEGRATION_NAME = "pytorch"
@@ -223,6 +230,7 @@ class _Session:
         self.grad_norms = Accumulator()
         self.errors: list[str] = []
         self.finished = False
+        self.inputs: _datasets.RunInputs | None = None
 
     # -- writing (a failed write is reported and training bookkeeping goes on) -----------------
     def _write(self, what: str, **batch: Any) -> None:
@@ -246,6 +254,18 @@ class _Session:
 
         if params:
             self._write("logging params", params=[Param(k, str(v)) for k, v in params.items()])
+
+    def record_data(self, dataset: Any, context: str) -> None:
+        """Record ``dataset`` as a run input (once per context); a failure is reported, never raised."""
+        inputs = self.inputs
+        if inputs is not None and inputs.seen(dataset, context):  # every later pass: one lookup
+            return
+        try:
+            if inputs is None:
+                inputs = self.inputs = _datasets.RunInputs(self.client, self.run_id)
+            inputs.record([(_datasets.DEFAULT_NAME, dataset)], context)
+        except Exception as exc:
+            _report(f"recording the {context} data", exc, self)
 
     # -- training events ------------------------------------------------------------------
     def add_optimizer(self, optimizer: Any, param_ids: frozenset[int]) -> None:
@@ -389,6 +409,7 @@ class Tracker:
         # eval-mode losses computed with autograd on, since the last .backward()
         self.tentative: list[Any] = []
         self.total_steps = 0
+        self.current_pass: Any = None  # weak reference to the DataLoader iterator started last
         self.ignored: weakref.WeakSet[Any] = weakref.WeakSet()
         self.finder = _ModelFinder()
         self.lock = threading.RLock()
@@ -545,17 +566,32 @@ class Tracker:
         self.total_steps += 1
         session.step(optimizer, losses)
         self.finder.start()
+        if settings.log_datasets:
+            self._record_current_pass(session)
+
+    def _record_current_pass(self, session: _Session) -> None:
+        """The run opens during a DataLoader pass: that pass trains, its dataset is training data."""
+        iterator = self.current_pass() if self.current_pass is not None else None
+        if iterator is None:
+            return
+        state = iterator.__dict__
+        dataset = state.get("_fittrace_dataset")
+        if "_fittrace_pass_start" in state and dataset is not None:
+            session.record_data(dataset, "train")
 
     # -- epochs ---------------------------------------------------------------------------------
-    def on_pass_end(self, steps_at_start: int) -> None:
+    def on_pass_end(self, steps_at_start: int, dataset: Any = None) -> None:
         self._commit_tentative()
         session = self.session
         if session is None:
             return
-        if self.total_steps > steps_at_start:
+        trained = self.total_steps > steps_at_start
+        if trained:
             session.end_train_epoch()
         else:
             session.flush_val()
+        if dataset is not None and session.settings.log_datasets:
+            session.record_data(dataset, "train" if trained else "eval")
 
     # -- run end --------------------------------------------------------------------------------
     def end_session(self, status: str, *, end_run: bool = True) -> None:
@@ -681,13 +717,18 @@ def _backward_wrapper(original: Any, switch: Any) -> Any:
 
 
 def _loader_iter_wrapper(original: Any, switch: Any) -> Any:
-    """``DataLoader.__iter__``: note the optimizer step count at the start of each pass."""
+    """``DataLoader.__iter__``: note the optimizer step count and the dataset at the start of each pass."""
 
     @functools.wraps(original)
     def __iter__(loader: Any) -> Any:
         iterator = original(loader)
         if switch.on and _current_call.get() is None and hasattr(iterator, "__dict__"):
-            iterator._fittrace_pass_start = TRACKER.total_steps
+            try:
+                iterator._fittrace_pass_start = TRACKER.total_steps
+                iterator._fittrace_dataset = getattr(loader, "dataset", None)
+                TRACKER.current_pass = weakref.ref(iterator)
+            except Exception as exc:
+                _report("starting a DataLoader pass", exc, TRACKER.session)
         return iterator
 
     return __iter__
@@ -704,7 +745,7 @@ def _loader_next_wrapper(original: Any, switch: Any) -> Any:
             start = iterator.__dict__.pop("_fittrace_pass_start", None)
             if start is not None and switch.on and _STATE.on:
                 try:
-                    TRACKER.on_pass_end(start)
+                    TRACKER.on_pass_end(start, iterator.__dict__.get("_fittrace_dataset"))
                 except Exception as exc:
                     _report("ending an epoch", exc, TRACKER.session)
             raise
