@@ -416,3 +416,32 @@ def test_a_failing_describer_raises_after_a_lightning_fit_in_testing_mode(regres
     with pytest.raises(AutologgingError, match="recording the"):
         trainer.fit(model, *_lit_loaders(regression))
     assert trainer.current_epoch == 1  # the fit itself ran to its end
+
+
+@needs_lightning
+def test_a_failing_callback_hook_never_changes_a_lightning_fit(regression, runs, monkeypatch):
+    """Every hook fittrace's callback runs inside Lightning's loop keeps the safety contract."""
+
+    def fit():
+        torch.manual_seed(3)
+        model = LitRegressor()
+        _trainer().fit(model, *_lit_loaders(regression))
+        return [p.detach().clone() for p in model.parameters()]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cannot read the learning rates")
+
+    expected = fit()
+    fittrace.pytorch.autolog(log_models=False)
+    monkeypatch.setattr(fittrace.pytorch._describe, "lr_metrics", broken)
+    monkeypatch.delenv("FITTRACE_TESTING")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        weights = fit()
+    for ours, theirs in zip(weights, expected, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+    messages = [str(w.message) for w in caught if issubclass(w.category, AutologgingWarning)]
+    assert len(messages) == 1 and "cannot read the learning rates" in messages[0]
+    [run] = runs()
+    assert run.info.status == "FINISHED" and "optimizer_name" in run.data.params
+    assert "on_train_epoch_start" in run.data.tags["fittrace.autologging.errors"]

@@ -35,8 +35,10 @@ datasets they evaluated on (context ``test`` / ``eval``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from fittrace.autologging import Call
@@ -154,6 +156,20 @@ def callback_class(base: type) -> type:
     return cls
 
 
+def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
+    """A callback hook whose failure is reported (a warning, the run's errors tag), never raised
+    into the user's ``fit``: the safety contract for code that runs inside Lightning's loop."""
+
+    @functools.wraps(hook)
+    def guarded(self: _CallbackMixin, *args: Any, **kwargs: Any) -> None:
+        try:
+            hook(self, *args, **kwargs)
+        except Exception as exc:
+            self.call.record_error(f"fit ({hook.__name__})", exc)
+
+    return guarded
+
+
 class _CallbackMixin:
     """Logs parameters, metrics and early-stopping state while ``fit`` runs (global rank 0 only)."""
 
@@ -187,6 +203,7 @@ class _CallbackMixin:
     def _log(self, metrics: dict[str, Any], step: int) -> None:
         self.call.log_metrics({k: _number(v) for k, v in metrics.items()}, step=step)
 
+    @_guarded
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.is_global_zero:
             return
@@ -198,6 +215,7 @@ class _CallbackMixin:
         self._best_refs = [c.best_score for c in trainer.early_stopping_callbacks]
         self.best_epochs = [None] * len(self._best_refs)
 
+    @_guarded
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         if trainer.is_global_zero:
             self.observe_early_stopping(trainer, trainer.current_epoch - 1)
@@ -214,6 +232,7 @@ class _CallbackMixin:
                 self._best_refs[index] = callback.best_score
                 self.best_epochs[index] = epoch
 
+    @_guarded
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
@@ -236,12 +255,14 @@ class _CallbackMixin:
         self._step_keys.update(items)
         self._log(items, step)
 
+    @_guarded
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
         if trainer.is_global_zero:
             self._record_datasets(trainer, "eval")
         if trainer.is_global_zero and not trainer.sanity_checking:
             self._snapshot = dict(trainer.callback_metrics)
 
+    @_guarded
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.is_global_zero or trainer.sanity_checking:
             return
@@ -250,6 +271,7 @@ class _CallbackMixin:
         self._eval_keys.update(updated)
         self._log(updated, trainer.current_epoch)
 
+    @_guarded
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.is_global_zero:
             return
