@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
 from fittrace.testing import new_postgres_database
 from fittrace.testing import postgres_server as running_postgres
 
-
-class NewStore(NamedTuple):
-    uri: str
-    artifact_root: str | None  # to set as FITTRACE_ARTIFACT_ROOT; None: beside the SQLite file
+# Settings a developer's shell may hold that would send a test's runs elsewhere.
+_ENV_VARS = (
+    "FITTRACE_TRACKING_URI", "MLFLOW_TRACKING_URI", "FITTRACE_ARTIFACT_ROOT", "FITTRACE_SYNC",
+    "FITTRACE_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME", "FITTRACE_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_ID", "FITTRACE_AUTOLOG", "FITTRACE_TESTING", "FITTRACE_TRACKING_TOKEN",
+)  # fmt: skip
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,17 +40,27 @@ def postgres_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> NewStore:
-    """An empty store of the kind ``--tracking-store`` asks for, for this test alone.
+def store_uri(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """This test's own empty store, of the kind ``--tracking-store`` asks for, as
+    FITTRACE_TRACKING_URI; other tracking settings cleared; the working directory ``tmp_path``.
 
-    Tests marked ``sqlite_store``, or opening the SQLite file themselves (fixtures
-    ``db_path``, ``sql``), run only against SQLite.
+    PostgreSQL stores put artifacts in ``tmp_path/fitruns/artifacts``, where SQLite's go. Tests
+    marked ``sqlite_store``, or opening the SQLite file themselves (fixtures ``db_path``,
+    ``sql``), run only against SQLite.
     """
+    for name in _ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
     if request.config.getoption("--tracking-store") == "sqlite":
-        return NewStore(f"sqlite:///{tmp_path / 'fitruns' / 'fittrace.db'}", None)
-    if request.node.get_closest_marker("sqlite_store") or {"db_path", "sql"} & set(
+        uri = f"sqlite:///{tmp_path / 'fitruns' / 'fittrace.db'}"
+    elif request.node.get_closest_marker("sqlite_store") or {"db_path", "sql"} & set(
         request.fixturenames
     ):
         pytest.skip("about the SQLite file itself; runs in the SQLite suite")
-    uri = new_postgres_database(request.getfixturevalue("postgres_server"))
-    return NewStore(uri, str(tmp_path / "fitruns" / "artifacts"))
+    else:
+        uri = new_postgres_database(request.getfixturevalue("postgres_server"))
+        monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", str(tmp_path / "fitruns" / "artifacts"))
+    monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    return uri

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -11,24 +10,14 @@ from fittrace.autologging import safety, unpatch
 from fittrace.testing import reset_tracking
 from fittrace.tracking.client import Client
 
-_ENV_VARS = ("FITTRACE_TRACKING_URI", "MLFLOW_TRACKING_URI", "FITTRACE_ARTIFACT_ROOT", "FITTRACE_AUTOLOG",
-             "FITTRACE_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME", "FITTRACE_SYNC")  # fmt: skip
-
 
 @pytest.fixture(autouse=True)
-def tracking_uri(new_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def tracking_uri(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The test's own store (root conftest); FITTRACE_TESTING=1 so autolog bugs fail the test; unpatch after."""
-    for name in _ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    uri = new_store.uri
-    if new_store.artifact_root:
-        monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", new_store.artifact_root)
-    monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
     monkeypatch.setenv("FITTRACE_TESTING", "1")
-    monkeypatch.chdir(tmp_path)
     safety.reset_warnings()
     reset_tracking()
-    yield uri
+    yield store_uri
     unpatch()
     reset_tracking()
 

@@ -15,32 +15,12 @@ import pytest
 import fittrace
 from fittrace.testing import reset_tracking
 
-_ENV_VARS = (
-    "FITTRACE_TRACKING_URI",
-    "MLFLOW_TRACKING_URI",
-    "FITTRACE_ARTIFACT_ROOT",
-    "FITTRACE_SYNC",
-    "FITTRACE_EXPERIMENT_NAME",
-    "MLFLOW_EXPERIMENT_NAME",
-    "FITTRACE_EXPERIMENT_ID",
-    "MLFLOW_EXPERIMENT_ID",
-    "FITTRACE_AUTOLOG",
-    "FITTRACE_TESTING",
-)
-
 
 @pytest.fixture(autouse=True)
-def tracking_uri(new_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point FITTRACE_TRACKING_URI at the test's own store (root conftest) and chdir into ``tmp_path``."""
-    for name in _ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    uri = new_store.uri
-    if new_store.artifact_root:
-        monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", new_store.artifact_root)
-    monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
+def tracking_uri(store_uri: str) -> Iterator[str]:
+    """The test's own store (root conftest), with a clean fluent state before and after."""
     reset_tracking()
-    yield uri
+    yield store_uri
     reset_tracking()
 
 

@@ -382,21 +382,23 @@ def test_lightning_other_datasets_by_class_and_length(runs):
     assert inputs["train"]["schema"]["features"]["class"] == f"{__name__}.Ramp"
 
 
+def _lightning_weights(regression):
+    """The weights of a seeded Lightning fit on the regression data."""
+    torch.manual_seed(3)
+    model = LitRegressor()
+    _trainer().fit(model, *_lit_loaders(regression))
+    return [p.detach().clone() for p in model.parameters()]
+
+
 @needs_lightning
 def test_a_failing_describer_never_changes_a_lightning_fit(regression, runs, monkeypatch):
-    def fit():
-        torch.manual_seed(3)
-        model = LitRegressor()
-        _trainer().fit(model, *_lit_loaders(regression))
-        return [p.detach().clone() for p in model.parameters()]
-
-    expected = fit()
+    expected = _lightning_weights(regression)
     fittrace.pytorch.autolog(log_models=False)
     monkeypatch.setattr(_datasets, "describe", _broken_describe)
     monkeypatch.delenv("FITTRACE_TESTING")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        weights = fit()
+        weights = _lightning_weights(regression)
     for ours, theirs in zip(weights, expected, strict=True):
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
     messages = [str(w.message) for w in caught if issubclass(w.category, AutologgingWarning)]
@@ -422,22 +424,16 @@ def test_a_failing_describer_raises_after_a_lightning_fit_in_testing_mode(regres
 def test_a_failing_callback_hook_never_changes_a_lightning_fit(regression, runs, monkeypatch):
     """Every hook fittrace's callback runs inside Lightning's loop keeps the safety contract."""
 
-    def fit():
-        torch.manual_seed(3)
-        model = LitRegressor()
-        _trainer().fit(model, *_lit_loaders(regression))
-        return [p.detach().clone() for p in model.parameters()]
-
     def broken(*args, **kwargs):
         raise RuntimeError("cannot read the learning rates")
 
-    expected = fit()
+    expected = _lightning_weights(regression)
     fittrace.pytorch.autolog(log_models=False)
     monkeypatch.setattr(fittrace.pytorch._describe, "lr_metrics", broken)
     monkeypatch.delenv("FITTRACE_TESTING")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        weights = fit()
+        weights = _lightning_weights(regression)
     for ours, theirs in zip(weights, expected, strict=True):
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
     messages = [str(w.message) for w in caught if issubclass(w.category, AutologgingWarning)]

@@ -35,6 +35,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from fittrace.ui.markup import duration
+
 if TYPE_CHECKING:
     from fittrace.entities import Experiment, Run
     from fittrace.tracking.client import Client
@@ -89,17 +91,6 @@ def _table(
 
 def _time(ms: int | None) -> str:
     return "" if ms is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
-
-
-def _duration(start: int | None, end: int | None) -> str:
-    if start is None or end is None:
-        return ""
-    seconds = (end - start) / 1000
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, seconds = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
 
 
 def _number(value: float | None) -> str:
@@ -247,7 +238,7 @@ def _cmd_runs(args: argparse.Namespace) -> None:
         info = run.info
         row = [info.run_id, info.run_name]
         row += [names.get(info.experiment_id, info.experiment_id)] if show_experiment else []
-        row += [info.status, _time(info.start_time), _duration(info.start_time, info.end_time)]
+        row += [info.status, _time(info.start_time), duration(info.start_time, info.end_time)]
         row += [_number(run.data.metrics.get(k)) for k in keys]
         rows.append(row)
     duration_column = len(headers) - len(keys) - 1
@@ -285,7 +276,7 @@ def _cmd_show(args: argparse.Namespace) -> None:
             ["  status", info.status],
             ["  start", _time(info.start_time)],
             ["  end", _time(info.end_time)],
-            ["  duration", _duration(info.start_time, info.end_time)],
+            ["  duration", duration(info.start_time, info.end_time)],
             ["  user", info.user_id],
             ["  artifact uri", info.artifact_uri],
             ["  lifecycle", info.lifecycle_stage],

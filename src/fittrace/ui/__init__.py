@@ -1,8 +1,11 @@
-"""A read-only web UI over any fittrace store: ``fittrace ui`` and ``fittrace server``.
+"""The web UI and tracking API over any fittrace store: ``fittrace ui`` and ``fittrace server``.
 
-Not imported by ``import fittrace``; the CLI loads it when one of those commands runs.
+Not imported by ``import fittrace``; the server (``app``, with ``http.server``) loads only when
+one of those commands runs or ``make_server`` is first used.
 """
 
-from fittrace.ui.app import UIServer, make_server, serve
+from fittrace._lazy import lazy_attributes
+
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(("UIServer", "make_server", "serve"), ".app"))
 
 __all__ = ["UIServer", "make_server", "serve"]
