@@ -390,21 +390,29 @@ def _lightning_weights(regression):
     return [p.detach().clone() for p in model.parameters()]
 
 
-@needs_lightning
-def test_a_failing_describer_never_changes_a_lightning_fit(regression, runs, monkeypatch):
+def _faulty_lightning_run(regression, runs, monkeypatch, owner, attribute, broken):
+    """A Lightning fit with ``owner.attribute`` replaced by ``broken`` (testing mode off): the
+    weights equal an unrecorded fit's, the run still finishes; returns its warnings and run."""
     expected = _lightning_weights(regression)
     fittrace.pytorch.autolog(log_models=False)
-    monkeypatch.setattr(_datasets, "describe", _broken_describe)
+    monkeypatch.setattr(owner, attribute, broken)
     monkeypatch.delenv("FITTRACE_TESTING")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         weights = _lightning_weights(regression)
     for ours, theirs in zip(weights, expected, strict=True):
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
-    messages = [str(w.message) for w in caught if issubclass(w.category, AutologgingWarning)]
-    assert len(messages) == 1 and "cannot describe this data" in messages[0]
     [run] = runs()
     assert run.info.status == "FINISHED" and "optimizer_name" in run.data.params
+    return [str(w.message) for w in caught if issubclass(w.category, AutologgingWarning)], run
+
+
+@needs_lightning
+def test_a_failing_describer_never_changes_a_lightning_fit(regression, runs, monkeypatch):
+    messages, run = _faulty_lightning_run(
+        regression, runs, monkeypatch, _datasets, "describe", _broken_describe
+    )
+    assert len(messages) == 1 and "cannot describe this data" in messages[0]
     errors = run.data.tags["fittrace.autologging.errors"]
     assert "fit (recording the train data)" in errors and "fit (recording the eval data)" in errors
 
@@ -427,17 +435,8 @@ def test_a_failing_callback_hook_never_changes_a_lightning_fit(regression, runs,
     def broken(*args, **kwargs):
         raise RuntimeError("cannot read the learning rates")
 
-    expected = _lightning_weights(regression)
-    fittrace.pytorch.autolog(log_models=False)
-    monkeypatch.setattr(fittrace.pytorch._describe, "lr_metrics", broken)
-    monkeypatch.delenv("FITTRACE_TESTING")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        weights = _lightning_weights(regression)
-    for ours, theirs in zip(weights, expected, strict=True):
-        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
-    messages = [str(w.message) for w in caught if issubclass(w.category, AutologgingWarning)]
+    messages, run = _faulty_lightning_run(
+        regression, runs, monkeypatch, fittrace.pytorch._describe, "lr_metrics", broken
+    )
     assert len(messages) == 1 and "cannot read the learning rates" in messages[0]
-    [run] = runs()
-    assert run.info.status == "FINISHED" and "optimizer_name" in run.data.params
     assert "on_train_epoch_start" in run.data.tags["fittrace.autologging.errors"]

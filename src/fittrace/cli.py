@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fittrace.ui.markup import duration
+from fittrace.ui.markup import duration, size
 
 if TYPE_CHECKING:
     from fittrace.entities import Experiment, Run
@@ -95,16 +95,6 @@ def _time(ms: int | None) -> str:
 
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
-
-
-def _size(size: int | None) -> str:
-    if size is None:
-        return ""
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    value, index = float(size), 0
-    while value >= 1024 and index < len(units) - 1:
-        value, index = value / 1024, index + 1
-    return f"{size} B" if index == 0 else f"{value:.1f} {units[index]}"
 
 
 # ------------------------------------------------------------------------------- store access
@@ -295,7 +285,7 @@ def _cmd_show(args: argparse.Namespace) -> None:
         ),
         (
             "Artifacts",
-            [(a.path + ("/" if a.is_dir else ""), _size(a.file_size)) for a in artifacts],
+            [(a.path + ("/" if a.is_dir else ""), size(a.file_size)) for a in artifacts],
         ),
     ]
     for title, items in sections:
@@ -313,7 +303,7 @@ def _cmd_artifacts_list(args: argparse.Namespace) -> None:
     elif not artifacts:
         print("No artifacts.")
     else:
-        rows = [[a.path + ("/" if a.is_dir else ""), _size(a.file_size)] for a in artifacts]
+        rows = [[a.path + ("/" if a.is_dir else ""), size(a.file_size)] for a in artifacts]
         _table(rows, ["PATH", "SIZE"], right=(1,))
 
 
