@@ -26,8 +26,8 @@ RUNS = {
         {
             "model": "xgboost",
             "my key": "a b",
-            "fittrace.runName": "alpha-run",
-            "fittrace.user": "ann",
+            "mlflow.runName": "alpha-run",
+            "mlflow.user": "ann",
         },
     ),
     "beta-run": (

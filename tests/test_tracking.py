@@ -478,7 +478,7 @@ def test_search_runs_returns_a_dataframe_with_prefixed_columns():
         "metrics.rmse",
         "params.alpha",
         "tags.model",
-        "tags.fittrace.runName",
+        "tags.mlflow.runName",
     } <= set(frame.columns)
     assert len(frame) == 3
     by_id = frame.set_index("run_id")

@@ -200,8 +200,8 @@ def test_run_page_shows_info_params_metrics_tags_datasets(ui, runs):
     assert "the baseline" in text
     # system tags are tucked into a collapsed section after the user's tags
     system = text[text.index("<summary>System tags") :]
-    assert "fittrace.runName" in system and "fittrace.user" in system
-    assert "fittrace.runName" not in text[text.index("<h2>Tags</h2>") : text.index("<summary>")]
+    assert "mlflow.runName" in system and "mlflow.user" in system
+    assert "mlflow.runName" not in text[text.index("<h2>Tags</h2>") : text.index("<summary>")]
     assert "<td>iris</td><td>d1g3st</td><td>training</td>" in text
 
 

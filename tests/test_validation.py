@@ -43,7 +43,7 @@ def test_bad_keys_are_rejected_for_params_metrics_and_tags(key):
             )
     data = _stored(run.info.run_id)
     assert data.params == {} and data.metrics == {}
-    assert not [k for k in data.tags if not k.startswith("fittrace.")]
+    assert not [k for k in data.tags if not k.startswith("mlflow.")]
 
 
 def test_keys_at_the_limits_are_accepted():

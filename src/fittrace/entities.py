@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fittrace.tags import Tags
+
 
 class RunStatus:
     """String constants for a run's lifecycle."""
@@ -41,9 +43,13 @@ class Experiment:
     name: str
     artifact_location: str
     lifecycle_stage: str = LifecycleStage.ACTIVE
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=Tags)
     creation_time: int | None = None
     last_update_time: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tags, Tags):
+            object.__setattr__(self, "tags", Tags(self.tags))
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,11 @@ class RunInfo:
 class RunData:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=Tags)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tags, Tags):
+            object.__setattr__(self, "tags", Tags(self.tags))
 
 
 @dataclass(frozen=True)

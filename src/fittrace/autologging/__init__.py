@@ -58,7 +58,7 @@ A capture that returns before yielding records nothing more for that call (no
 run is started unless it already logged), e.g. on a non-zero distributed rank.
 The original is always called exactly once; every error of the capture or of
 fittrace becomes one ``AutologgingWarning`` per integration and cause plus the
-run tag ``fittrace.autologging.errors`` (``FITTRACE_TESTING=1`` raises
+run tag ``mlflow.autologging.errors`` (``FITTRACE_TESTING=1`` raises
 ``fittrace.exceptions.AutologgingError`` instead); errors a capture catches
 itself (in a callback it added) go through ``call.record_error(what, exc)``.
 
@@ -81,7 +81,7 @@ Runs (``run=`` of ``Patcher.patch``)
   autologged call logs into it and every later one becomes a child run of it
   (so a tuner fitting many models in one run never hits "param already logged
   with another value"); ``exclusive=True`` leaves user runs alone (original
-  only). Without an active run, a run tagged ``fittrace.autologging=<name>``
+  only). Without an active run, a run tagged ``mlflow.autologging=<name>``
   (plus ``extra_tags``) is started lazily for the outermost call and ended
   FINISHED, or FAILED when the call raises (KeyboardInterrupt included).
 - ``"model"`` (evaluate/score-like calls): logs into the run where

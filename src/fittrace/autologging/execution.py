@@ -4,7 +4,7 @@ The original is called exactly once with the caller's arguments (or the new
 objects the capture put in ``call.args``/``call.kwargs``), and its result or
 exception reaches the caller untouched. Everything else is guarded: an error
 in the capture or in run management is reported (one warning per cause, the
-``fittrace.autologging.errors`` tag on the run) and never fails the call,
+``mlflow.autologging.errors`` tag on the run) and never fails the call,
 except with ``FITTRACE_TESTING=1`` where it raises ``AutologgingError``.
 """
 

@@ -11,8 +11,10 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-AUTOLOGGING_TAG = "fittrace.autologging"
-PARENT_TAG = "fittrace.parentRunId"
+from fittrace import tags
+
+AUTOLOGGING_TAG = tags.AUTOLOGGING
+PARENT_TAG = tags.PARENT_RUN_ID
 
 
 class Recorder:

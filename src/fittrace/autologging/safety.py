@@ -15,11 +15,12 @@ import threading
 import warnings
 from collections.abc import Iterator
 
+from fittrace import tags
 from fittrace.exceptions import AutologgingError
 
 _logger = logging.getLogger("fittrace.autologging")
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ERRORS_TAG = "fittrace.autologging.errors"
+ERRORS_TAG = tags.AUTOLOGGING_ERRORS
 _TAG_LIMIT = 5000
 
 _warned: set[tuple[str, str]] = set()
@@ -72,7 +73,7 @@ def report(integration: str, what: str, exc: BaseException, *, silent: bool = Fa
     if first and not silent:
         warn(
             f"fittrace autologging for {integration!r} failed in {brief}. The call itself was not "
-            "affected, but the run may be incomplete (tag fittrace.autologging.errors); this "
+            "affected, but the run may be incomplete (tag mlflow.autologging.errors); this "
             "warning is shown once per cause."
         )
     return brief

@@ -7,7 +7,7 @@ Runs
     is called outside any autologged call (Lightning's ``Trainer.fit`` is one: its steps belong
     to the Lightning capture) and this process is global rank 0 (``torch.distributed`` rank when
     initialised, else ``RANK`` / ``LOCAL_RANK`` / ``SLURM_PROCID`` / ``JSM_NAMESPACE_RANK``).
-  - With no active run, fittrace starts one (tag ``fittrace.autologging=pytorch``) and makes it
+  - With no active run, fittrace starts one (tag ``mlflow.autologging=pytorch``) and makes it
     the active run. With an active run, the training logs into it, unless an autologged call
     already logged there (then a child run is created) or ``exclusive=True`` (then nothing is
     recorded).

@@ -121,6 +121,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, alias)
     );
     """,
+    # 2: system tags move to MLflow's names (fittrace.<x> -> mlflow.<x>), see fittrace.tags
+    """
+    UPDATE tags SET key = 'mlflow.' || substr(key, 10) WHERE key LIKE 'fittrace.%';
+    UPDATE experiment_tags SET key = 'mlflow.' || substr(key, 10) WHERE key LIKE 'fittrace.%'
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

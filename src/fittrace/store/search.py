@@ -9,7 +9,7 @@ parentheses, each ``<entity> <operator> <value>``::
 
 Entities: ``metrics.<key>``, ``params.<key>``, ``tags.<key>``, ``datasets.<name|digest|context>``,
 ``attributes.<attr>`` or a bare attribute name. Keys may contain dots and may be back- or
-double-quoted right after the dot. ``tags.mlflow.<x>`` means ``tags.fittrace.<x>``, as when tags are written.
+double-quoted right after the dot. ``tags.fittrace.<x>`` means ``tags.mlflow.<x>``, as when tags are written.
 
 Semantics (same as MLflow): numeric comparisons never match a NaN metric value; ``params.k != 'a'``
 matches runs that *have* param ``k`` with another value; ``IS NULL`` matches runs without the key.
@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NoReturn
 
+from fittrace import tags
 from fittrace.exceptions import InvalidFilterError
 
 __all__ = [
@@ -352,11 +353,6 @@ def _number(text: str) -> int | float:
     return int(text) if _INTEGER_RE.fullmatch(text) else float(text)
 
 
-def _tag_key(key: str) -> str:
-    """Tags are stored under ``fittrace.<x>`` when written as ``mlflow.<x>``; search the same way."""
-    return "fittrace." + key[len("mlflow.") :] if key.startswith("mlflow.") else key
-
-
 @dataclass(frozen=True)
 class _Column:
     sql: str
@@ -559,7 +555,7 @@ class _Compiler:
         conditions = []
         if child.keyed:
             conditions.append(f"{alias}.key = ?")
-            self.params.append(_tag_key(entity.key) if entity.kind == "tag" else entity.key)
+            self.params.append(tags.canonical(entity.key) if entity.kind == "tag" else entity.key)
             value_column = f"{alias}.value"
         else:
             if entity.key not in _DATASET_FIELDS:
@@ -673,7 +669,7 @@ def _order_expression(entry: str, entity: Entity, params: list) -> str:
         )
     if entity.kind in ("param", "tag"):
         child = _RUN_SCOPE.children[entity.kind]
-        params.append(_tag_key(entity.key) if entity.kind == "tag" else entity.key)
+        params.append(tags.canonical(entity.key) if entity.kind == "tag" else entity.key)
         return (
             f"(SELECT {child.alias}.value FROM {child.table} {child.alias} "
             f"WHERE {child.join} AND {child.alias}.key = ?)"

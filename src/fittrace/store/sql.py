@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from fittrace import tags as tags_
 from fittrace.entities import (
     DatasetInput,
     Experiment,
@@ -498,7 +499,7 @@ class SqlStore(RegistryStore):
             )
             conn.executemany(
                 "UPDATE runs SET name = ? WHERE run_uuid = ?",
-                [(v, r) for r, k, v in tags if k == "fittrace.runName"],
+                [(v, r) for r, k, v in tags if k == tags_.RUN_NAME],
             )
             _insert(conn, "metrics (run_uuid, key, value, is_nan, timestamp, step)", metric_rows)
             _insert(

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from fittrace import tags as tags_
 from fittrace.entities import (
     DatasetInput,
     Experiment,
@@ -104,11 +105,11 @@ class Client(RegistryClient):
         """Create a RUNNING run with the system tags (user, source, git commit) plus ``tags``."""
         clean = {validation.tag_key(k): validation.tag_value(k, v) for k, v in (tags or {}).items()}
         name = validation.run_name(
-            run_name or clean.get("fittrace.runName") or context.random_run_name()
+            run_name or clean.get(tags_.RUN_NAME) or context.random_run_name()
         )
-        all_tags = {**context.system_tags(), **clean, "fittrace.runName": name}
+        all_tags = {**context.system_tags(), **clean, tags_.RUN_NAME: name}
         return self._store.create_run(
-            str(experiment_id), all_tags["fittrace.user"], start_time or _now(), name, all_tags
+            str(experiment_id), all_tags[tags_.USER], start_time or _now(), name, all_tags
         )
 
     def get_run(self, run_id: str) -> Run:
@@ -129,7 +130,7 @@ class Client(RegistryClient):
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
         if name is not None:
-            self.set_tag(run_id, "fittrace.runName", validation.run_name(name))
+            self.set_tag(run_id, tags_.RUN_NAME, validation.run_name(name))
         if status is not None:
             if status not in RunStatus.ALL:
                 raise InvalidParameterError(

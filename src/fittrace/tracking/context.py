@@ -8,6 +8,8 @@ import os
 import random
 import sys
 
+from fittrace import tags as tags_
+
 _ADJECTIVES = (
     "amber agile bold brave bright calm clever cosmic crisp curious daring eager fancy fierce gentle glad "
     "golden grand happy honest humble jolly keen kind lively lucky merry mighty nimble noble polite proud "
@@ -99,11 +101,11 @@ def git_commit(start: str) -> str | None:
 def system_tags() -> dict[str, str]:
     source = source_name()
     tags = {
-        "fittrace.user": user(),
-        "fittrace.source.name": source,
-        "fittrace.source.type": "LOCAL",
+        tags_.USER: user(),
+        tags_.SOURCE_NAME: source,
+        tags_.SOURCE_TYPE: "LOCAL",
     }
     commit = git_commit(os.path.dirname(source) if source != "<interactive>" else os.getcwd())
     if commit:
-        tags["fittrace.source.git.commit"] = commit
+        tags[tags_.GIT_COMMIT] = commit
     return tags

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fittrace import tags as system_tags
 from fittrace.entities import (
     DatasetInput,
     Experiment,
@@ -149,21 +150,21 @@ def start_run(
     client = _client()
     extra = dict(tags or {})
     if description is not None:
-        extra["fittrace.note.content"] = description
+        extra[system_tags.NOTE] = description
     if run_id is not None:
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
             raise InvalidParameterError(f"Run {run_id} is deleted; restore it before resuming it")
         client.resume_run(run_id)
         if run_name:
-            extra["fittrace.runName"] = run_name
+            extra[system_tags.RUN_NAME] = run_name
         if extra:
             client.log_batch(run_id, tags=[RunTag(k, v) for k, v in extra.items()])
         run = client.get_run(run_id)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack else None)
         if parent:
-            extra["fittrace.parentRunId"] = parent
+            extra[system_tags.PARENT_RUN_ID] = parent
         run = client.create_run(
             experiment_id if experiment_id is not None else _current_experiment_id(client),
             tags=extra,

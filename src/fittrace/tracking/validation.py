@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import re
 
+from fittrace import tags
 from fittrace.exceptions import InvalidParameterError
 
 MAX_KEY_LENGTH = 250
@@ -83,10 +84,8 @@ def tag_value(key: str, value: object) -> str:
 
 
 def tag_key(key: str) -> str:
-    """Validate a tag key, mapping the ``mlflow.`` system-tag spelling to ``fittrace.``."""
-    if isinstance(key, str) and key.startswith("mlflow."):
-        key = "fittrace." + key[len("mlflow.") :]
-    return validate_key(key, "Tag")
+    """Validate a tag key, mapping the ``fittrace.`` system-tag spelling to MLflow's ``mlflow.``."""
+    return validate_key(tags.canonical(key), "Tag")
 
 
 def run_name(name: object) -> str:

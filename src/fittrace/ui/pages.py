@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fittrace import tags
 from fittrace.entities import (
     Experiment,
     FileInfo,
@@ -32,9 +33,9 @@ from fittrace.ui.markup import (
 )
 
 PAGE_SIZE = 100
-SYSTEM_TAG_PREFIX = "fittrace."
-PARENT_TAG = "fittrace.parentRunId"
-NOTE_TAG = "fittrace.note.content"
+SYSTEM_TAG_PREFIX = tags.PREFIX
+PARENT_TAG = tags.PARENT_RUN_ID
+NOTE_TAG = tags.NOTE
 
 
 @dataclass(frozen=True)
