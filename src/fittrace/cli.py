@@ -389,6 +389,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return launcher.main(command)
 
 
+def _cmd_copy(args: argparse.Namespace) -> None:
+    """Copy an MLflow store into this one (import) or this one into an MLflow store (export)."""
+    from fittrace import migration
+
+    if args.command_name == "import":
+        counts = migration.import_from_mlflow(
+            args.from_mlflow, args.experiment, progress=True, tracking_uri=_tracking_uri(args)
+        )
+    else:
+        _client(args)  # the store to export must exist
+        counts = migration.export_to_mlflow(
+            args.to_mlflow, args.experiment, progress=True, tracking_uri=_tracking_uri(args)
+        )
+    if args.json:
+        _print_json(dataclasses.asdict(counts))
+    else:
+        print("\n".join(counts.lines()))
+
+
 def _server_token(args: argparse.Namespace) -> str | None:
     """The token the server requires: from the variable --token-env names, else FITTRACE_SERVER_TOKEN."""
     name = args.token_env or "FITTRACE_SERVER_TOKEN"
@@ -556,6 +575,26 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = commands.add_parser(name, parents=[serving], help=what, description=what)
         p.set_defaults(handler=_cmd_ui)
+
+    for name, option, what in (
+        (
+            "import",
+            "--from-mlflow",
+            "copy an MLflow store (any MLflow tracking URI) into this store",
+        ),
+        ("export", "--to-mlflow", "copy this store into an MLflow store (any MLflow tracking URI)"),
+    ):
+        p = commands.add_parser(
+            name,
+            parents=[json_flag],
+            help=what,
+            description=what + ("; run again, only what is new is copied"),
+        )
+        p.add_argument(option, required=True, metavar="URI", help="the MLflow tracking URI")
+        p.add_argument(
+            "-e", "--experiment", action="append", metavar="NAME", help="repeatable; default: all"
+        )
+        p.set_defaults(handler=_cmd_copy)
 
     # No option parsing after 'run': everything belongs to the launched command.
     p = commands.add_parser(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import threading
 import time
@@ -47,6 +48,7 @@ DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 # Parameters per statement stay well under SQLite's variable limit.
 _CHUNK = 500
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 _BOUND_VALUES = 900  # bound values per multi-row INSERT, under the oldest SQLite limit of 999
 
 
@@ -335,34 +337,43 @@ class SqlStore(RegistryStore):
         run_name: str,
         tags: dict[str, str],
         owned: bool = True,
+        run_id: str | None = None,
     ) -> Run:
         """A new RUNNING run; ``owned``: owned by this process (marked KILLED once it is gone),
-        else by no process of this host (a run a tracking server creates for a remote client)."""
+        else by no process of this host (a run a tracking server creates for a remote client).
+        ``run_id`` keeps a copied run's id (32 hex digits, as MLflow's); by default a new one."""
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidParameterError(
                 f"Experiment {experiment_id!r} is deleted; restore it to add runs"
             )
-        run_id = uuid.uuid4().hex
+        if run_id is None:
+            run_id = uuid.uuid4().hex
+        elif not _RUN_ID.fullmatch(str(run_id)):
+            raise InvalidParameterError(f"run_id must be 32 hexadecimal digits, got {run_id!r}")
         artifact_uri = self._join(experiment.artifact_location, run_id, "artifacts")
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, artifact_uri,"
-                " owner_host, owner_pid, owner_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    run_name,
-                    experiment.experiment_id,
-                    user_id,
-                    RunStatus.RUNNING,
-                    start_time,
-                    artifact_uri,
-                    *self._owner(owned),
-                ),
-            )
-            conn.executemany(
-                "INSERT INTO tags VALUES (?, ?, ?)", [(run_id, k, v) for k, v in tags.items()]
-            )
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time,"
+                    " artifact_uri, owner_host, owner_pid, owner_start)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        run_name,
+                        experiment.experiment_id,
+                        user_id,
+                        RunStatus.RUNNING,
+                        start_time,
+                        artifact_uri,
+                        *self._owner(owned),
+                    ),
+                )
+                conn.executemany(
+                    "INSERT INTO tags VALUES (?, ?, ?)", [(run_id, k, v) for k, v in tags.items()]
+                )
+        except self._integrity_errors as e:
+            raise ResourceAlreadyExistsError(f"Run {run_id} already exists") from e
         info = RunInfo(
             run_id,
             experiment.experiment_id,
