@@ -543,11 +543,15 @@ def test_a_server_that_is_not_fittrace_is_named(monkeypatch):
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
 
-    def answer() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.0 404 Not Found\r\nContent-Length: 9\r\n\r\nnot here!")
+    def answer() -> None:  # every request, the first-use probes' included
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.0 404 Not Found\r\nContent-Length: 9\r\n\r\nnot here!")
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
@@ -556,8 +560,8 @@ def test_a_server_that_is_not_fittrace_is_named(monkeypatch):
         with pytest.raises(StoreError, match="is .* a fittrace tracking server"):
             Client(url).get_experiment("0")
     finally:
-        thread.join(10)
         listener.close()
+        thread.join(10)
 
 
 def test_cli_lists_runs_of_a_tracking_server(server, capsys):

@@ -6,9 +6,10 @@ Resolution order: explicit argument > ``set_tracking_uri`` > ``FITTRACE_TRACKING
 Artifacts go to ``FITTRACE_ARTIFACT_ROOT`` if set (a folder or an fsspec URL such as
 ``s3://bucket/prefix``), else to ``artifacts/`` beside the SQLite database, or to
 ``fitruns/artifacts`` in the working directory for a PostgreSQL store.
-``http://host:port`` or ``https://...`` selects a tracking server (``fittrace server``):
-every call and every artifact goes through it, to the store and artifact root it was started
-with (``FITTRACE_ARTIFACT_ROOT`` is the server's business then, and ignored here).
+``http://host:port`` or ``https://...`` selects a tracking server, ``fittrace server`` or
+``mlflow server`` (which one is asked once, on first use): every call goes through it, to the
+store and artifact root it was started with (``FITTRACE_ARTIFACT_ROOT`` is the server's
+business then, and ignored here).
 """
 
 from __future__ import annotations
@@ -100,9 +101,7 @@ def artifact_root_for(uri: str) -> str:
 
 def _open_store(uri: str, artifact_root: str) -> SqlStore:
     if is_http(uri):
-        from fittrace.store.rest import RestStore
-
-        return RestStore(store_key(uri))  # type: ignore[return-value]  # SqlStore's public methods
+        return _server_store(store_key(uri))  # type: ignore[return-value]  # SqlStore's methods
     if is_postgres(uri):
         from fittrace.store.postgres import PostgresStore
 
@@ -110,6 +109,15 @@ def _open_store(uri: str, artifact_root: str) -> SqlStore:
     from fittrace.store.sqlite import SqliteStore
 
     return SqliteStore(sqlite_path(uri), artifact_root)
+
+
+def _server_store(url: str) -> object:
+    """The client of the tracking server at ``url``: fittrace's protocol when the server speaks it
+    (``fittrace server``), else MLflow's REST API (``mlflow server``); asked once, on first use."""
+    from fittrace.store.mlflow_rest import MlflowRestStore, speaks_mlflow_only
+    from fittrace.store.rest import RestStore
+
+    return MlflowRestStore(url) if speaks_mlflow_only(url) else RestStore(url)
 
 
 def recorder_for(uri: str | None = None) -> Recorder:
