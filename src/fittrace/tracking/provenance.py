@@ -7,6 +7,10 @@ artifacts ``code/diff.patch``, ``code/untracked.txt`` (names only, never the
 files) and ``environment/requirements.txt``. Everything it computes is cached
 per process, so the second run of a process costs a few file writes. A
 failure is logged, never raised: provenance must not break a training.
+
+``FITTRACE_LOG_PROVENANCE=false`` switches this capture off (for example where
+an uncommitted diff may hold secrets); the tags read at run creation (commit,
+branch, remote, script path and hash, Python and framework versions) remain.
 """
 
 from __future__ import annotations
@@ -26,11 +30,16 @@ _logger = logging.getLogger("fittrace.provenance")
 DIFF_FILE = "code/diff.patch"
 UNTRACKED_FILE = "code/untracked.txt"
 WAIT_S = 30.0
+ENABLE_ENV = "FITTRACE_LOG_PROVENANCE"
 
 _jobs: queue.SimpleQueue = queue.SimpleQueue()
 _pending: dict[str, threading.Event] = {}
 _lock = threading.Lock()
 _worker: dict[str, Any] = {"pid": None}
+
+
+def enabled() -> bool:
+    return os.environ.get(ENABLE_ENV, "").strip().lower() not in ("0", "false", "no", "off")
 
 
 def record(client: Any, run_id: str, source_dir: str) -> None:

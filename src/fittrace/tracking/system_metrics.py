@@ -101,8 +101,37 @@ def _disk_usage() -> dict[str, float]:
     }
 
 
-class ProcReader:
-    """Linux: ``/proc`` and ``statvfs``; counters are reported relative to the first sample."""
+class _HostReader:
+    """CPU, memory, disk and network of the host; I/O counters relative to the first sample."""
+
+    def __init__(self) -> None:
+        self._start = self._counters()
+
+    def _cpu_percent(self) -> float: ...
+    def _memory(self) -> tuple[int, int]: ...  # used, total bytes
+    def _rss(self) -> int: ...
+    def _counters(self) -> tuple[int, int, int, int]: ...  # disk read/written, net in/out
+
+    def sample(self) -> dict[str, float]:
+        used, total = self._memory()
+        deltas = [
+            (now - start) / _MB for now, start in zip(self._counters(), self._start, strict=True)
+        ]
+        return {
+            "cpu_utilization_percentage": self._cpu_percent(),
+            "system_memory_usage_megabytes": used / _MB,
+            "system_memory_usage_percentage": 100.0 * used / total,
+            "process_memory_rss_megabytes": self._rss() / _MB,
+            **_disk_usage(),
+            "disk_read_megabytes": deltas[0],
+            "disk_write_megabytes": deltas[1],
+            "network_receive_megabytes": deltas[2],
+            "network_transmit_megabytes": deltas[3],
+        }
+
+
+class ProcReader(_HostReader):
+    """Linux: ``/proc`` and ``statvfs``."""
 
     def __init__(self) -> None:
         self._page = os.sysconf("SC_PAGE_SIZE")
@@ -111,12 +140,30 @@ class ProcReader:
         except OSError:
             self._disks = None
         self._cpu = self._cpu_times()
-        self._start = self._counters()
+        super().__init__()
 
     @staticmethod
     def _cpu_times() -> tuple[int, int]:
         values = [int(v) for v in _read("/proc/stat").split("\n", 1)[0].split()[1:9]]
         return sum(values), values[3] + values[4]  # total, idle + iowait
+
+    def _cpu_percent(self) -> float:
+        total, idle = self._cpu_times()
+        elapsed = total - self._cpu[0]
+        busy = elapsed - (idle - self._cpu[1])
+        self._cpu = (total, idle)
+        return 100.0 * busy / max(elapsed, 1)
+
+    def _memory(self) -> tuple[int, int]:
+        memory = {}
+        for line in _read("/proc/meminfo").splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("MemTotal", "MemAvailable"):
+                memory[key] = int(rest.split()[0]) * 1024
+        return memory["MemTotal"] - memory.get("MemAvailable", 0), memory["MemTotal"]
+
+    def _rss(self) -> int:
+        return int(_read("/proc/self/statm").split()[1]) * self._page
 
     def _counters(self) -> tuple[int, int, int, int]:
         read = written = 0
@@ -132,34 +179,8 @@ class ProcReader:
             sent += int(fields[8])
         return read, written, received, sent
 
-    def sample(self) -> dict[str, float]:
-        total, idle = self._cpu_times()
-        busy_delta = (total - self._cpu[0]) - (idle - self._cpu[1])
-        cpu = 100.0 * busy_delta / max(total - self._cpu[0], 1)
-        self._cpu = (total, idle)
-        memory = {}
-        for line in _read("/proc/meminfo").splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("MemTotal", "MemAvailable"):
-                memory[key] = int(rest.split()[0]) * 1024
-        used = memory["MemTotal"] - memory.get("MemAvailable", 0)
-        rss = int(_read("/proc/self/statm").split()[1]) * self._page
-        counters = self._counters()
-        deltas = [(now - start) / _MB for now, start in zip(counters, self._start)]
-        return {
-            "cpu_utilization_percentage": cpu,
-            "system_memory_usage_megabytes": used / _MB,
-            "system_memory_usage_percentage": 100.0 * used / memory["MemTotal"],
-            "process_memory_rss_megabytes": rss / _MB,
-            **_disk_usage(),
-            "disk_read_megabytes": deltas[0],
-            "disk_write_megabytes": deltas[1],
-            "network_receive_megabytes": deltas[2],
-            "network_transmit_megabytes": deltas[3],
-        }
 
-
-class PsutilReader:
+class PsutilReader(_HostReader):
     """Other platforms: the same metrics through psutil."""
 
     def __init__(self) -> None:
@@ -168,7 +189,17 @@ class PsutilReader:
         self._psutil = psutil
         self._process = psutil.Process()
         psutil.cpu_percent()  # the first call only sets the baseline
-        self._start = self._counters()
+        super().__init__()
+
+    def _cpu_percent(self) -> float:
+        return float(self._psutil.cpu_percent())
+
+    def _memory(self) -> tuple[int, int]:
+        memory = self._psutil.virtual_memory()
+        return memory.total - memory.available, memory.total
+
+    def _rss(self) -> int:
+        return self._process.memory_info().rss
 
     def _counters(self) -> tuple[int, int, int, int]:
         disk = self._psutil.disk_io_counters()
@@ -179,23 +210,6 @@ class PsutilReader:
             net.bytes_recv,
             net.bytes_sent,
         )
-
-    def sample(self) -> dict[str, float]:
-        memory = self._psutil.virtual_memory()
-        used = memory.total - memory.available
-        counters = self._counters()
-        deltas = [(now - start) / _MB for now, start in zip(counters, self._start)]
-        return {
-            "cpu_utilization_percentage": self._psutil.cpu_percent(),
-            "system_memory_usage_megabytes": used / _MB,
-            "system_memory_usage_percentage": 100.0 * used / memory.total,
-            "process_memory_rss_megabytes": self._process.memory_info().rss / _MB,
-            **_disk_usage(),
-            "disk_read_megabytes": deltas[0],
-            "disk_write_megabytes": deltas[1],
-            "network_receive_megabytes": deltas[2],
-            "network_transmit_megabytes": deltas[3],
-        }
 
 
 class NvmlReader:
