@@ -27,7 +27,7 @@ import subprocess
 from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-MAX_DIFF_BYTES = 1 << 20
+MAX_DIFF_BYTES = 1 << 20  # FITTRACE_CODE_DIFF_MAX_BYTES overrides it
 _WALK_LIMIT = 50_000  # entries visited looking for untracked files before leaving it to git
 
 
@@ -306,7 +306,12 @@ class Changes(NamedTuple):
     untracked: list[str]
 
 
-def cap_diff(diff: str, limit: int = MAX_DIFF_BYTES) -> str:
+def _diff_limit() -> int:
+    text = os.environ.get("FITTRACE_CODE_DIFF_MAX_BYTES", "").strip()
+    return int(text) if text.isdigit() else MAX_DIFF_BYTES
+
+
+def cap_diff(diff: str, limit: int) -> str:
     """The diff, cut to ``limit`` bytes at a line end with a note saying so when longer."""
     data = diff.encode("utf-8", "surrogateescape")
     if len(data) <= limit:
@@ -339,7 +344,7 @@ def changes(repo: Checkout) -> Changes:
         return Changes(None, "", [])
     diff = _git(repo, "diff", "HEAD", "--no-color", "--no-ext-diff", "--binary")
     untracked = _git(repo, "ls-files", "-z", "--others", "--exclude-standard").split("\0")
-    return Changes(bool(diff), cap_diff(diff), sorted(p for p in untracked if p))
+    return Changes(bool(diff), cap_diff(diff, _diff_limit()), sorted(p for p in untracked if p))
 
 
 def file_sha256(path: str) -> str | None:
