@@ -188,29 +188,71 @@ def test_remote_url_credentials_are_stripped(url, expected):
     assert gitinfo.strip_credentials(url) == expected
 
 
-def test_requirements_are_computed_once_per_process(run_python, tmp_path):
-    script = """
+def test_requirements_are_computed_once_per_process_and_again_after_an_install(
+    run_python, tmp_path
+):
+    site = tmp_path / "site"
+    site.mkdir()
+    script = f"""
+    import pathlib, sys
+    sys.path.insert(0, {str(site)!r})
     import fittrace
     from fittrace.tracking import environment
 
     calls = []
     compute = environment._distributions
     environment._distributions = lambda: calls.append(1) or compute()
-    ids = []
-    for _ in range(3):
+
+    def run():
         with fittrace.start_run() as run:
-            ids.append(run.info.run_id)
+            pass
+        return run.info.run_id
+
+    ids = [run() for _ in range(3)]
     print(len(calls), *ids)
+    info = pathlib.Path({str(site)!r}) / "fakepkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\\nName: fakepkg\\nVersion: 1.0\\n")
+    last = run()
+    print(len(calls), last)
     """
     result = run_python(script, env=_PROVENANCE_ON)
     assert result.returncode == 0, result.stderr
-    count, *ids = result.stdout.split()
+    first, second = result.stdout.splitlines()
+    count, *ids = first.split()
     assert count == "1"
     import importlib.metadata
 
     pinned = f"pytest=={importlib.metadata.version('pytest')}"
     for run_id in ids:
-        assert pinned in _artifact(run_id, "environment/requirements.txt").splitlines()
+        requirements = _artifact(run_id, "environment/requirements.txt").splitlines()
+        assert pinned in requirements and "fakepkg==1.0" not in requirements
+    count, after_install = second.split()
+    assert count == "2"
+    assert "fakepkg==1.0" in _artifact(after_install, "environment/requirements.txt").splitlines()
+
+
+def test_same_data_gets_the_same_digest_in_every_process(run_python):
+    script = """
+    import os, numpy as np, fittrace
+    from fittrace.autologging.datasets import dataset_input
+
+    X = np.arange(600, dtype=float).reshape(200, 3) * float(os.environ["SCALE"])
+    with fittrace.start_run() as run:
+        fittrace.log_input(dataset_input(X, X[:, 0], "train", "training", "script"))
+    print(run.info.run_id)
+    """
+    ids = []
+    for scale in ("1", "1", "2"):
+        result = run_python(script, env={"SCALE": scale})
+        assert result.returncode == 0, result.stderr
+        ids.append(result.stdout.split()[-1])
+    digests = [fittrace.get_run(i).inputs.dataset_inputs[0].digest for i in ids]
+    assert digests[0] == digests[1] != digests[2]
+    found = fittrace.search_runs(
+        filter_string=f"datasets.digest = '{digests[0]}'", output_format="list"
+    )
+    assert sorted(r.info.run_id for r in found) == sorted(ids[:2])
 
 
 def test_child_runs_and_switched_off_runs_get_no_capture(run_python):
