@@ -34,6 +34,18 @@ TARGET_PERCENT = 1.0
 RUNS = 40
 
 
+def _idle_run(mlflow, seconds: float, sampled: bool, **start_run) -> dict:
+    """One run open for ``seconds`` while this thread sleeps: the process's CPU time and samples."""
+    with mlflow.start_run(log_system_metrics=sampled, **start_run) as run:
+        cpu = time.process_time()
+        time.sleep(seconds)
+        cpu = time.process_time() - cpu
+    history = mlflow.MlflowClient().get_metric_history(
+        run.info.run_id, "system/cpu_utilization_percentage"
+    )
+    return {"cpu_s": cpu, "samples": len(history)}
+
+
 def worker_fittrace_sampler(seconds: float, sampled: bool, tmp: str) -> dict:
     os.environ["FITTRACE_SYSTEM_METRICS_INTERVAL"] = str(SAMPLE_INTERVAL_S)
     os.environ["FITTRACE_LOG_PROVENANCE"] = "false"
@@ -42,14 +54,7 @@ def worker_fittrace_sampler(seconds: float, sampled: bool, tmp: str) -> dict:
     fittrace.set_tracking_uri(f"sqlite:///{tmp}/fittrace.db")
     fittrace.log_param("warmup", 1)  # opens the store and starts the writer outside the timing
     fittrace.end_run()
-    with fittrace.start_run(log_system_metrics=sampled) as run:
-        cpu = time.process_time()
-        time.sleep(seconds)
-        cpu = time.process_time() - cpu
-    history = fittrace.MlflowClient().get_metric_history(
-        run.info.run_id, "system/cpu_utilization_percentage"
-    )
-    return {"cpu_s": cpu, "samples": len(history)}
+    return _idle_run(fittrace, seconds, sampled)
 
 
 def worker_mlflow_sampler(seconds: float, sampled: bool, tmp: str) -> dict:
@@ -63,14 +68,7 @@ def worker_mlflow_sampler(seconds: float, sampled: bool, tmp: str) -> dict:
     experiment = mlflow.create_experiment("bench", artifact_location=f"{tmp}/mlartifacts")
     with mlflow.start_run(experiment_id=experiment):
         mlflow.log_param("warmup", 1)
-    with mlflow.start_run(experiment_id=experiment, log_system_metrics=sampled) as run:
-        cpu = time.process_time()
-        time.sleep(seconds)
-        cpu = time.process_time() - cpu
-    history = mlflow.MlflowClient().get_metric_history(
-        run.info.run_id, "system/cpu_utilization_percentage"
-    )
-    return {"cpu_s": cpu, "samples": len(history)}
+    return _idle_run(mlflow, seconds, sampled, experiment_id=experiment)
 
 
 def worker_runs(provenance: bool, dirty: bool, tmp: str) -> dict:
@@ -85,7 +83,11 @@ def worker_runs(provenance: bool, dirty: bool, tmp: str) -> dict:
     if dirty:
         with open(os.path.join(repo, "model.py"), "w") as f:
             f.write("LR = 0.3\n")
-    os.chdir(repo)  # no script file: the checkout is found from the working directory
+    os.chdir(repo)
+    script = os.path.join(repo, "train.py")  # the runs' script: in the checkout, untracked
+    with open(script, "w") as f:
+        f.write("# the benchmark's stand-in training script\n")
+    sys.modules["__main__"].__file__ = script
     os.environ["FITTRACE_LOG_PROVENANCE"] = str(provenance).lower()
     import fittrace
     from fittrace.tracking import context

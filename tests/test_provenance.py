@@ -86,6 +86,36 @@ def _artifacts(run_id: str) -> set[str]:
 
 
 @needs_git
+def test_commit_and_branch_from_loose_and_packed_refs_and_a_detached_head(tmp_path, run_python):
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("hello\n")
+    _git(repo, "add", "README")
+    _git(repo, "commit", "-q", "-m", "first")
+    (repo / "README").write_text("hello again\n")
+    _git(repo, "commit", "-q", "-am", "second")
+    head = _git(repo, "rev-parse", "HEAD")
+
+    loose = _train(run_python, repo / "src", {}).data.tags
+    assert loose["fittrace.source.git.commit"] == head
+    assert loose["fittrace.source.git.branch"] == "main"
+    assert loose["fittrace.source.name"] == str(repo / "src" / "train.py")
+    assert loose["fittrace.source.path"] == "src/train.py"
+    assert "fittrace.source.git.repoURL" not in loose  # no remote
+
+    _git(repo, "pack-refs", "--all")
+    assert not (repo / ".git" / "refs" / "heads" / "main").exists()
+    packed = _train(run_python, repo / "src", {}).data.tags
+    assert packed["fittrace.source.git.commit"] == head
+
+    _git(repo, "checkout", "-q", "--detach", "HEAD~1")
+    detached = _train(run_python, repo / "src", {}).data.tags
+    assert detached["fittrace.source.git.commit"] == _git(repo, "rev-parse", "HEAD") != head
+    assert "fittrace.source.git.branch" not in detached
+
+
+@needs_git
 def test_dirty_tree_records_diff_untracked_files_and_git_tags(repo, run_python, git_calls):
     env, log = git_calls
     (repo / "model.py").write_text("LR = 0.3\n")
