@@ -77,14 +77,17 @@ def _loop() -> None:
 
 def _capture(client: Any, run_id: str, source_dir: str) -> None:
     tags = {**environment.machine_tags(), **environment.accelerator_tags()}
+    files = {environment.REQUIREMENTS_FILE: environment.requirements()}
     repo = gitinfo.checkout(source_dir)
     if repo is not None and repo.commit:
         found = gitinfo.changes(repo)
         if found.dirty is not None:
             tags[tags_.GIT_DIRTY] = str(found.dirty).lower()
         if found.diff:
-            client.log_text(run_id, found.diff, DIFF_FILE)
+            files[DIFF_FILE] = found.diff
         if found.untracked:
-            client.log_text(run_id, "".join(p + "\n" for p in found.untracked), UNTRACKED_FILE)
+            files[UNTRACKED_FILE] = "".join(p + "\n" for p in found.untracked)
     client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-    client.log_text(run_id, environment.requirements(), environment.REQUIREMENTS_FILE)
+    artifacts = client.artifact_repository(run_id)
+    for path, text in files.items():
+        artifacts.write_bytes(path, text.encode("utf-8", "surrogateescape"))
