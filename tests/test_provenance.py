@@ -7,6 +7,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -354,3 +355,22 @@ def test_fittrace_diff_shows_param_package_and_code_differences(repo, run_python
     (changes,) = [line for line in shown.splitlines() if "uncommitted changes" in line]
     assert changes.endswith("1 files: model.py")
     assert "environment/requirements.txt" in shown
+
+
+def test_notebook_path_from_the_front_end(monkeypatch, tmp_path):
+    from fittrace.tracking import context
+
+    notebook = tmp_path / "analysis.ipynb"
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(
+        sys.modules, "__main__", types.ModuleType("__main__")
+    )  # a kernel: no __file__
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))
+    with fittrace.start_run() as run:
+        pass
+    tags = fittrace.get_run(run.info.run_id).data.tags
+    assert tags["fittrace.source.type"] == "NOTEBOOK"
+    assert tags["fittrace.source.name"] == str(notebook)
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    sys.modules["__main__"].__vsc_ipynb_file__ = str(notebook)  # VS Code's way
+    assert context.system_tags()["mlflow.source.name"] == str(notebook)
