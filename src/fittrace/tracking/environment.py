@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import platform
 import sys
 
 from fittrace import tags as tags_
@@ -43,6 +42,8 @@ def framework_tags() -> dict[str, str]:
 
 
 def _cpu_model() -> str:
+    import platform
+
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -56,6 +57,8 @@ def _cpu_model() -> str:
 @functools.lru_cache(maxsize=1)
 def machine_tags() -> dict[str, str]:
     """Python implementation, platform, CPU and memory (cached per process)."""
+    import platform  # in the background thread: it is slow to import and to ask
+
     tags = {
         tags_.PREFIX + "python.implementation": platform.python_implementation(),
         tags_.PREFIX + "platform": platform.platform(),

@@ -20,10 +20,8 @@ import fnmatch
 import functools
 import hashlib
 import os
-import shutil
 import stat
 import struct
-import subprocess
 from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
@@ -325,6 +323,8 @@ def cap_diff(diff: str, limit: int) -> str:
 
 
 def _git(repo: Checkout, *args: str) -> str:
+    import subprocess  # only here: most processes never run git
+
     return subprocess.run(
         ["git", "-c", "core.quotepath=off", *args],
         cwd=repo.root,
@@ -338,6 +338,8 @@ def _git(repo: Checkout, *args: str) -> str:
 @functools.lru_cache(maxsize=8)
 def changes(repo: Checkout) -> Changes:
     """The uncommitted diff and untracked files of ``repo`` (cached per process)."""
+    import shutil
+
     if not maybe_changed(repo):
         return Changes(False, "", [])
     if shutil.which("git") is None:
