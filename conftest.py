@@ -21,6 +21,8 @@ _ENV_VARS = (
     "FITTRACE_TRACKING_URI", "MLFLOW_TRACKING_URI", "FITTRACE_ARTIFACT_ROOT", "FITTRACE_SYNC",
     "FITTRACE_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME", "FITTRACE_EXPERIMENT_ID",
     "MLFLOW_EXPERIMENT_ID", "FITTRACE_AUTOLOG", "FITTRACE_TESTING", "FITTRACE_TRACKING_TOKEN",
+    "FITTRACE_ENABLE_SYSTEM_METRICS_LOGGING", "FITTRACE_SYSTEM_METRICS_INTERVAL",
+    "FITTRACE_AUTOLOG_LOG_SYSTEM_METRICS",
 )  # fmt: skip
 
 
@@ -62,5 +64,8 @@ def store_uri(
         uri = new_postgres_database(request.getfixturevalue("postgres_server"))
         monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", str(tmp_path / "fitruns" / "artifacts"))
     monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
+    # Off unless a test is about it: the background capture adds environment/ and code/
+    # artifacts that would change every other test's artifact listings.
+    monkeypatch.setenv("FITTRACE_LOG_PROVENANCE", "false")
     monkeypatch.chdir(tmp_path)
     return uri

@@ -27,6 +27,14 @@ _ATTRS.update(
         "MlflowException": ("fittrace.exceptions", "FittraceError"),
         "RunStatus": ("fittrace.entities", "RunStatus"),
         "ViewType": ("fittrace.entities", "ViewType"),
+        "enable_system_metrics_logging": (
+            "fittrace.tracking.system_metrics",
+            "enable_system_metrics_logging",
+        ),
+        "disable_system_metrics_logging": (
+            "fittrace.tracking.system_metrics",
+            "disable_system_metrics_logging",
+        ),
     }
 )
 _SUBMODULES = {

@@ -3,6 +3,7 @@
     fittrace [--tracking-uri URI] experiments [--all] [--json]
     fittrace runs [-e NAME_OR_ID ...] [--filter F] [--order-by X ...] [--max-results N] [--json]
     fittrace show RUN_ID [--json]
+    fittrace diff RUN_A RUN_B [--json]
     fittrace artifacts list RUN_ID [PATH] [--json]
     fittrace artifacts download RUN_ID [PATH] [-d DST]
     fittrace models [--filter F] [--json]
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from fittrace.tracking.client import Client
 
 _METRIC_COLUMNS = 3
+_PATCH_LINES = 200
 
 
 class CliError(Exception):
@@ -272,10 +274,39 @@ def _cmd_show(args: argparse.Namespace) -> None:
             ["  lifecycle", info.lifecycle_stage],
         ]
     )
+    from fittrace.tracking import compare, provenance
+    from fittrace.tracking.system_metrics import PREFIX as SYSTEM_PREFIX
+
+    tags = run.data.tags
+    code = [(k, v) for k, v in sorted(tags.items()) if k.startswith(compare.CODE_TAGS)]
+    paths = {a.path for a in artifacts}
+    if provenance.DIFF_FILE in paths:
+        diff = compare.read_text(client, info.run_id, provenance.DIFF_FILE)
+        code.append(("uncommitted changes", compare.describe_diff(diff)))
+    if provenance.UNTRACKED_FILE in paths:
+        listing = compare.read_text(client, info.run_id, provenance.UNTRACKED_FILE)
+        code.append(("untracked files", compare.describe_untracked(listing)))
+    metrics = sorted(run.data.metrics.items())
     sections = [
         ("Params", sorted(run.data.params.items())),
-        ("Metrics", [(k, _number(v)) for k, v in sorted(run.data.metrics.items())]),
-        ("Tags", sorted(run.data.tags.items())),
+        ("Metrics", [(k, _number(v)) for k, v in metrics if not k.startswith(SYSTEM_PREFIX)]),
+        (
+            "System metrics (last)",
+            [(k, _number(v)) for k, v in metrics if k.startswith(SYSTEM_PREFIX)],
+        ),
+        ("Code", code),
+        (
+            "Environment",
+            [(k, v) for k, v in sorted(tags.items()) if k.startswith(compare.ENVIRONMENT_TAGS)],
+        ),
+        (
+            "Tags",
+            [
+                (k, v)
+                for k, v in sorted(tags.items())
+                if not k.startswith(compare.CODE_TAGS + compare.ENVIRONMENT_TAGS)
+            ],
+        ),
         (
             "Datasets",
             [
@@ -292,6 +323,47 @@ def _cmd_show(args: argparse.Namespace) -> None:
         print(f"{title}:" if items else f"{title}: (none)")
         if items:
             _table([[f"  {k}", v] for k, v in items])
+
+
+def _cmd_diff(args: argparse.Namespace) -> None:
+    from fittrace.tracking import compare
+
+    client = _client(args)
+    result = compare.compare(client, args.run_a, args.run_b)
+    if args.json:
+        sections = {
+            title: [{"key": k, "a": a, "b": b} for k, a, b in rows]
+            for title, rows in result.sections.items()
+        }
+        _print_json(
+            {
+                "a": args.run_a,
+                "b": args.run_b,
+                "sections": sections,
+                "patch_changes": result.patch_changes,
+            }
+        )
+        return
+    names = [client.get_run(r).info.run_name for r in (args.run_a, args.run_b)]
+    print(f"A = {args.run_a} ({names[0]})")
+    print(f"B = {args.run_b} ({names[1]})")
+    same = [title for title, rows in result.sections.items() if not rows]
+    for title, rows in result.sections.items():
+        if rows:
+            print(f"{title}:")
+            _table([[f"  {k}", _absent(a), _absent(b)] for k, a, b in rows], ["", "A", "B"])
+    if result.patch_changes:
+        print("Uncommitted changes, A's diff -> B's diff:")
+        for line in result.patch_changes[:_PATCH_LINES]:
+            print(f"  {line}")
+        if len(result.patch_changes) > _PATCH_LINES:
+            print(f"  ... {len(result.patch_changes) - _PATCH_LINES} more lines (see --json)")
+    if same:
+        print(f"Same: {', '.join(same)}")
+
+
+def _absent(value: str | None) -> str:
+    return "(none)" if value is None else value
 
 
 def _cmd_artifacts_list(args: argparse.Namespace) -> None:
@@ -495,6 +567,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_id")
     p.set_defaults(handler=_cmd_show)
+
+    p = commands.add_parser(
+        "diff",
+        parents=[json_flag],
+        help="what differs between two runs: params, metrics, data, code, packages, environment",
+    )
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.set_defaults(handler=_cmd_diff)
 
     artifacts = commands.add_parser("artifacts", help="list or download a run's artifacts")
     artifact_commands = artifacts.add_subparsers(

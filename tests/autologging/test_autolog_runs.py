@@ -188,3 +188,21 @@ def test_enable_rejects_unknown_and_mistyped_options(fakeml, option):
         autologging.enable("fakeml", log_modles=True)
     with pytest.raises(ValueError, match=f"{option}='yes'"):
         autologging.enable("fakeml", **{option: "yes"})
+
+
+def test_log_system_metrics_option_samples_the_runs_autologging_starts(
+    fakeml, all_runs, monkeypatch
+):
+    from fittrace.tracking import system_metrics
+
+    started, stopped = [], []
+    monkeypatch.setattr(system_metrics, "start", lambda client, run_id: started.append(run_id))
+    monkeypatch.setattr(system_metrics, "stop", stopped.append)
+    autologging.enable("fakeml", log_system_metrics=True)
+    fakeml.Model().fit([1])
+    (run,) = all_runs()
+    assert started == [run.info.run_id] and run.info.run_id in stopped
+    autologging.enable("fakeml", log_system_metrics=False)
+    stopped.clear()
+    fakeml.Model().fit([1])
+    assert len(started) == 1 and stopped  # stopped in case the global switch started it

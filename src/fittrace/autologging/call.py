@@ -210,6 +210,7 @@ class Call(_RunWriter):
             return
         self._run_id = runs.recorder.start_run(tags, nested=user_run is not None)
         self._owns_run = True
+        runs.recorder.sample_system_metrics(self._run_id, self.settings.log_system_metrics)
 
     def record_error(self, what: str, exc: Exception) -> None:
         """Report an error a capture caught itself (e.g. in a callback it added): warned once, tagged on the run."""

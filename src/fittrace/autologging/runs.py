@@ -37,6 +37,16 @@ class Recorder:
 
         return fluent.start_run(tags=dict(tags), nested=nested).info.run_id
 
+    def sample_system_metrics(self, run_id: str, requested: bool | None) -> None:
+        """Apply the autolog option ``log_system_metrics`` to a run autologging started
+        (None: leave it to ``enable_system_metrics_logging()`` and its variable)."""
+        from fittrace.tracking import system_metrics
+
+        if requested:
+            system_metrics.start(self.client(), run_id)
+        elif requested is not None:
+            system_metrics.stop(run_id)
+
     def start_implicit_run(self, tags: Mapping[str, str]) -> str:
         """Start a run on the user's behalf that their own next ``start_run`` ends first.
 

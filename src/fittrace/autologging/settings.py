@@ -45,6 +45,7 @@ class AutologSettings:
     silent: bool = False
     registered_model_name: str | None = None
     extra_tags: dict[str, str] | None = None
+    log_system_metrics: bool | None = None
 
     def __init__(self, **options: Any) -> None:
         """Unknown option: TypeError naming it; a value of the wrong type: InvalidParameterError."""

@@ -552,6 +552,7 @@ class Tracker:
         parent = None
         if active is None:
             run_id, owns = runs.recorder.start_implicit_run(tags), True
+            runs.recorder.sample_system_metrics(run_id, settings.log_system_metrics)
         elif settings.exclusive:
             self.ignored.add(optimizer)
             return

@@ -26,7 +26,7 @@ from fittrace.entities import (
 )
 from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
 from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path, run_repository
-from fittrace.tracking import context, stores, validation
+from fittrace.tracking import context, provenance, stores, system_metrics, validation
 from fittrace.tracking.registry_client import RegistryClient
 
 
@@ -102,15 +102,24 @@ class Client(RegistryClient):
         tags: dict[str, Any] | None = None,
         run_name: str | None = None,
     ) -> Run:
-        """Create a RUNNING run with the system tags (user, source, git commit) plus ``tags``."""
+        """Create a RUNNING run with the system tags (user, source, git, Python) plus ``tags``.
+
+        A top-level run also gets its environment and uncommitted changes recorded
+        in the background (see ``fittrace.tracking.provenance``).
+        """
         clean = {validation.tag_key(k): validation.tag_value(k, v) for k, v in (tags or {}).items()}
         name = validation.run_name(
             run_name or clean.get(tags_.RUN_NAME) or context.random_run_name()
         )
         all_tags = {**context.system_tags(), **clean, tags_.RUN_NAME: name}
-        return self._store.create_run(
+        run = self._store.create_run(
             str(experiment_id), all_tags[tags_.USER], start_time or _now(), name, all_tags
         )
+        # child runs share their parent's environment
+        if tags_.PARENT_RUN_ID not in all_tags and provenance.enabled():
+            source = all_tags[tags_.SOURCE_NAME]
+            provenance.record(self, run.info.run_id, context.source_dir(source))
+        return run
 
     def get_run(self, run_id: str) -> Run:
         self._recorder.flush()
@@ -124,6 +133,8 @@ class Client(RegistryClient):
             raise InvalidParameterError(
                 f"status must be one of {RunStatus.TERMINAL}, got {status!r}"
             )
+        system_metrics.stop(run_id)
+        provenance.wait(run_id)
         self._recorder.flush()
         self._store.update_run_info(run_id, status, end_time or _now())
         self._recorder.forget(run_id)

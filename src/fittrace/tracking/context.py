@@ -1,4 +1,4 @@
-"""System tags recorded on every run: who ran it, from which script, at which git commit."""
+"""System tags recorded on every run: who ran it, from which script, at which git commit, with which Python."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import random
 import sys
 
 from fittrace import tags as tags_
+from fittrace.tracking import environment, gitinfo
 
 _ADJECTIVES = (
     "amber agile bold brave bright calm clever cosmic crisp curious daring eager fancy fierce gentle glad "
@@ -38,74 +39,58 @@ def user() -> str:
         return os.environ.get("USER", "unknown")
 
 
+def _notebook_path() -> str | None:
+    """The notebook this kernel runs, where the front end says so (VS Code, Jupyter Server 2)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__vsc_ipynb_file__", None) or os.environ.get("JPY_SESSION_NAME")
+    return os.path.abspath(path) if path and path.endswith(".ipynb") else None
+
+
+def _in_kernel() -> bool:
+    return "ipykernel" in sys.modules and not hasattr(sys.modules.get("__main__"), "__file__")
+
+
 def source_name() -> str:
+    if _in_kernel():
+        notebook = _notebook_path()
+        if notebook:
+            return notebook
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv and sys.argv[0] else "")
     return os.path.abspath(path) if path and path != "-c" else "<interactive>"
 
 
-def _git_dir(start: str) -> str | None:
-    path = os.path.abspath(start)
-    while True:
-        candidate = os.path.join(path, ".git")
-        if os.path.isdir(candidate):
-            return candidate
-        if os.path.isfile(candidate):  # worktree or submodule: "gitdir: <path>"
-            with open(candidate, encoding="utf-8") as f:
-                line = f.read().strip()
-            if line.startswith("gitdir:"):
-                return os.path.normpath(os.path.join(path, line[len("gitdir:") :].strip()))
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
-
-
-def _read_ref(git_dir: str, ref: str) -> str | None:
-    common = git_dir
-    commondir_file = os.path.join(git_dir, "commondir")
-    if os.path.isfile(commondir_file):
-        with open(commondir_file, encoding="utf-8") as f:
-            common = os.path.normpath(os.path.join(git_dir, f.read().strip()))
-    for base in (git_dir, common):
-        loose = os.path.join(base, *ref.split("/"))
-        if os.path.isfile(loose):
-            with open(loose, encoding="utf-8") as f:
-                return f.read().strip()
-    packed = os.path.join(common, "packed-refs")
-    if os.path.isfile(packed):
-        with open(packed, encoding="utf-8") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 2 and parts[1] == ref:
-                    return parts[0]
-    return None
+def source_dir(source: str) -> str:
+    """Where to look for the run's git checkout: beside its script, else the working directory."""
+    return os.path.dirname(source) if os.path.isabs(source) else os.getcwd()
 
 
 @functools.lru_cache(maxsize=8)
-def git_commit(start: str) -> str | None:
-    """The commit checked out in the repository containing ``start``, read from .git without spawning git."""
-    try:
-        git_dir = _git_dir(start)
-        if git_dir is None:
-            return None
-        with open(os.path.join(git_dir, "HEAD"), encoding="utf-8") as f:
-            head = f.read().strip()
-        if head.startswith("ref:"):
-            return _read_ref(git_dir, head[4:].strip())
-        return head or None
-    except OSError:
-        return None
+def _code_tags(source: str, start: str) -> dict[str, str]:
+    tags = {}
+    repo = gitinfo.checkout(start)
+    if repo is not None and repo.commit:
+        tags[tags_.GIT_COMMIT] = repo.commit
+        if repo.branch:
+            tags[tags_.GIT_BRANCH] = repo.branch
+        if repo.remote_url:
+            tags[tags_.GIT_REPO_URL] = repo.remote_url
+        if os.path.isabs(source) and source.startswith(repo.root + os.sep):
+            tags[tags_.SOURCE_PATH] = os.path.relpath(source, repo.root).replace(os.sep, "/")
+    digest = gitinfo.file_sha256(source) if os.path.isfile(source) else None
+    if digest:
+        tags[tags_.SOURCE_SHA256] = digest
+    return tags
 
 
 def system_tags() -> dict[str, str]:
+    """Tags every run gets at creation: all cached per process or read from ``sys.modules``."""
     source = source_name()
-    tags = {
+    return {
         tags_.USER: user(),
         tags_.SOURCE_NAME: source,
-        tags_.SOURCE_TYPE: "LOCAL",
+        tags_.SOURCE_TYPE: "NOTEBOOK" if _in_kernel() else "LOCAL",
+        **_code_tags(source, source_dir(source)),
+        tags_.PYTHON: environment.python_version(),
+        **environment.framework_tags(),
     }
-    commit = git_commit(os.path.dirname(source) if source != "<interactive>" else os.getcwd())
-    if commit:
-        tags[tags_.GIT_COMMIT] = commit
-    return tags

@@ -34,7 +34,7 @@ from fittrace.exceptions import (
     ResourceAlreadyExistsError,
     ResourceNotFoundError,
 )
-from fittrace.tracking import stores
+from fittrace.tracking import stores, system_metrics
 from fittrace.tracking.client import Client
 
 set_tracking_uri = stores.set_tracking_uri
@@ -136,8 +136,13 @@ def start_run(
     tags: dict[str, Any] | None = None,
     description: str | None = None,
     parent_run_id: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
-    """Start a new run (or resume ``run_id``) and make it active in this thread/task."""
+    """Start a new run (or resume ``run_id``) and make it active in this thread/task.
+
+    ``log_system_metrics``: sample CPU, memory, disk, network and GPU metrics while the run is
+    open (None: as ``enable_system_metrics_logging()`` / ``FITTRACE_ENABLE_SYSTEM_METRICS_LOGGING``).
+    """
     stack = _stack.get()
     if stack and not nested and stack[-1].info.run_id in _implicit:
         _end(stack[-1].info.run_id, RunStatus.FINISHED)  # a plain loop's run yields to the user's
@@ -174,6 +179,8 @@ def start_run(
     with _lock:
         _open[run.info.run_id] = client
     _stack.set(stack + (active,))
+    if system_metrics.wanted(log_system_metrics):
+        system_metrics.start(client, run.info.run_id)
     return active
 
 

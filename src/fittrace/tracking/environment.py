@@ -1,0 +1,165 @@
+"""The software and machine a run ran on: tags people filter on, and the installed distributions.
+
+Nothing here imports a framework: versions and accelerators are read from
+frameworks the program already imported, and CUDA devices are named only once
+torch has initialised CUDA itself (asking earlier would initialise it).
+NVML (``nvidia-ml-py``) names GPUs and the driver when it is installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+from fittrace import tags as tags_
+
+# module name -> tag suffix, for the frameworks whose version is worth a filterable tag
+FRAMEWORKS = {
+    "sklearn": "sklearn",
+    "xgboost": "xgboost",
+    "tensorflow": "tensorflow",
+    "keras": "keras",
+    "torch": "torch",
+    "lightning": "lightning",
+    "pytorch_lightning": "pytorch_lightning",
+}
+REQUIREMENTS_FILE = "environment/requirements.txt"
+
+
+def python_version() -> str:
+    return "{}.{}.{}".format(*sys.version_info[:3])
+
+
+def framework_tags() -> dict[str, str]:
+    """``mlflow.framework.<name>`` (alias ``fittrace.framework.<name>``): the version of every known framework already imported."""
+    tags = {}
+    for module_name, suffix in FRAMEWORKS.items():
+        version = getattr(sys.modules.get(module_name), "__version__", None)
+        if isinstance(version, str):
+            tags[tags_.FRAMEWORK + suffix] = version
+    return tags
+
+
+def _cpu_model() -> str:
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("model name", "Hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.lru_cache(maxsize=1)
+def machine_tags() -> dict[str, str]:
+    """Python implementation, platform, CPU and memory (cached per process)."""
+    import platform  # in the background thread: it is slow to import and to ask
+
+    tags = {
+        tags_.PREFIX + "python.implementation": platform.python_implementation(),
+        tags_.PREFIX + "platform": platform.platform(),
+        tags_.PREFIX + "cpu.model": _cpu_model(),
+        tags_.PREFIX + "cpu.count": str(os.cpu_count() or 0),
+    }
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        tags[tags_.PREFIX + "memory.total_gb"] = f"{total / 2**30:.1f}"
+    except (AttributeError, ValueError, OSError):  # Windows has no sysconf
+        pass
+    return tags
+
+
+@functools.lru_cache(maxsize=1)
+def _nvml_tags() -> dict[str, str]:
+    try:
+        import pynvml
+    except ImportError:
+        return {}
+    try:
+        pynvml.nvmlInit()
+    except Exception:  # no driver, no GPU
+        return {}
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+        names = [
+            _text(pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i)))
+            for i in range(count)
+        ]
+        tags = {tags_.PREFIX + "gpu.driver": _text(pynvml.nvmlSystemGetDriverVersion())}
+        if names:
+            tags[tags_.PREFIX + "gpu.names"] = ", ".join(names)
+            tags[tags_.PREFIX + "gpu.count"] = str(count)
+        return tags
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def accelerator_tags() -> dict[str, str]:
+    """GPU names, count, driver and CUDA version as far as NVML, torch or TensorFlow already know."""
+    tags: dict[str, str] = {}
+    torch = sys.modules.get("torch")
+    cuda = getattr(getattr(torch, "version", None), "cuda", None)
+    if isinstance(cuda, str):
+        tags[tags_.PREFIX + "cuda.version"] = cuda
+    tf = sys.modules.get("tensorflow")
+    if tags_.PREFIX + "cuda.version" not in tags and hasattr(tf, "sysconfig"):
+        try:
+            cuda = tf.sysconfig.get_build_info().get("cuda_version")
+        except Exception:
+            cuda = None
+        if cuda:
+            tags[tags_.PREFIX + "cuda.version"] = str(cuda)
+    tags.update(_nvml_tags())
+    try:
+        if torch is not None and torch.cuda.is_initialized():
+            count = torch.cuda.device_count()
+            names = [torch.cuda.get_device_name(i) for i in range(count)]
+            tags.update(
+                {
+                    tags_.PREFIX + "gpu.names": ", ".join(names),
+                    tags_.PREFIX + "gpu.count": str(count),
+                }
+            )
+    except Exception:  # a torch without CUDA support, or a broken driver
+        pass
+    return tags
+
+
+def _distributions() -> str:
+    """``name==version`` of every installed distribution, one a line, sorted."""
+    import importlib.metadata
+
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(name.lower().replace("_", "-"), f"{name}=={dist.version}")
+    return "".join(line + "\n" for _, line in sorted(found.items()))
+
+
+_requirements: dict[str, object] = {}
+
+
+def requirements() -> str:
+    """``environment/requirements.txt``: computed on first use, again only after a package install.
+
+    An install changes the modification time of its ``sys.path`` directory;
+    otherwise the process's first answer is reused.
+    """
+    key = []
+    for entry in sys.path:
+        try:
+            key.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            continue
+    if _requirements.get("key") != key:
+        _requirements.update(key=key, text=_distributions())
+    return _requirements["text"]  # type: ignore[return-value]
