@@ -160,8 +160,12 @@ def _encodable(text: str) -> bool:
     return True
 
 
+_SHOWN = 200  # characters of a filter an error message repeats
+
+
 def _fail(text: str, message: str, what: str = "filter") -> NoReturn:
-    raise InvalidFilterError(f"Invalid {what} {text!r}: {message}")
+    shown = repr(text) if len(text) <= _SHOWN else repr(text[:_SHOWN]) + "..."
+    raise InvalidFilterError(f"Invalid {what} {shown}: {message}")
 
 
 def _unquote(token: _Token) -> str:

@@ -23,8 +23,10 @@ import mimetypes
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -419,8 +421,17 @@ def _store_label(tracking_uri: str) -> str:
     return tracking_uri
 
 
+class _Stop(Exception):
+    """SIGTERM arrived: leave ``serve_forever`` as Ctrl-C does."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
 def serve(server: UIServer) -> None:
-    """Print where the UI (and, on a writable server, the tracking API) is, serve until Ctrl-C."""
+    """Print where the UI (and, on a writable server, the tracking API) is, serve until Ctrl-C
+    or SIGTERM (what service managers and a background shell's ``kill`` send)."""
     print(
         f"fittrace UI at {server.url} (store: {_store_label(server.client.tracking_uri)})",
         flush=True,
@@ -436,9 +447,13 @@ def serve(server: UIServer) -> None:
             + (" and FITTRACE_TRACKING_TOKEN" if server.token else ""),
             flush=True,
         )
+    in_main = threading.current_thread() is threading.main_thread()  # where signals arrive
+    previous = signal.signal(signal.SIGTERM, _stop) if in_main else None
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         pass
     finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         server.server_close()
