@@ -633,7 +633,10 @@ def _check_runs(conn: Any, run_ids: set[str]) -> None:
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
         found.update(
-            r for (r,) in conn.execute(f"SELECT run_uuid FROM runs WHERE run_uuid IN ({marks})", chunk)
+            r
+            for (r,) in conn.execute(
+                f"SELECT run_uuid FROM runs WHERE run_uuid IN ({marks})", chunk
+            )
         )
     missing = [r for r in ids if r not in found]
     if missing:

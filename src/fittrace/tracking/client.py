@@ -203,7 +203,12 @@ class Client(RegistryClient):
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
         offset = _page_offset(page_token)
         runs = self._store.search_runs(
-            ids, filter_string, run_view_type, min(max_results + 1, search.MAX_COUNT), order_by, offset
+            ids,
+            filter_string,
+            run_view_type,
+            min(max_results + 1, search.MAX_COUNT),
+            order_by,
+            offset,
         )
         more = len(runs) > max_results
         return PagedList(runs[:max_results], page_token_at(offset + max_results) if more else None)
