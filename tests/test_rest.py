@@ -12,7 +12,6 @@ import json
 import math
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -54,15 +53,6 @@ API = wire.API_PREFIX
 def backend(tracking_uri: str) -> str:
     """The server's store: the test's own (SQLite file or PostgreSQL database)."""
     return tracking_uri
-
-
-@pytest.fixture
-def server(backend: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A writable tracking server over the test's store; the fluent API and Client() use it."""
-    monkeypatch.setenv("FITTRACE_HTTP_RETRIES", "1")
-    with serving(backend, writable=True) as url:
-        fittrace.set_tracking_uri(url)
-        yield url
 
 
 def raw(url: str, method: str, path: str, body: bytes | None = None, headers=None):

@@ -84,15 +84,6 @@ def url_of(server: ThreadingHTTPServer) -> str:
     return f"http://{host}:{port}"
 
 
-@pytest.fixture
-def server(tracking_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A writable server over the test's store; the fluent API and Client() log through it."""
-    monkeypatch.setenv("FITTRACE_HTTP_RETRIES", "1")
-    with tracking_server(tracking_uri, writable=True) as url:
-        fittrace.set_tracking_uri(url)
-        yield url
-
-
 def call(url: str, method: str, body: bytes | dict) -> tuple[int, dict]:
     """POST a store call exactly as given; (status, answer)."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()

@@ -11,10 +11,14 @@ Endpoints, under ``/api/fittrace/v1`` (JSON as ``fittrace.store.wire`` encodes i
 - ``GET /artifacts/<run_id>?path=<folder>[&recursive=1]``: ``{"files": [FileInfo, ...]}``.
 
 Errors are ``{"error": {"type": <fittrace.exceptions class>, "message": ...}}`` with status
-400 (invalid argument, filter or path), 404 (no such run, experiment, model, artifact or
-endpoint), 405 (a write on a read-only server), 409 (already exists), 411, 413 or 500; a
-failure that is not a fittrace error is logged here and reported as a StoreError naming its
-type and message, never with a traceback.
+400 (invalid argument, filter or path, or arguments nested too deeply), 404 (no such run,
+experiment, model, artifact or endpoint), 405 (a write on a read-only server), 409 (already
+exists, or a param logged before with another value), 411, 413 or 500; a failure that is not a
+fittrace error is logged here and reported as a StoreError naming its type and message, never
+with a traceback. No message names a path of the server's (``ServedArtifacts.redact``).
+
+The server touches artifacts only under its own artifact root (``ServedArtifacts``): a client
+may not create an experiment whose ``artifact_location`` lies elsewhere (400).
 
 Store calls run on the server's worker pool (which bounds its database connections); file
 transfers run on the connection's own thread, after a store call for the run's artifact URI.
