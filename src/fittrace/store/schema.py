@@ -128,11 +128,11 @@ MIGRATIONS: list[str] = [
     """,
     # 3: the keys of write batches already applied, so a batch sent again is applied once
     """
-    CREATE TABLE batch_keys (
+    CREATE TABLE IF NOT EXISTS batch_keys (
         key TEXT PRIMARY KEY,
         created INTEGER NOT NULL
     );
-    CREATE INDEX batch_keys_created ON batch_keys(created);
+    CREATE INDEX IF NOT EXISTS batch_keys_created ON batch_keys(created);
     """,
 ]
 
