@@ -3,7 +3,7 @@
 ``--tracking-store=sqlite`` (default): a SQLite file in the test's temporary folder.
 ``--tracking-store=postgresql``: a fresh database per test on the PostgreSQL server
 ``fittrace.testing.postgres_server`` starts for the session (``FITTRACE_TEST_POSTGRES_URI``
-names an existing server instead).
+names an existing server instead), dropped when the test ends.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fittrace.testing import new_postgres_database
+from fittrace.testing import drop_postgres_database, new_postgres_database, reset_tracking
 from fittrace.testing import postgres_server as running_postgres
 
 # Settings a developer's shell may hold that would send a test's runs elsewhere.
@@ -44,7 +44,7 @@ def postgres_server() -> Iterator[str]:
 @pytest.fixture
 def store_uri(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> str:
+) -> Iterator[str]:
     """This test's own empty store, of the kind ``--tracking-store`` asks for, as
     FITTRACE_TRACKING_URI; other tracking settings cleared; the working directory ``tmp_path``.
 
@@ -54,6 +54,7 @@ def store_uri(
     """
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    server = None
     if request.config.getoption("--tracking-store") == "sqlite":
         uri = f"sqlite:///{tmp_path / 'fitruns' / 'fittrace.db'}"
     elif request.node.get_closest_marker("sqlite_store") or {"db_path", "sql"} & set(
@@ -61,11 +62,15 @@ def store_uri(
     ):
         pytest.skip("about the SQLite file itself; runs in the SQLite suite")
     else:
-        uri = new_postgres_database(request.getfixturevalue("postgres_server"))
+        server = request.getfixturevalue("postgres_server")
+        uri = new_postgres_database(server)
         monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", str(tmp_path / "fitruns" / "artifacts"))
     monkeypatch.setenv("FITTRACE_TRACKING_URI", uri)
     # Off unless a test is about it: the background capture adds environment/ and code/
     # artifacts that would change every other test's artifact listings.
     monkeypatch.setenv("FITTRACE_LOG_PROVENANCE", "false")
     monkeypatch.chdir(tmp_path)
-    return uri
+    yield uri
+    if server is not None:
+        reset_tracking()  # closes this process's connections to the database
+        drop_postgres_database(server, uri)

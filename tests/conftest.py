@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import fittrace
-from fittrace.testing import reset_tracking
+from fittrace.testing import reset_tracking, tracking_server
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +22,15 @@ def tracking_uri(store_uri: str) -> Iterator[str]:
     reset_tracking()
     yield store_uri
     reset_tracking()
+
+
+@pytest.fixture
+def server(tracking_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A writable tracking server over the test's store; the fluent API and Client() use it."""
+    monkeypatch.setenv("FITTRACE_HTTP_RETRIES", "1")
+    with tracking_server(tracking_uri, writable=True) as url:
+        fittrace.set_tracking_uri(url)
+        yield url
 
 
 @pytest.fixture

@@ -7,13 +7,11 @@ is pointed at ``http://127.0.0.1:<port>`` with ``set_tracking_uri``.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import math
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,40 +43,16 @@ from fittrace.store import wire
 from fittrace.store.rest import HttpArtifactRepository, RestStore
 from fittrace.store.sql import SqlStore
 from fittrace.testing import reset_tracking
+from fittrace.testing import tracking_server as serving
 from fittrace.tracking.client import Client
-from fittrace.ui import make_server
 
 API = wire.API_PREFIX
-
-
-@contextlib.contextmanager
-def serving(backend: str, **options) -> Iterator[str]:
-    """A server over ``backend`` on a free port; yields its URL. Open runs end before it stops."""
-    server = make_server(backend, "127.0.0.1", 0, **options)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server.url
-    finally:
-        reset_tracking()  # ends runs left open through the server while it still answers
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 @pytest.fixture
 def backend(tracking_uri: str) -> str:
     """The server's store: the test's own (SQLite file or PostgreSQL database)."""
     return tracking_uri
-
-
-@pytest.fixture
-def server(backend: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A writable tracking server over the test's store; the fluent API and Client() use it."""
-    monkeypatch.setenv("FITTRACE_HTTP_RETRIES", "1")
-    with serving(backend, writable=True) as url:
-        fittrace.set_tracking_uri(url)
-        yield url
 
 
 def raw(url: str, method: str, path: str, body: bytes | None = None, headers=None):
@@ -579,7 +553,7 @@ def test_server_command_prints_both_urls_and_takes_writes(backend, tmp_path, mon
     import subprocess
     import sys
 
-    Client(backend).search_experiments()  # the CLI serves existing stores only
+    # No store yet (on SQLite): 'fittrace server' creates it, as a new deployment needs.
     env = {**os.environ, "FITTRACE_SERVER_TOKEN": "tok"}
     process = subprocess.Popen(
         [sys.executable, "-m", "fittrace.cli", "server", "--backend-store-uri", backend]
@@ -606,7 +580,7 @@ def test_server_command_prints_both_urls_and_takes_writes(backend, tmp_path, mon
         assert stored.data.params == {"p": "v"}
         assert stored.info.artifact_uri.startswith(str(tmp_path / "served"))
         assert (Path(stored.info.artifact_uri) / "t.txt").read_text() == "t"
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     finally:
         process.kill()

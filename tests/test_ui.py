@@ -428,7 +428,7 @@ def test_ui_on_a_busy_port_exits_2(capsys):
     assert code == 2 and f"Cannot serve on 127.0.0.1:{port}" in err and "in use" in err
 
 
-def test_server_command_serves_until_ctrl_c(runs, tracking_uri, tmp_path):
+def test_server_command_serves_until_sigterm(runs, tracking_uri, tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "fittrace.cli", "server", "--backend-store-uri", tracking_uri]
         + ["--artifacts-destination", str(tmp_path / "artifacts"), "--port", "0"],
@@ -441,7 +441,7 @@ def test_server_command_serves_until_ctrl_c(runs, tracking_uri, tmp_path):
         assert line.startswith("fittrace UI at http://127.0.0.1:") and "(store: " in line
         base = line.split()[3]
         assert "demo" in fetch(base, "/").text
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     finally:
         process.kill()

@@ -7,6 +7,7 @@ import gc
 import os
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,8 +15,23 @@ pytest.importorskip("psycopg")
 
 import fittrace  # noqa: E402
 from fittrace.exceptions import StoreError  # noqa: E402
-from fittrace.testing import new_postgres_database  # noqa: E402
+from fittrace.store.schema import SCHEMA_VERSION  # noqa: E402
+from fittrace.testing import (  # noqa: E402
+    drop_postgres_database,
+    new_postgres_database,
+    reset_tracking,
+)
 from fittrace.tracking import stores  # noqa: E402
+
+
+@pytest.fixture
+def uri(postgres_server, monkeypatch, tmp_path) -> Iterator[str]:
+    """The URI of a new database (artifacts in ``tmp_path``), dropped when the test ends."""
+    database = new_postgres_database(postgres_server)
+    monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", str(tmp_path))
+    yield database
+    reset_tracking()
+    drop_postgres_database(postgres_server, database)
 
 
 def test_a_missing_database_is_named_without_the_password(postgres_server):
@@ -26,22 +42,18 @@ def test_a_missing_database_is_named_without_the_password(postgres_server):
     assert "s3cret" not in str(info.value) and "***" in str(info.value)
 
 
-def test_the_schema_is_created_once_and_reused(postgres_server, monkeypatch, tmp_path):
+def test_the_schema_is_created_once_and_reused(uri):
     import psycopg
 
-    uri = new_postgres_database(postgres_server)
-    monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", str(tmp_path))
     first = fittrace.MlflowClient(uri).create_experiment("kept")
-    fittrace.testing.reset_tracking()
+    reset_tracking()
     assert fittrace.MlflowClient(uri).get_experiment_by_name("kept").experiment_id == first
     with psycopg.connect(uri) as conn:
-        assert conn.execute("SELECT version FROM fittrace_schema").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM fittrace_schema").fetchall() == [(SCHEMA_VERSION,)]
 
 
-def test_threads_registering_versions_get_distinct_numbers(postgres_server, monkeypatch, tmp_path):
+def test_threads_registering_versions_get_distinct_numbers(uri):
     """Registry numbering is a read-then-write; the advisory lock keeps concurrent writers apart."""
-    uri = new_postgres_database(postgres_server)
-    monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", str(tmp_path))
     client = fittrace.MlflowClient(uri)
     client.create_registered_model("shared")
     versions: list[str] = []
@@ -67,9 +79,7 @@ def _sessions(uri: str) -> int:
         ).fetchone()[0]
 
 
-def test_a_thread_that_ends_gives_its_connection_back(postgres_server, monkeypatch, tmp_path):
-    uri = new_postgres_database(postgres_server)
-    monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", str(tmp_path))
+def test_a_thread_that_ends_gives_its_connection_back(uri):
     client = fittrace.MlflowClient(uri)
     run = client.create_run("0")
     client.log_metric(run.info.run_id, "warm", 1.0)
@@ -88,9 +98,7 @@ def test_a_thread_that_ends_gives_its_connection_back(postgres_server, monkeypat
     assert _sessions(uri) == baseline  # 30 threads came and went, leaving no connection open
 
 
-def test_a_forked_child_leaves_the_parents_session_working(postgres_server, monkeypatch, tmp_path):
-    uri = new_postgres_database(postgres_server)
-    monkeypatch.setenv("FITTRACE_ARTIFACT_ROOT", str(tmp_path))
+def test_a_forked_child_leaves_the_parents_session_working(uri):
     client = fittrace.MlflowClient(uri)
     experiment = client.create_experiment("before-fork")
     pid = os.fork()

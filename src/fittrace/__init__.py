@@ -25,6 +25,7 @@ _ATTRS.update(
         "register_model": ("fittrace.models.registry", "register_model"),
         "FittraceError": ("fittrace.exceptions", "FittraceError"),
         "MlflowException": ("fittrace.exceptions", "FittraceError"),
+        "ParamConflictError": ("fittrace.exceptions", "ParamConflictError"),
         "RunStatus": ("fittrace.entities", "RunStatus"),
         "ViewType": ("fittrace.entities", "ViewType"),
         "enable_system_metrics_logging": (

@@ -19,8 +19,9 @@
 ``fittrace server`` serves the UI and the tracking API, so training machines can log with
 ``FITTRACE_TRACKING_URI=http://host:port``.
 
-Any error prints one line to stderr and exits with status 2. The CLI never creates a store:
-a tracking URI naming a missing SQLite file is an error.
+Any error prints one line to stderr and exits with status 2. Only ``fittrace server`` creates a
+store (a new deployment starts empty, as with ``mlflow server``); for every other command a
+tracking URI naming a missing SQLite file is an error.
 """
 
 from __future__ import annotations
@@ -110,14 +111,15 @@ def _tracking_uri(args: argparse.Namespace) -> str:
     return fittrace.get_tracking_uri()
 
 
-def _client(args: argparse.Namespace) -> Client:
-    """A Client for the chosen store, refusing to create a SQLite file that does not exist."""
+def _client(args: argparse.Namespace, create: bool = False) -> Client:
+    """A Client for the chosen store, refusing to create a SQLite file that does not exist
+    unless ``create``."""
     from fittrace.exceptions import InvalidUriError
     from fittrace.tracking import stores
     from fittrace.tracking.client import Client
 
     uri = _tracking_uri(args)
-    if stores.is_postgres(uri) or stores.is_http(uri):
+    if create or stores.is_postgres(uri) or stores.is_http(uri):
         return Client(uri)
     try:
         path = stores.sqlite_path(uri)
@@ -501,10 +503,10 @@ def _cmd_ui(args: argparse.Namespace) -> None:
             f"fittrace {args.command_name} serves a SQLite or PostgreSQL store, not another "
             f"server's ({_tracking_uri(args)}); pass --backend-store-uri"
         )
-    client = _client(args)  # refuses a SQLite store that does not exist
+    writable = args.command_name == "server"
+    client = _client(args, create=writable)  # the read-only UI refuses a store that does not exist
     from fittrace import ui
 
-    writable = args.command_name == "server"
     token = _server_token(args)
     try:
         server = ui.make_server(

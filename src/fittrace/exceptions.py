@@ -12,7 +12,15 @@ class InvalidParameterError(FittraceError, ValueError):
 
 
 class ParamConflictError(InvalidParameterError):
-    """A param was logged again in the same run with a different value."""
+    """A param was logged again in the same run with a different value (HTTP 409 from a server)."""
+
+    @classmethod
+    def between(cls, run_id: str, key: str, old: str, new: str) -> ParamConflictError:
+        return cls(
+            f"Param {key!r} was already logged with value {old!r} in run {run_id}; "
+            f"cannot change it to {new!r}. Params are immutable: log a new run, or use a metric "
+            "or tag for values that change."
+        )
 
 
 class ResourceNotFoundError(FittraceError, LookupError):

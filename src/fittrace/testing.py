@@ -1,4 +1,5 @@
-"""Helpers for test suites that use fittrace: a clean tracking state per test, a throwaway PostgreSQL.
+"""Helpers for test suites that use fittrace: a clean tracking state per test, a tracking server
+in the test's process, a throwaway PostgreSQL.
 
 ``postgres_server()`` starts PostgreSQL's own programs (on PATH or under /usr/lib/postgresql)
 in a temporary folder on a free loopback port, as the ``postgres`` user when running as root
@@ -16,9 +17,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from fittrace.entities import RunStatus
 from fittrace.tracking import fluent, stores
@@ -44,6 +47,25 @@ def reset_tracking() -> None:
             pass
         recorder.store.close()
     stores._open.clear()
+
+
+@contextlib.contextmanager
+def tracking_server(backend: str, **options: Any) -> Iterator[str]:
+    """A tracking server (``fittrace.ui.make_server`` with ``options``) over the store at
+    ``backend`` on a free loopback port, serving on a thread; yields its URL. Runs left open
+    end before it stops."""
+    from fittrace.ui import make_server
+
+    server = make_server(backend, "127.0.0.1", 0, **options)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        reset_tracking()  # ends runs left open through the server while it still answers
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
 
 
 _USER = "fittrace"
@@ -107,3 +129,12 @@ def new_postgres_database(server_uri: str) -> str:
     with psycopg.connect(server_uri, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return server_uri.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_postgres_database(server_uri: str, database_uri: str) -> None:
+    """Drop a database ``new_postgres_database`` made, ending the sessions still open on it."""
+    import psycopg
+
+    name = database_uri.rsplit("/", 1)[1]
+    with psycopg.connect(server_uri, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -260,9 +260,33 @@ class FsspecArtifactRepository:
         return os.path.abspath(target)
 
 
+def _is_local(location: str) -> bool:
+    return "://" not in location or location.startswith("file://")
+
+
+def within_root(root: str, location: object) -> bool:
+    """Whether ``location`` (a folder or URL) is artifact root ``root`` or lies beneath it.
+
+    Local paths are compared with symlinks resolved; URLs must share the root's spelling up to
+    a ``/`` and may hold no ``..`` component. Anything else (another scheme, a non-string) is not.
+    """
+    if not root or not isinstance(location, str) or not location or "\x00" in location:
+        return False
+    if _is_local(root) != _is_local(location):
+        return False
+    if _is_local(root):
+        base = os.path.realpath(root.removeprefix("file://"))
+        real = os.path.realpath(location.removeprefix("file://"))
+        return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+    if ".." in location.split("/"):
+        return False
+    base = root.rstrip("/")
+    return location.rstrip("/") == base or location.startswith(base + "/")
+
+
 def repository_for(root: str) -> ArtifactRepository:
     """The repository for an artifact root: a plain path or file:// URI is local, any other URL uses fsspec."""
-    if "://" not in root or root.startswith("file://"):
+    if _is_local(root):
         return LocalArtifactRepository(root)
     return FsspecArtifactRepository(root)
 

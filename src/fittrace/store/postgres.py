@@ -70,6 +70,7 @@ class PostgresStore(SqlStore):
     """The SQL store in a PostgreSQL database; ``location`` is the URI without its password."""
 
     _integrity_errors = (psycopg.IntegrityError,)
+    _engine_errors = (psycopg.Error,)
     _glob_like = False  # PostgreSQL's LIKE is case-sensitive already
     _row_order = "ctid"  # physical order: metrics rows are only ever appended
 

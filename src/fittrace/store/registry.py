@@ -142,12 +142,9 @@ class RegistryStore:
         max_results: int = 100,
         order_by: Sequence[str] | None = None,
     ) -> list[RegisteredModel]:
-        from fittrace.store.search import compile_registry_filter
+        from fittrace.store.search import check_count, compile_registry_filter
 
-        if not isinstance(max_results, int) or max_results < 1:
-            raise InvalidParameterError(
-                f"max_results must be a positive integer, got {max_results!r}"
-            )
+        check_count("max_results", max_results)
         where, args = compile_registry_filter(
             filter_string, "registered_model", glob_like=self._glob_like
         )
@@ -307,12 +304,9 @@ class RegistryStore:
         max_results: int = 10000,
         order_by: Sequence[str] | None = None,
     ) -> list[ModelVersion]:
-        from fittrace.store.search import compile_registry_filter
+        from fittrace.store.search import check_count, compile_registry_filter
 
-        if not isinstance(max_results, int) or max_results < 1:
-            raise InvalidParameterError(
-                f"max_results must be a positive integer, got {max_results!r}"
-            )
+        check_count("max_results", max_results)
         where, args = compile_registry_filter(
             filter_string, "model_version", glob_like=self._glob_like
         )

@@ -12,9 +12,11 @@ Only the standard library is used (``urllib.request``), one connection per reque
 - ``FITTRACE_HTTP_RETRIES``: extra attempts after a failure (default 3, backoff 0.5 s, doubling).
 
 Retries: reads (and artifact uploads and downloads, which overwrite and copy) are retried on
-connection errors and 5xx answers. A write is sent again only when the connection was refused,
-so the server cannot have seen it: a write whose answer was lost (a timeout, a reset) may have
-been applied, and repeating it could, for example, log a metric twice or create a second run.
+connection errors and 5xx answers, and so is ``write_batch``: each of its requests carries a
+fresh ``batch_key`` that the server's store remembers, so a batch whose answer was lost (a
+timeout, a reset) and that is sent again is applied once. Any other write is sent again only
+when the connection was refused, so the server cannot have seen it: repeating one whose answer
+was lost could, for example, create a second run.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode
@@ -207,13 +210,19 @@ class RestStore:
             )
         return wire.exception_from(error)
 
-    def _call(self, name: str, arguments: dict[str, Any], body: bytes | None = None) -> Any:
+    def _call(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        body: bytes | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
         answer = self.request(
             "POST",
             f"/store/{name}",
             wire.dumps(arguments) if body is None else body,
             {"Content-Type": "application/json"},
-            idempotent=name in wire.READ_METHODS,
+            idempotent=name in wire.READ_METHODS if idempotent is None else idempotent,
         )
         try:
             return wire.loads(answer.body)["result"]
@@ -227,14 +236,19 @@ class RestStore:
         metrics: Iterable[tuple[str, str, float, int, int]],
         params: Iterable[tuple[str, str, str]],
         tags: Iterable[tuple[str, str, str]],
+        batch_key: str | None = None,
     ) -> None:
-        """As ``SqlStore.write_batch``, in requests of at most ``BATCH_ROWS`` metric rows."""
+        """As ``SqlStore.write_batch``, in requests of at most ``BATCH_ROWS`` metric rows; request
+        ``n`` carries the key ``<batch_key>.<n>`` (a fresh ``batch_key`` when none is given), so
+        each is retried safely, and so is the whole call when repeated with the same key."""
         metrics, params, tags = list(metrics), list(params), list(tags)
+        batch_key = batch_key or uuid.uuid4().hex
         for i in range(0, max(len(metrics), 1), BATCH_ROWS):
             arguments = {
                 "metrics": metrics[i : i + BATCH_ROWS],
                 "params": params if i == 0 else [],
                 "tags": tags if i == 0 else [],
+                "batch_key": f"{batch_key}.{i // BATCH_ROWS}",
             }
             try:  # the recorder's rows are plain (str, str, float, int, int): no value walk
                 body = wire.dumps_encoded(
@@ -242,7 +256,7 @@ class RestStore:
                 )
             except (TypeError, ValueError, IndexError):  # anything else: the general encoder
                 body = None
-            self._call("write_batch", arguments, body)
+            self._call("write_batch", arguments, body, idempotent=True)
 
 
 def _remote(name: str, signature: inspect.Signature) -> Callable[..., Any]:

@@ -126,6 +126,14 @@ MIGRATIONS: list[str] = [
     UPDATE tags SET key = 'mlflow.' || substr(key, 10) WHERE key LIKE 'fittrace.%';
     UPDATE experiment_tags SET key = 'mlflow.' || substr(key, 10) WHERE key LIKE 'fittrace.%'
     """,
+    # 3: the keys of write batches already applied, so a batch sent again is applied once
+    """
+    CREATE TABLE IF NOT EXISTS batch_keys (
+        key TEXT PRIMARY KEY,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS batch_keys_created ON batch_keys(created);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

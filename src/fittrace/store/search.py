@@ -16,6 +16,11 @@ matches runs that *have* param ``k`` with another value; ``IS NULL`` matches run
 ``LIKE`` is case-sensitive (``%`` any run, ``_`` one character), ``ILIKE`` is not; SQLite's own
 ``LIKE`` ignores case, so there (``glob_like=True``) it compiles to ``GLOB``.
 Every user value is bound as a ``?`` parameter; keys and values never reach the SQL text.
+
+Limits, so that no filter can exhaust the parser or the database engine: at most
+``MAX_NESTING`` levels of parentheses, ``MAX_COMPARISONS`` comparisons and ``MAX_VALUES``
+values in one filter; integers beyond 64 bits compare as floats. A filter over a limit, or
+holding a NUL or an unpaired surrogate, raises ``InvalidFilterError`` like any malformed one.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ from dataclasses import dataclass
 from typing import Literal, NoReturn
 
 from fittrace import tags
-from fittrace.exceptions import InvalidFilterError
+from fittrace.exceptions import InvalidFilterError, InvalidParameterError
 
 __all__ = [
     "BoolOp",
     "Comparison",
     "Entity",
+    "check_count",
     "compile_order_by",
     "compile_registry_filter",
     "compile_run_filter",
@@ -146,8 +152,20 @@ def _tokenize(text: str, what: str) -> list[_Token]:
     return tokens
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_SHOWN = 200  # characters of a filter an error message repeats
+
+
 def _fail(text: str, message: str, what: str = "filter") -> NoReturn:
-    raise InvalidFilterError(f"Invalid {what} {text!r}: {message}")
+    shown = repr(text) if len(text) <= _SHOWN else repr(text[:_SHOWN]) + "..."
+    raise InvalidFilterError(f"Invalid {what} {shown}: {message}")
 
 
 def _unquote(token: _Token) -> str:
@@ -175,14 +193,22 @@ _ENTITY_PREFIXES = {
     "datasets": "dataset",
 }
 _ENTITY_HINT = "metrics.<key>, params.<key>, tags.<key>, attributes.<name> or an attribute name"
+MAX_NESTING = 50
+MAX_COMPARISONS = (
+    25  # PostgreSQL plans each as a join: ~1 s for 25 over 2,000 runs, minutes for 500
+)
+MAX_VALUES = 5000
 
 
 class _Parser:
     def __init__(self, text: str, what: str = "filter") -> None:
         self.text = text
         self.what = what  # names the input in error messages
+        if "\x00" in text or not text.isascii() and not _encodable(text):
+            _fail(text, "it contains a NUL character or an unpaired surrogate", what)
         self.tokens = _tokenize(text, what)
         self.index = 0
+        self.depth = self.comparisons = self.values = 0
 
     # token helpers
     @property
@@ -232,12 +258,21 @@ class _Parser:
 
     def parse_atom(self) -> Node:
         if self.is_punct("("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                self.fail(
+                    f"more than {MAX_NESTING} levels of parentheses at position {self.token.pos}"
+                )
             self.advance()
             node = self.parse_or()
+            self.depth -= 1
             if not self.is_punct(")"):
                 self.unexpected("')' or AND/OR")
             self.advance()
             return node
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            self.fail(f"more than {MAX_COMPARISONS} comparisons at position {self.token.pos}")
         entity = self.parse_entity()
         return self.parse_comparison(entity)
 
@@ -303,6 +338,9 @@ class _Parser:
 
     def parse_scalar(self) -> Value:
         token = self.token
+        self.values += 1
+        if self.values > MAX_VALUES:
+            self.fail(f"more than {MAX_VALUES} values at position {token.pos}")
         if token.kind == "string":
             self.advance()
             return Value("string", _unquote(token), token.pos)
@@ -347,10 +385,21 @@ _NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=", "IS NULL", "IS NOT NULL")
 _ID_OPS = ("=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN")
 _DATASET_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
 _INTEGER_RE = re.compile(r"-?\d+")
+_INT64 = 1 << 63
 
 
 def _number(text: str) -> int | float:
-    return int(text) if _INTEGER_RE.fullmatch(text) else float(text)
+    """The number a literal spells; an integer beyond 64 bits as the nearest float."""
+    value = _int64(text)
+    return float(text) if value is None else value
+
+
+def _int64(text: str) -> int | None:
+    """The integer ``text`` spells, if it is one that fits in 64 bits."""
+    if not _INTEGER_RE.fullmatch(text) or len(text) > 20:
+        return None
+    value = int(text)
+    return value if -_INT64 <= value < _INT64 else None
 
 
 @dataclass(frozen=True)
@@ -503,7 +552,14 @@ class _Compiler:
                 )
             self.params.append(_number(value.text))
         elif value_type == "id":
-            self.params.append(int(value.text) if _INTEGER_RE.fullmatch(value.text) else value.text)
+            number = _int64(value.text)
+            if number is None:
+                _fail(
+                    self.text,
+                    f"{entity.text!r} is a whole number, but the value {value.text!r} at position "
+                    f"{value.pos} is not one (of at most 64 bits)",
+                )
+            self.params.append(number)
         else:  # strings: an unquoted number is taken literally (params.alpha = 0.1 -> '0.1')
             self.params.append(value.text)
         return "?"
@@ -622,6 +678,18 @@ def compile_registry_filter(
         return "1=1", []
     compiler = _Compiler(filter_string or "", scope, glob_like)
     return compiler.compile(node), compiler.params
+
+
+MAX_COUNT = 1 << 40  # max_results and offsets: far beyond any store, well within 64 bits
+
+
+def check_count(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` if it is a whole number from ``minimum`` to ``MAX_COUNT``, else InvalidParameterError."""
+    if type(value) is not int or not minimum <= value <= MAX_COUNT:
+        raise InvalidParameterError(
+            f"{name} must be a whole number from {minimum} to {MAX_COUNT}, got {value!r}"
+        )
+    return value
 
 
 _DEFAULT_ORDER = "r.start_time DESC, r.run_uuid ASC"

@@ -37,8 +37,10 @@ from fittrace.entities import (
 )
 from fittrace.exceptions import (
     InvalidParameterError,
+    ParamConflictError,
     ResourceAlreadyExistsError,
     ResourceNotFoundError,
+    StoreError,
 )
 from fittrace.store import search
 from fittrace.store.registry import RegistryStore
@@ -50,6 +52,8 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 _CHUNK = 500
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 _BOUND_VALUES = 900  # bound values per multi-row INSERT, under the oldest SQLite limit of 999
+BATCH_KEY_RETENTION_MS = 24 * 3600 * 1000  # how long an applied batch's key is remembered
+_MAX_BATCH_KEY = 128
 
 
 def now_ms() -> int:
@@ -139,12 +143,14 @@ class SqlStore(RegistryStore):
     - ``_schema_version()`` / ``_set_schema_version(conn, n)`` and
       ``_ddl(script)``, the migration script in the engine's dialect;
     - ``_integrity_errors``: the exception types of a violated constraint;
+    - ``_engine_errors``: the driver's base exception types (opening failures name the store);
     - ``_glob_like``: whether ``LIKE`` must become ``GLOB`` to be case-sensitive;
     - ``_row_order``: the column that orders rows by insertion.
     """
 
     location: str
     _integrity_errors: tuple[type[BaseException], ...] = ()
+    _engine_errors: tuple[type[BaseException], ...] = ()
     _glob_like = False
     _row_order = ""
 
@@ -156,8 +162,13 @@ class SqlStore(RegistryStore):
         self._host = socket.gethostname()
         self._pid = os.getpid()
         self._pid_start = _process_start(self._pid)
-        self._migrate()
-        self._mark_dead_runs_killed()
+        try:
+            self._migrate()
+            self._mark_dead_runs_killed()
+        except self._engine_errors as e:
+            raise StoreError(
+                f"Cannot open the tracking database {self.location}: {type(e).__name__}: {e}"
+            ) from e
 
     # -- connections -------------------------------------------------------------------
     def _conn(self) -> Any:
@@ -486,22 +497,38 @@ class SqlStore(RegistryStore):
         metrics: Iterable[tuple[str, str, float, int, int]],
         params: Iterable[tuple[str, str, str]],
         tags: Iterable[tuple[str, str, str]],
+        batch_key: str | None = None,
     ) -> None:
         """Persist rows from any number of runs in one transaction.
 
         metrics rows are (run_id, key, value, timestamp, step); params and tags (run_id, key, value).
+        Nothing is written if a run does not exist (ResourceNotFoundError) or a param already has
+        another value (ParamConflictError). ``batch_key``: the sender's name for this batch; a
+        batch whose key was applied in the last ``BATCH_KEY_RETENTION_MS`` is not applied again
+        (a client resending a batch whose answer it lost).
         """
+        if batch_key is not None and (
+            type(batch_key) is not str or not 0 < len(batch_key) <= _MAX_BATCH_KEY
+        ):
+            raise InvalidParameterError(
+                f"batch_key must be a string of 1 to {_MAX_BATCH_KEY} characters, got {batch_key!r}"
+            )
         metric_rows = [(r, k, *_metric_row(v), ts, step) for r, k, v, ts, step in metrics]
         latest: dict[tuple[str, str], tuple] = {}
         for row in metric_rows:  # the row each (run, key) keeps, as one upsert per row would
             kept = latest.get(row[:2])
             if kept is None or (row[5], row[4]) >= (kept[5], kept[4]):
                 latest[row[:2]] = row
+        params = list(params)
         tags = list(
             {(r, k): (r, k, v) for r, k, v in tags}.values()
         )  # the last value of a key wins
         with self._write() as conn:
-            _insert(conn, "params", list(params), "ON CONFLICT (run_uuid, key) DO NOTHING")
+            if batch_key is not None and not _claim_batch(conn, batch_key):
+                return
+            _check_runs(conn, {r[0] for r in metric_rows} | {r[0] for r in params + tags})
+            _check_params(conn, params)
+            _insert(conn, "params", params, "ON CONFLICT (run_uuid, key) DO NOTHING")
             _insert(
                 conn,
                 "tags",
@@ -571,6 +598,8 @@ class SqlStore(RegistryStore):
         offset: int = 0,
     ) -> list[Run]:
         """The runs matching, in order, from the ``offset``-th on, at most ``max_results``."""
+        search.check_count("max_results", max_results)
+        search.check_count("offset", offset, 0)
         where, args = search.compile_run_filter(filter_string, glob_like=self._glob_like)
         order, order_args = search.compile_order_by(list(order_by) if order_by else None)
         stage, stage_args = _stage_clause("r.lifecycle_stage", run_view_type)
@@ -585,6 +614,55 @@ class SqlStore(RegistryStore):
                 sql, [*ids, *stage_args, *args, *order_args, max_results, offset]
             ).fetchall()
         return self._with_data([self._info(r) for r in rows])
+
+
+def _claim_batch(conn: Any, batch_key: str) -> bool:
+    """Record ``batch_key`` as applied (forgetting keys past their retention); False if it was."""
+    now = now_ms()
+    conn.execute("DELETE FROM batch_keys WHERE created < ?", (now - BATCH_KEY_RETENTION_MS,))
+    cur = conn.execute(
+        "INSERT INTO batch_keys VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (batch_key, now)
+    )
+    return cur.rowcount == 1
+
+
+def _check_runs(conn: Any, run_ids: set[str]) -> None:
+    """ResourceNotFoundError unless every run exists."""
+    ids = sorted(run_ids)
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            r
+            for (r,) in conn.execute(
+                f"SELECT run_uuid FROM runs WHERE run_uuid IN ({marks})", chunk
+            )
+        )
+    missing = [r for r in ids if r not in found]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ResourceNotFoundError(f"No run with id {missing[0]!r}{more}")
+
+
+def _check_params(conn: Any, params: list[tuple[str, str, str]]) -> None:
+    """ParamConflictError if a param is given two values, or already has another one."""
+    given: dict[tuple[str, str], str] = {}
+    for run_id, key, value in params:
+        first = given.setdefault((run_id, key), value)
+        if first != value:
+            raise ParamConflictError.between(run_id, key, first, value)
+    keys_by_run: dict[str, list[str]] = {}
+    for run_id, key in given:
+        keys_by_run.setdefault(run_id, []).append(key)
+    for run_id, keys in keys_by_run.items():
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            for key, old in conn.execute(
+                f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({marks})",
+                [run_id, *chunk],
+            ):
+                if old != given[(run_id, key)]:
+                    raise ParamConflictError.between(run_id, key, old, given[(run_id, key)])
 
 
 def _stage_clause(column: str, view_type: int) -> tuple[str, list[str]]:

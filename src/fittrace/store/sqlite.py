@@ -24,6 +24,7 @@ class SqliteStore(SqlStore):
     """The SQL store in one SQLite file; ``location`` is its absolute path."""
 
     _integrity_errors = (sqlite3.IntegrityError,)
+    _engine_errors = (sqlite3.Error,)
     _glob_like = True  # SQLite's LIKE ignores case
     _row_order = "rowid"
 

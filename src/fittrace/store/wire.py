@@ -41,6 +41,7 @@ from fittrace.entities import (
 from fittrace.exceptions import (
     FittraceError,
     InvalidParameterError,
+    ParamConflictError,
     ResourceAlreadyExistsError,
     ResourceNotFoundError,
     SignatureEnforcementError,
@@ -209,6 +210,7 @@ def loads(data: bytes | str) -> Any:
 _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (ResourceNotFoundError, 404),
     (ResourceAlreadyExistsError, 409),
+    (ParamConflictError, 409),
     (InvalidParameterError, 400),
     (SignatureEnforcementError, 400),
 )

@@ -25,6 +25,7 @@ from fittrace.entities import (
     ViewType,
 )
 from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
+from fittrace.store import search
 from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path, run_repository
 from fittrace.tracking import context, provenance, stores, system_metrics, validation
 from fittrace.tracking.registry_client import RegistryClient
@@ -208,15 +209,17 @@ class Client(RegistryClient):
         page_token: str | None = None,
     ) -> PagedList:
         """One page of matching runs (newest first unless ``order_by``); pass its ``token`` for the next."""
-        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results < 1:
-            raise InvalidParameterError(
-                f"max_results must be a positive integer, got {max_results!r}"
-            )
+        search.check_count("max_results", max_results)
         self._recorder.flush()
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
         offset = _page_offset(page_token)
         runs = self._store.search_runs(
-            ids, filter_string, run_view_type, max_results + 1, order_by, offset
+            ids,
+            filter_string,
+            run_view_type,
+            min(max_results + 1, search.MAX_COUNT),
+            order_by,
+            offset,
         )
         more = len(runs) > max_results
         return PagedList(runs[:max_results], page_token_at(offset + max_results) if more else None)

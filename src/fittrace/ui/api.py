@@ -11,10 +11,14 @@ Endpoints, under ``/api/fittrace/v1`` (JSON as ``fittrace.store.wire`` encodes i
 - ``GET /artifacts/<run_id>?path=<folder>[&recursive=1]``: ``{"files": [FileInfo, ...]}``.
 
 Errors are ``{"error": {"type": <fittrace.exceptions class>, "message": ...}}`` with status
-400 (invalid argument, filter or path), 404 (no such run, experiment, model, artifact or
-endpoint), 405 (a write on a read-only server), 409 (already exists), 411, 413 or 500; a
-failure that is not a fittrace error is logged here and reported as a StoreError naming its
-type and message, never with a traceback.
+400 (invalid argument, filter or path, or arguments nested too deeply), 404 (no such run,
+experiment, model, artifact or endpoint), 405 (a write on a read-only server), 409 (already
+exists, or a param logged before with another value), 411, 413 or 500; a failure that is not a
+fittrace error is logged here and reported as a StoreError naming its type and message, never
+with a traceback. No message names a path of the server's (``ServedArtifacts.redact``).
+
+The server touches artifacts only under its own artifact root (``ServedArtifacts``): a client
+may not create an experiment whose ``artifact_location`` lies elsewhere (400).
 
 Store calls run on the server's worker pool (which bounds its database connections); file
 transfers run on the connection's own thread, after a store call for the run's artifact URI.
@@ -46,6 +50,7 @@ from fittrace.store.artifacts import (
     LocalArtifactRepository,
     clean_artifact_path,
     repository_for,
+    within_root,
 )
 from fittrace.tracking import validation
 
@@ -139,28 +144,88 @@ def _text(value: Any) -> str:
     return value
 
 
+def _check_location(store: Any, location: Any) -> None:
+    """A client may place an experiment's artifacts under the server's artifact root only."""
+    if location is not None and location != "" and not within_root(store.artifact_root, location):
+        raise InvalidParameterError(
+            "create_experiment: artifact_location must lie under this server's artifact root; "
+            "leave it out and the server places the experiment's artifacts itself"
+        )
+
+
 def call_store(store: Any, name: str, arguments: Any) -> Reply:
-    """Run ``store.<name>(**arguments)`` for an allowed method; the result or the error as a Reply."""
+    """Run ``store.<name>(**arguments)`` for an allowed method; its result as a Reply."""
+    if not isinstance(arguments, dict):
+        raise InvalidParameterError(f"{name}: the body must be a JSON object of arguments")
+    method = getattr(store, name)
     try:
-        if not isinstance(arguments, dict):
-            raise InvalidParameterError(f"{name}: the body must be a JSON object of arguments")
-        method = getattr(store, name)
-        try:
-            bound = inspect.signature(method).bind(**arguments)
-        except TypeError as e:
-            raise InvalidParameterError(f"{name}: {e}") from None
-        if name in ("create_run", "resume_run"):
-            # Its process is on another machine: no process here may count as the run's owner.
-            bound.arguments["owned"] = False
-        if name == "write_batch":
-            _check_batch(bound.arguments)
-        result = method(*bound.args, **bound.kwargs)
-        return Reply(200, wire.dumps({"result": result}))
-    except FittraceError as e:
-        return _error(wire.error_status(e), type(e).__name__, str(e))
-    except Exception as e:
-        log.exception("fittrace server: store call %s failed", name)
-        return _error(500, "StoreError", f"{name} failed on the server: {type(e).__name__}: {e}")
+        bound = inspect.signature(method).bind(**arguments)
+    except TypeError as e:
+        raise InvalidParameterError(f"{name}: {e}") from None
+    if name in ("create_run", "resume_run"):
+        # Its process is on another machine: no process here may count as the run's owner.
+        bound.arguments["owned"] = False
+    if name == "create_experiment":
+        _check_location(store, bound.arguments.get("artifact_location"))
+    if name == "write_batch":
+        _check_batch(bound.arguments)
+    result = method(*bound.args, **bound.kwargs)
+    return Reply(200, wire.dumps({"result": result}))
+
+
+class ServedArtifacts:
+    """What a server may touch of its store's artifacts, and what it may say about its places.
+
+    Repositories: only those of runs whose artifact URI lies under the server's artifact root.
+    A run stored elsewhere (an experiment created with another location by a client with direct
+    database access, or before the server checked locations) is answered ResourceNotFoundError:
+    no filesystem is built from its URI, so a location in the store can never make the server
+    fetch a URL or write outside its root. Messages: ``redact`` hides the server's own paths.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._uris: dict[str, str] = {}  # run id -> artifact URI, which never changes
+        self._private = _private_places(store)
+
+    def repository(self, run_id: str) -> ArtifactRepository:
+        """The run's repository (reads the store: call it on a worker thread)."""
+        uri = self._uris.get(run_id)
+        if uri is None:
+            uri = self.store.get_run_info(run_id).artifact_uri
+            if len(self._uris) >= _KNOWN_RUNS:
+                self._uris.clear()
+            self._uris[run_id] = uri
+        if not within_root(self.store.artifact_root, uri):
+            raise ResourceNotFoundError(
+                f"The artifacts of run {run_id} are not served here: they are stored outside "
+                "this server's artifact root"
+            )
+        return repository_for(uri)
+
+    def redact(self, message: str) -> str:
+        """An error message without the server's own paths: clients never learn them."""
+        for place, label in self._private:
+            message = message.replace(place, label)
+        return message
+
+
+def _private_places(store: Any) -> list[tuple[str, str]]:
+    """The server's own paths, longest first, and what error messages say instead."""
+    temp = os.path.join(tempfile.gettempdir(), "fittrace-")
+    places = {temp: "<server temp folder>/fittrace-", store.location: "<tracking store>"}
+    if os.path.isabs(store.location):  # a SQLite file
+        places[os.path.dirname(store.location)] = "<tracking store folder>"
+    root = store.artifact_root
+    if root:
+        places[root] = "<artifact root>"
+        if "://" not in root or root.startswith("file://"):
+            local = root.removeprefix("file://")
+            for spelling in (os.path.abspath(local), os.path.realpath(local)):
+                places[spelling] = "<artifact root>"
+    for path in [p for p in places if "://" not in p]:
+        places.setdefault(os.path.realpath(path), places[path])
+    return sorted(((p, label) for p, label in places.items() if p), key=lambda x: -len(x[0]))
 
 
 # --------------------------------------------------------------------------------- the API
@@ -172,7 +237,7 @@ class TrackingApi:
     def __init__(self, store: Any, workers: Executor, writable: bool, max_upload: int) -> None:
         self.store, self.workers = store, workers
         self.writable, self.max_upload = writable, max_upload
-        self._artifact_uris: dict[str, str] = {}  # run id -> artifact URI, which never changes
+        self.artifacts = ServedArtifacts(store)
 
     def _on_pool(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.workers.submit(fn, *args).result()
@@ -208,12 +273,13 @@ class TrackingApi:
                 404, "ResourceNotFoundError", f"No tracking API endpoint at {parts.path}"
             )
         except ApiError as e:
-            return _error(e.status, e.error_type, str(e), e.headers)
+            return _error(e.status, e.error_type, self.artifacts.redact(str(e)), e.headers)
         except FittraceError as e:
-            return _error(wire.error_status(e), type(e).__name__, str(e))
+            return _error(wire.error_status(e), type(e).__name__, self.artifacts.redact(str(e)))
         except Exception as e:
             log.exception("fittrace server: %s %s failed", method, target)
-            return _error(500, "StoreError", f"The server failed: {type(e).__name__}: {e}")
+            message = f"The server failed: {type(e).__name__}: {e}"
+            return _error(500, "StoreError", self.artifacts.redact(message))
 
     @staticmethod
     def _allow(method: str, *allowed: str) -> None:
@@ -269,17 +335,15 @@ class TrackingApi:
             arguments = wire.loads(data) if data else {}
         except (ValueError, TypeError) as e:
             raise ApiError(400, "InvalidParameterError", f"{name}: malformed arguments: {e}") from e
+        except RecursionError:
+            raise ApiError(
+                400, "InvalidParameterError", f"{name}: the arguments are nested too deeply"
+            ) from None
         return self._on_pool(call_store, self.store, name, arguments)
 
     # -- artifacts -------------------------------------------------------------------
     def _repository(self, run_id: str) -> ArtifactRepository:
-        uri = self._artifact_uris.get(run_id)
-        if uri is None:
-            uri = self._on_pool(self.store.get_run_info, run_id).artifact_uri
-            if len(self._artifact_uris) >= _KNOWN_RUNS:
-                self._artifact_uris.clear()
-            self._artifact_uris[run_id] = uri
-        return repository_for(uri)
+        return self._on_pool(self.artifacts.repository, run_id)
 
     def _upload(
         self,

@@ -23,8 +23,10 @@ import mimetypes
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from fittrace.entities import FileInfo
 from fittrace.exceptions import FittraceError, InvalidParameterError, ResourceNotFoundError
-from fittrace.store.artifacts import clean_artifact_path
+from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path
 from fittrace.tracking import stores
 from fittrace.tracking.client import Client, page_token_at
 from fittrace.ui import api, pages
@@ -70,11 +72,13 @@ class Response:
 
 @dataclass
 class Request:
-    """What a route needs: the store, the query string, and a stack closed after the response."""
+    """What a route needs: the store, the query string, a stack closed after the response, and
+    the artifacts the server may touch (``api.ServedArtifacts``)."""
 
     client: Client
     query: dict[str, list[str]]
     resources: contextlib.ExitStack
+    served: api.ServedArtifacts
 
     def arg(self, name: str) -> str:
         return self.query.get(name, [""])[0]
@@ -129,15 +133,15 @@ def _run(req: Request, run_id: str) -> Response:
         experiment = None
     histories = {key: client.get_metric_history(run_id, key) for key in run.data.metrics}
     try:
-        artifacts, artifact_error = client.list_artifacts(run_id, path or None), None
+        artifacts, artifact_error = req.served.repository(run_id).list_artifacts(path or None), None
     except FittraceError as e:  # an unreachable artifact store still shows the rest of the run
-        artifacts, artifact_error = [], str(e)
+        artifacts, artifact_error = [], req.served.redact(str(e))
     return _page(pages.run_page(run, experiment, histories, path, artifacts, artifact_error))
 
 
-def _find_artifact(client: Client, run_id: str, path: str) -> FileInfo:
+def _find_artifact(repo: ArtifactRepository, run_id: str, path: str) -> FileInfo:
     parent = path.rsplit("/", 1)[0] if "/" in path else None
-    for info in client.list_artifacts(run_id, parent):
+    for info in repo.list_artifacts(parent):
         if info.path == path:
             return info
     raise ResourceNotFoundError(f"Run {run_id} has no artifact {path!r}")
@@ -154,11 +158,12 @@ def _content_disposition(name: str, content_type: str) -> str:
 def _artifact(req: Request, run_id: str, path: str) -> Response:
     """One artifact file, copied out of the run's artifact store (local or remote) and streamed."""
     rel = clean_artifact_path(path)
-    info = _find_artifact(req.client, run_id, rel) if rel else None
+    repo = req.served.repository(run_id)
+    info = _find_artifact(repo, run_id, rel) if rel else None
     if info is None or info.is_dir:
         return Response(302, headers={"Location": url("runs", run_id, path=rel) + "#artifacts"})
     tmp = req.resources.enter_context(tempfile.TemporaryDirectory(prefix="fittrace-ui-"))
-    local = req.client.download_artifacts(run_id, rel, tmp)
+    local = repo.download_artifacts(rel, tmp)
     name = rel.rsplit("/", 1)[-1]
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if content_type.startswith("text/") or content_type == "application/json":
@@ -201,20 +206,25 @@ def _route(req: Request, path: str) -> Response:
     raise ResourceNotFoundError(f"No page at {path}")
 
 
-def respond(client: Client, target: str, resources: contextlib.ExitStack) -> Response:
-    """The response to ``GET target``; errors become 400, 404 or 500 pages."""
+def respond(
+    client: Client,
+    target: str,
+    resources: contextlib.ExitStack,
+    served: api.ServedArtifacts,
+) -> Response:
+    """The response to ``GET target``; errors become 400, 404 or 500 pages (no server paths)."""
     parts = urlsplit(target)
-    req = Request(client, parse_qs(parts.query, keep_blank_values=True), resources)
+    req = Request(client, parse_qs(parts.query, keep_blank_values=True), resources, served)
     try:
         return _route(req, parts.path)
     except ResourceNotFoundError as e:
-        return _page(pages.error_page(404, str(e)), 404)
+        return _page(pages.error_page(404, served.redact(str(e))), 404)
     except InvalidParameterError as e:
-        return _page(pages.error_page(400, str(e)), 400)
+        return _page(pages.error_page(400, served.redact(str(e))), 400)
     except Exception as e:
         log.exception("fittrace UI: GET %s failed", target)
         message = str(e) if isinstance(e, FittraceError) else "Internal error; see the server log."
-        return _page(pages.error_page(500, message), 500)
+        return _page(pages.error_page(500, served.redact(message)), 500)
 
 
 # ------------------------------------------------------------------------------------- server
@@ -319,7 +329,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, with_body: bool) -> None:
         with contextlib.ExitStack() as resources:
-            job = self.server.workers.submit(respond, self.server.client, self.path, resources)
+            job = self.server.workers.submit(
+                respond,
+                self.server.client,
+                self.path,
+                resources,
+                self.server.api.artifacts,
+            )
             response = job.result()
             with contextlib.suppress(ConnectionError):  # the browser went away
                 self._send(response, with_body)
@@ -405,8 +421,17 @@ def _store_label(tracking_uri: str) -> str:
     return tracking_uri
 
 
+class _Stop(Exception):
+    """SIGTERM arrived: leave ``serve_forever`` as Ctrl-C does."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
 def serve(server: UIServer) -> None:
-    """Print where the UI (and, on a writable server, the tracking API) is, serve until Ctrl-C."""
+    """Print where the UI (and, on a writable server, the tracking API) is, serve until Ctrl-C
+    or SIGTERM (what service managers and a background shell's ``kill`` send)."""
     print(
         f"fittrace UI at {server.url} (store: {_store_label(server.client.tracking_uri)})",
         flush=True,
@@ -422,9 +447,13 @@ def serve(server: UIServer) -> None:
             + (" and FITTRACE_TRACKING_TOKEN" if server.token else ""),
             flush=True,
         )
+    in_main = threading.current_thread() is threading.main_thread()  # where signals arrive
+    previous = signal.signal(signal.SIGTERM, _stop) if in_main else None
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         pass
     finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         server.server_close()
