@@ -372,8 +372,10 @@ class MlflowRestStore(RestStore):
         metrics: Iterable[tuple[str, str, float, int, int]],
         params: Iterable[tuple[str, str, str]],
         tags: Iterable[tuple[str, str, str]],
+        batch_key: str | None = None,
     ) -> None:
-        """Rows of any runs, as ``runs/log-batch`` requests within MLflow's limits, per run."""
+        """Rows of any runs, as ``runs/log-batch`` requests within MLflow's limits, per run
+        (``batch_key`` is ignored: an MLflow server keeps no record of applied batches)."""
         per_run: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         for run_id, key, value, timestamp, step in metrics:
             per_run[run_id]["metrics"].append(
