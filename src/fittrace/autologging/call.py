@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fittrace.autologging import runs
@@ -109,6 +110,16 @@ class _RunWriter:
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(self.run_id, local_dir, artifact_path)
 
+    def log_dataset(self, X: Any, y: Any, name: str, context: str) -> None:
+        """Record ``(X, y)`` as a run input (shape, schema, digest; see ``autologging.datasets``).
+
+        ``context`` is "train" or "eval"; the source is the running script, as for the built-ins.
+        """
+        from fittrace.autologging.datasets import dataset_input
+        from fittrace.tracking.context import source_name
+
+        self.client.log_inputs(self.run_id, [dataset_input(X, y, name, context, source_name())])
+
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
@@ -134,6 +145,22 @@ class ChildRun(_RunWriter):
         if not self.ended:
             self.ended = True
             self.client.set_terminated(self._run_id, status=status)
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[ChildRun]:
+        """Make this child the active run of the current thread/task for the ``with`` block.
+
+        Inside, autologged calls are outermost again: a framework fit in a tuner's
+        objective logs into this child (the first one; later ones become its
+        children) and ``fittrace.log_metric`` writes here. Leaving the block does
+        not end the child.
+        """
+        token = _current.set(None)
+        try:
+            with runs.recorder.activated(self._run_id):
+                yield self
+        finally:
+            _current.reset(token)
 
     def __enter__(self) -> ChildRun:
         return self
@@ -211,6 +238,21 @@ class Call(_RunWriter):
         self._run_id = runs.recorder.start_run(tags, nested=user_run is not None)
         self._owns_run = True
         runs.recorder.sample_system_metrics(self._run_id, self.settings.log_system_metrics)
+
+    @contextlib.contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        """Run a recording step whose error must not stop the next ones: it goes to ``record_error``.
+
+        For code of the capture that runs outside the capture protocol too (a
+        callback or a wrapped function it handed to the framework)::
+
+            with call.guard("feature importance"):
+                call.log_dict(importance(model), "feature_importance.json")
+        """
+        try:
+            yield
+        except Exception as exc:
+            self.record_error(what, exc)
 
     def record_error(self, what: str, exc: Exception) -> None:
         """Report an error a capture caught itself (e.g. in a callback it added): warned once, tagged on the run."""

@@ -6,9 +6,10 @@ tracking API (tests swap it for a failing one to inject faults).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from fittrace import tags
@@ -79,6 +80,20 @@ class Recorder:
         return client.create_run(
             parent.info.experiment_id, tags=tags, run_name=run_name
         ).info.run_id
+
+    @contextlib.contextmanager
+    def activated(self, run_id: str) -> Iterator[None]:
+        """Make an existing run the active run of this thread/task for the block, without ending it."""
+        from fittrace.tracking import fluent
+
+        run = self.client().get_run(run_id)
+        token = fluent._stack.set(
+            (*fluent._stack.get(), fluent.ActiveRun(run.info, run.data, run.inputs))
+        )
+        try:
+            yield
+        finally:
+            fluent._stack.reset(token)
 
     def terminate(self, run_id: str, status: str) -> None:
         self.client().set_terminated(run_id, status=status)

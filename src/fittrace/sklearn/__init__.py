@@ -16,7 +16,10 @@ _FLAVOR_NAMES = (
     "FLAVOR_NAME SERIALIZATION_FORMAT_CLOUDPICKLE SERIALIZATION_FORMAT_PICKLE SERIALIZATION_FORMAT_SKOPS "
     "SUPPORTED_SERIALIZATION_FORMATS load_model log_model save_model _load_pyfunc"
 ).split()
-__getattr__ = lazy_attributes(__name__, dict.fromkeys(_FLAVOR_NAMES, "._flavor"))
+# training_metrics: public for autologgers of scikit-learn-API estimators (fittrace.lightgbm).
+__getattr__ = lazy_attributes(
+    __name__, {**dict.fromkeys(_FLAVOR_NAMES, "._flavor"), "training_metrics": "._metrics"}
+)
 
 
 class SklearnSettings(AutologSettings):
@@ -73,4 +76,9 @@ def autolog(**kwargs: object) -> None:
     INTEGRATION.autolog(**kwargs)
 
 
-__all__ = ["SklearnSettings", "autolog", *(n for n in _FLAVOR_NAMES if not n.startswith("_"))]
+__all__ = [
+    "SklearnSettings",
+    "autolog",
+    "training_metrics",
+    *(n for n in _FLAVOR_NAMES if not n.startswith("_")),
+]

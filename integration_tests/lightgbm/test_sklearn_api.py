@@ -1,0 +1,95 @@
+"""The scikit-learn API of LightGBM: one fit, one run, with the estimator as a lightgbm model."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+import fittrace
+import fittrace.lightgbm
+from fittrace.autologging import AutologgingWarning
+from fittrace.autologging import runs as autolog_runs
+
+
+def test_classifier_fit_records_params_eval_metrics_training_metrics_and_model(
+    frame, runs, history
+):
+    X, y = frame
+    fittrace.lightgbm.autolog()
+    model = lgb.LGBMClassifier(n_estimators=5, num_leaves=4, verbose=-1)
+    model.fit(X[:200], y[:200], eval_set=[(X[200:], y[200:])])
+
+    (run,) = runs()
+    assert run.data.params["n_estimators"] == "5"
+    assert run.data.tags["estimator_name"] == "LGBMClassifier"
+    assert "training_accuracy_score" in run.data.metrics
+    assert [v for _, v in history(run.info.run_id, "valid_0-binary_logloss")] == pytest.approx(
+        model.evals_result_["valid_0"]["binary_logloss"]
+    )
+    uri = f"runs:/{run.info.run_id}/model"
+    loaded = fittrace.lightgbm.load_model(uri)
+    assert type(loaded) is lgb.LGBMClassifier
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(loaded)).predict(X), model.predict(X))
+    assert {d.name for d in run.inputs.dataset_inputs} == {"train", "valid_0"}
+
+
+def test_string_labels_and_regressor_reload(frame, runs):
+    X, y = frame
+    labels = np.where(y == 1, "yes", "no")
+    fittrace.lightgbm.autolog()
+    clf = lgb.LGBMClassifier(n_estimators=3, verbose=-1).fit(X, labels)
+    reg = lgb.LGBMRegressor(n_estimators=3, verbose=-1).fit(X, X["a"])
+
+    clf_run, reg_run = runs()
+    loaded = fittrace.lightgbm.load_model(f"runs:/{clf_run.info.run_id}/model")
+    assert list(loaded.predict(X)) == list(clf.predict(X))
+    pyfunc = fittrace.pyfunc.load_model(f"runs:/{reg_run.info.run_id}/model")
+    np.testing.assert_allclose(pyfunc.predict(X), reg.predict(X))
+
+
+def test_with_sklearn_autolog_too_a_fit_is_recorded_once(frame, runs):
+    X, y = frame
+    fittrace.autolog()
+    lgb.LGBMClassifier(n_estimators=3, verbose=-1).fit(X, y)
+    (run,) = runs()
+    assert run.data.tags["fittrace.autologging"] == "lightgbm"
+
+
+@pytest.mark.parametrize("api", ["train", "sklearn"])
+def test_a_failing_store_changes_no_result_and_warns_once(frame, monkeypatch, api):
+    X, y = frame
+
+    def train():
+        if api == "train":
+            return lgb.train({"verbose": -1, "seed": 1}, lgb.Dataset(X, label=y), 4).predict(X)
+        return lgb.LGBMClassifier(n_estimators=4, verbose=-1).fit(X, y).predict_proba(X)
+
+    expected = train()
+
+    class BrokenClient:
+        def __init__(self, client):
+            self._client = client
+
+        def __getattr__(self, name):
+            if name.startswith("log") or name == "set_tag":
+                raise OSError("tracking store unavailable")
+            return getattr(self._client, name)
+
+    class BrokenRecorder(autolog_runs.Recorder):
+        def client(self):
+            return BrokenClient(super().client())
+
+    monkeypatch.delenv("FITTRACE_TESTING")
+    monkeypatch.setattr(autolog_runs, "recorder", BrokenRecorder())
+    fittrace.lightgbm.autolog()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = train()
+    np.testing.assert_array_equal(got, expected)
+    assert len([w for w in caught if issubclass(w.category, AutologgingWarning)]) == 1

@@ -1,0 +1,53 @@
+"""LightGBM: ``autolog()`` and the ``lightgbm`` model flavor (save_model, log_model, load_model).
+
+A plugin written only against fittrace's public API, registered by its entry point
+(``[project.entry-points."fittrace.autologgers"] lightgbm = "fittrace.lightgbm:INTEGRATION"``).
+This module stays cheap to import: what gets recorded is in ``autologger`` (imported
+when lightgbm is), the flavor in ``flavor`` (loaded on first use).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fittrace.autologging import AutologSettings, Integration
+
+_FLAVOR_NAMES = ("FLAVOR_NAME", "load_model", "log_model", "save_model", "_load_pyfunc")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FLAVOR_NAMES:
+        from fittrace.lightgbm import flavor
+
+        return getattr(flavor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class LightGBMSettings(AutologSettings):
+    """The common autolog options plus ``log_plots``: a PNG bar chart per importance type (needs matplotlib)."""
+
+    log_plots: bool = False
+
+
+INTEGRATION = Integration(
+    name="lightgbm",
+    module="lightgbm",
+    distribution="lightgbm",
+    supported_versions=">=4.0,<5",
+    settings_class=LightGBMSettings,
+    install="fittrace.lightgbm.autologger:install",
+)
+
+
+def autolog(**kwargs: Any) -> None:
+    """Record every ``lightgbm.train``, ``lightgbm.cv`` and scikit-learn API ``fit``.
+
+    Options: the common ones (``log_models``, ``log_input_examples``,
+    ``log_model_signatures``, ``log_datasets``, ``disable``, ``exclusive``,
+    ``disable_for_unsupported_versions``, ``silent``, ``registered_model_name``,
+    ``extra_tags``) and ``log_plots``. What is recorded: ``fittrace.lightgbm.autologger``.
+    """
+    INTEGRATION.autolog(**kwargs)
+
+
+__all__ = ["LightGBMSettings", "autolog", "FLAVOR_NAME", "load_model", "log_model", "save_model"]
