@@ -1,0 +1,44 @@
+"""statsmodels: ``autolog()`` and the ``statsmodels`` model flavor (save_model, log_model, load_model).
+
+A plugin written only against fittrace's public API, registered by its entry point
+(``statsmodels = "fittrace.statsmodels:INTEGRATION"``). What gets recorded is in
+``autologger`` (imported when statsmodels is), the flavor in ``flavor`` (loaded on first use).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fittrace.autologging import Integration
+
+_FLAVOR_NAMES = ("FLAVOR_NAME", "load_model", "log_model", "save_model", "_load_pyfunc")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FLAVOR_NAMES:
+        from fittrace.statsmodels import flavor
+
+        return getattr(flavor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+INTEGRATION = Integration(
+    name="statsmodels",
+    module="statsmodels",
+    distribution="statsmodels",
+    supported_versions=">=0.14,<0.16",
+    install="fittrace.statsmodels.autologger:install",
+)
+
+
+def autolog(**kwargs: Any) -> None:
+    """Record every statsmodels ``Model.fit`` (OLS, GLM, Logit, ARIMA, ...).
+
+    Options: the common ones (``log_models``, ``log_datasets``, ``disable``, ``exclusive``,
+    ``disable_for_unsupported_versions``, ``silent``, ``registered_model_name``,
+    ``extra_tags``...). What is recorded: ``fittrace.statsmodels.autologger``.
+    """
+    INTEGRATION.autolog(**kwargs)
+
+
+__all__ = ["INTEGRATION", "autolog", "FLAVOR_NAME", "load_model", "log_model", "save_model"]
