@@ -1,0 +1,45 @@
+"""CatBoost: ``autolog()`` and the ``catboost`` model flavor (save_model, log_model, load_model).
+
+A plugin written only against fittrace's public API, registered by its entry point
+(``catboost = "fittrace.catboost:INTEGRATION"``). What gets recorded is in
+``autologger`` (imported when catboost is), the flavor in ``flavor`` (loaded on first use).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fittrace.autologging import Integration
+
+_FLAVOR_NAMES = ("FLAVOR_NAME", "load_model", "log_model", "save_model", "_load_pyfunc")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FLAVOR_NAMES:
+        from fittrace.catboost import flavor
+
+        return getattr(flavor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+INTEGRATION = Integration(
+    name="catboost",
+    module="catboost",
+    distribution="catboost",
+    supported_versions=">=1.2,<2",
+    install="fittrace.catboost.autologger:install",
+)
+
+
+def autolog(**kwargs: Any) -> None:
+    """Record every ``fit`` of CatBoost, CatBoostClassifier, CatBoostRegressor and CatBoostRanker.
+
+    Options: the common ones (``log_models``, ``log_input_examples``,
+    ``log_model_signatures``, ``log_datasets``, ``disable``, ``exclusive``,
+    ``disable_for_unsupported_versions``, ``silent``, ``registered_model_name``,
+    ``extra_tags``). What is recorded: ``fittrace.catboost.autologger``.
+    """
+    INTEGRATION.autolog(**kwargs)
+
+
+__all__ = ["INTEGRATION", "autolog", "FLAVOR_NAME", "load_model", "log_model", "save_model"]
