@@ -44,11 +44,18 @@ _SUBMODULES = {
 }  # fmt: skip
 
 
+def _is_plugin_package(name: str) -> bool:
+    """An autologger installed as a ``fittrace.<name>`` package (``mlflow.lightgbm`` style access)."""
+    from importlib.util import find_spec
+
+    return not name.startswith("_") and find_spec(f"fittrace.{name}") is not None
+
+
 def __getattr__(name: str) -> object:
     if name in _ATTRS:
         module, attr = _ATTRS[name]
         value = getattr(importlib.import_module(module), attr)
-    elif name in _SUBMODULES:
+    elif name in _SUBMODULES or _is_plugin_package(name):
         value = importlib.import_module(f"fittrace.{name}")
     else:
         raise AttributeError(f"module 'fittrace' has no attribute {name!r}")

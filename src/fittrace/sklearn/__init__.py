@@ -16,7 +16,7 @@ _FLAVOR_NAMES = (
     "FLAVOR_NAME SERIALIZATION_FORMAT_CLOUDPICKLE SERIALIZATION_FORMAT_PICKLE SERIALIZATION_FORMAT_SKOPS "
     "SUPPORTED_SERIALIZATION_FORMATS load_model log_model save_model _load_pyfunc"
 ).split()
-# training_metrics: public for autologgers of scikit-learn-API estimators (fittrace.lightgbm).
+# training_metrics: public for plugin autologgers of estimators with the scikit-learn API.
 __getattr__ = lazy_attributes(
     __name__, {**dict.fromkeys(_FLAVOR_NAMES, "._flavor"), "training_metrics": "._metrics"}
 )
