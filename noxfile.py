@@ -19,6 +19,7 @@ nox.options.sessions = [
     "oldest",
     "oldest_tensorflow",
     "oldest_lightning",
+    "oldest_plugins",
     "stores",
 ]
 nox.options.reuse_existing_virtualenvs = True
@@ -102,6 +103,33 @@ def oldest_lightning(session: nox.Session) -> None:
     # Lightning 2.2 still imports pkg_resources, which newer setuptools no longer ships.
     session.install("-e", ".[test]", "lightning==2.2.5", "setuptools<80", "cloudpickle", TORCH)
     session.run("pytest", "integration_tests/pytorch", "-q", *session.posargs)
+
+
+@nox.session
+def oldest_plugins(session: nox.Session) -> None:
+    """The oldest supported LightGBM, CatBoost, statsmodels and Optuna, in one environment."""
+    session.install(
+        "-e",
+        ".[test]",
+        "lightgbm==4.0.0",
+        "catboost==1.2",
+        "statsmodels==0.14.0",
+        "optuna==3.4.0",
+        "scikit-learn==1.3.2",
+        "numpy<2",
+        "pandas<2.2",
+        "scipy<1.14",
+    )
+    session.run(
+        "pytest",
+        "integration_tests/lightgbm",
+        "integration_tests/catboost",
+        "integration_tests/statsmodels",
+        "integration_tests/optuna",
+        "integration_tests/plugins",
+        "-q",
+        *session.posargs,
+    )
 
 
 @nox.session

@@ -91,8 +91,9 @@ class MetricsRecorder:
         values: dict[str, float] = {}
         for item in env.evaluation_result_list or ():
             if len(item) == 5:  # cv: (data, metric, mean, higher_is_better, stdv)
-                values[metric_key(item[0], item[1], "mean")] = float(item[2])
-                values[metric_key(item[0], item[1], "stdv")] = float(item[4])
+                data, metric = item[1].split(" ", 1) if item[0] == "cv_agg" else item[:2]  # < 4.4
+                values[metric_key(data, metric, "mean")] = float(item[2])
+                values[metric_key(data, metric, "stdv")] = float(item[4])
             else:
                 values[metric_key(item[0], item[1])] = float(item[2])
         self.history[env.iteration] = values
