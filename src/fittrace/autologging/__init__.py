@@ -60,7 +60,11 @@ The original is always called exactly once; every error of the capture or of
 fittrace becomes one ``AutologgingWarning`` per integration and cause plus the
 run tag ``mlflow.autologging.errors`` (``FITTRACE_TESTING=1`` raises
 ``fittrace.exceptions.AutologgingError`` instead); errors a capture catches
-itself (in a callback it added) go through ``call.record_error(what, exc)``.
+itself (in a callback it added) go through ``call.record_error(what, exc)``, and
+``with call.guard(what):`` runs one recording step whose error is recorded so
+without stopping the steps after it. Besides ``log_params``/``log_metrics``/
+``log_text``/``log_dict``/``log_figure``, ``call.log_dataset(X, y, name, context)``
+records training data as a run input.
 
 Patching (``Patcher``, handed to ``install``)
 ---------------------------------------------
@@ -91,7 +95,10 @@ Runs (``run=`` of ``Patcher.patch``)
 
 Nested autologged calls (any integration, same thread or asyncio task) run the
 original only, so ``Pipeline.fit -> step.fit`` records once, in the outermost
-call. A capture records children on purpose with ``call.start_child_run()``.
+call. A capture records children on purpose with ``call.start_child_run()``;
+``with child.activate():`` around user code (a tuner's objective) makes the
+child the active run there and autologged calls outermost again, so a fit
+inside logs into the child.
 This state lives in a context variable: concurrent threads and asyncio tasks
 each record their own runs, and a thread started inside an autologged call
 begins outside it (run its work under ``contextvars.copy_context().run`` to
