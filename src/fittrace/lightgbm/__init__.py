@@ -8,9 +8,11 @@ when lightgbm is), the flavor in ``flavor`` (loaded on first use).
 
 from __future__ import annotations
 
-from typing import Any
-
 from fittrace.autologging import AutologSettings, Integration
+
+TYPE_CHECKING = False  # typing costs more than autolog()'s start-up budget
+if TYPE_CHECKING:
+    from typing import Any
 
 _FLAVOR_NAMES = ("FLAVOR_NAME", "load_model", "log_model", "save_model", "_load_pyfunc")
 

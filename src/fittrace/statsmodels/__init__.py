@@ -7,9 +7,11 @@ A plugin written only against fittrace's public API, registered by its entry poi
 
 from __future__ import annotations
 
-from typing import Any
-
 from fittrace.autologging import Integration
+
+TYPE_CHECKING = False  # typing costs more than autolog()'s start-up budget
+if TYPE_CHECKING:
+    from typing import Any
 
 _FLAVOR_NAMES = ("FLAVOR_NAME", "load_model", "log_model", "save_model", "_load_pyfunc")
 
