@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import warnings
 
 import catboost
 import numpy as np
@@ -13,9 +12,12 @@ import pytest
 
 import fittrace
 import fittrace.catboost
-from fittrace.autologging import AutologgingWarning
-from fittrace.autologging import runs as autolog_runs
 from fittrace.tracking.client import Client
+from integration_tests.plugins.faults import (
+    STORE_FAULTS,
+    assert_unchanged_with_one_warning,
+    break_store,
+)
 
 OPTIONS = {
     "iterations": 8,
@@ -83,22 +85,17 @@ def test_regressor_on_a_pool_records_without_signature(data, runs):
     np.testing.assert_allclose(loaded.predict(X), model.predict(X))
 
 
-def test_a_failing_store_changes_no_fit_and_warns_once(data, monkeypatch):
+@pytest.mark.parametrize("fault", STORE_FAULTS)
+def test_a_failing_store_changes_no_fit_and_warns_once(data, monkeypatch, fault):
     X, y = data
-    expected = catboost.CatBoostClassifier(**OPTIONS).fit(X, y).predict_proba(X)
 
-    class BrokenRecorder(autolog_runs.Recorder):
-        def client(self):
-            raise OSError("tracking store unavailable")
+    def train():
+        model = catboost.CatBoostClassifier(**OPTIONS)
+        return model.fit(X[:150], y[:150], eval_set=(X[150:], y[150:])).predict_proba(X)
 
-        def start_run(self, tags, nested):
-            raise OSError("tracking store unavailable")
-
-    monkeypatch.delenv("FITTRACE_TESTING")
-    monkeypatch.setattr(autolog_runs, "recorder", BrokenRecorder())
+    expected = train()
+    break_store(monkeypatch, fault)
     fittrace.catboost.autolog()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        got = catboost.CatBoostClassifier(**OPTIONS).fit(X, y).predict_proba(X)
-    np.testing.assert_array_equal(got, expected)
-    assert len([w for w in caught if issubclass(w.category, AutologgingWarning)]) == 1
+    assert_unchanged_with_one_warning(
+        train, lambda got: np.testing.assert_array_equal(got, expected)
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import warnings
 
 import lightgbm as lgb
 import numpy as np
@@ -11,8 +10,11 @@ import pytest
 
 import fittrace
 import fittrace.lightgbm
-from fittrace.autologging import AutologgingWarning
-from fittrace.autologging import runs as autolog_runs
+from integration_tests.plugins.faults import (
+    STORE_FAULTS,
+    assert_unchanged_with_one_warning,
+    break_store,
+)
 
 
 def test_classifier_fit_records_params_eval_metrics_training_metrics_and_model(
@@ -61,35 +63,20 @@ def test_with_sklearn_autolog_too_a_fit_is_recorded_once(frame, runs):
     assert run.data.tags["fittrace.autologging"] == "lightgbm"
 
 
-@pytest.mark.parametrize("api", ["train", "sklearn"])
-def test_a_failing_store_changes_no_result_and_warns_once(frame, monkeypatch, api):
+@pytest.mark.parametrize("fault", STORE_FAULTS)
+@pytest.mark.parametrize("api", ["train", "cv", "sklearn"])
+def test_a_failing_store_changes_no_result_and_warns_once(frame, monkeypatch, api, fault):
     X, y = frame
+    data = lgb.Dataset(X, label=y, free_raw_data=False)
 
     def train():
         if api == "train":
-            return lgb.train({"verbose": -1, "seed": 1}, lgb.Dataset(X, label=y), 4).predict(X)
+            return lgb.train({"verbose": -1, "seed": 1}, data, 4, valid_sets=[data]).predict(X)
+        if api == "cv":
+            return lgb.cv({"verbose": -1, "seed": 1}, data, 3, nfold=2)
         return lgb.LGBMClassifier(n_estimators=4, verbose=-1).fit(X, y).predict_proba(X)
 
     expected = train()
-
-    class BrokenClient:
-        def __init__(self, client):
-            self._client = client
-
-        def __getattr__(self, name):
-            if name.startswith("log") or name == "set_tag":
-                raise OSError("tracking store unavailable")
-            return getattr(self._client, name)
-
-    class BrokenRecorder(autolog_runs.Recorder):
-        def client(self):
-            return BrokenClient(super().client())
-
-    monkeypatch.delenv("FITTRACE_TESTING")
-    monkeypatch.setattr(autolog_runs, "recorder", BrokenRecorder())
+    break_store(monkeypatch, fault)
     fittrace.lightgbm.autolog()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        got = train()
-    np.testing.assert_array_equal(got, expected)
-    assert len([w for w in caught if issubclass(w.category, AutologgingWarning)]) == 1
+    assert_unchanged_with_one_warning(train, lambda got: np.testing.assert_equal(got, expected))

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import optuna
 import pytest
+from numpy.testing import assert_equal
 
 import fittrace
 import fittrace.optuna
-from fittrace.autologging import AutologgingWarning
-from fittrace.autologging import runs as autolog_runs
-from fittrace.tracking.client import Client
+from integration_tests.plugins.faults import (
+    STORE_FAULTS,
+    assert_unchanged_with_one_warning,
+    break_store,
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -176,27 +178,33 @@ def test_processes_sharing_an_rdb_storage_record_their_own_trials(tmp_path, runs
         assert parent.data.metrics["best_value"] >= study.best_value
 
 
-def test_a_failing_store_changes_no_trial_and_warns_once(monkeypatch):
+@pytest.mark.parametrize("fault", STORE_FAULTS)
+def test_a_failing_store_changes_no_trial_and_warns_once(monkeypatch, fault, runs):
+    from sklearn.linear_model import Ridge
+
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+
+    def objective(trial):
+        x = trial.suggest_float("x", -4, 4)
+        trial.report(x, 0)
+        return Ridge(alpha=abs(x) + 0.1).fit(X, y).score(X, y) + x**2
+
     def run_study():
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=5))
-        study.optimize(_quadratic, n_trials=4)
-        return [(t.params, t.value, t.state) for t in study.trials]
+        study.optimize(objective, n_trials=4)  # n_jobs > 1 reseeds the sampler: not comparable
+        return [(t.number, t.params["x"], t.value, t.state.name) for t in study.trials]
 
     expected = run_study()
-
-    class BrokenRecorder(autolog_runs.Recorder):
-        def client(self):
-            raise OSError("tracking store unavailable")
-
-        def start_run(self, tags, nested):
-            raise OSError("tracking store unavailable")
-
-    monkeypatch.delenv("FITTRACE_TESTING")
-    monkeypatch.setattr(autolog_runs, "recorder", BrokenRecorder())
-    fittrace.optuna.autolog()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        got = run_study()
-    assert got == expected
-    assert len([w for w in caught if issubclass(w.category, AutologgingWarning)]) == 1
-    assert Client().search_runs(["0"]) == []
+    break_store(monkeypatch, fault)
+    fittrace.autolog()
+    assert_unchanged_with_one_warning(run_study, lambda got: assert_equal(got, expected))
+    if fault == "down":
+        assert runs() == []
+    else:  # metrics failed; the trials' runs still hold their params and state, and ended
+        trials = _children(runs, _parent(runs))
+        assert [(t.data.params["x"], t.info.status) for t in trials] == [
+            (str(x), "FINISHED") for _, x, _, _ in expected
+        ]
+        assert (
+            "tracking store unavailable" in _parent(runs).data.tags["fittrace.autologging.errors"]
+        )

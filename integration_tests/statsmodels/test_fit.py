@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -13,9 +12,12 @@ import statsmodels.formula.api as smf
 
 import fittrace
 import fittrace.statsmodels
-from fittrace.autologging import AutologgingWarning
-from fittrace.autologging import runs as autolog_runs
 from fittrace.tracking.client import Client
+from integration_tests.plugins.faults import (
+    STORE_FAULTS,
+    assert_unchanged_with_one_warning,
+    break_store,
+)
 
 
 @pytest.fixture
@@ -75,23 +77,13 @@ def test_glm_formula_logit_and_arima_each_record_one_run(data, runs):
     assert table.splitlines()[0].startswith("name,coef,std_err")
 
 
-def test_a_failing_store_changes_no_fit_and_warns_once(data, monkeypatch):
+@pytest.mark.parametrize("fault", STORE_FAULTS)
+def test_a_failing_store_changes_no_fit_and_warns_once(data, monkeypatch, fault):
     X = sm.add_constant(data[["x1", "x2"]])
     expected = sm.OLS(data["y"], X).fit().params
-
-    class BrokenRecorder(autolog_runs.Recorder):
-        def client(self):
-            raise OSError("tracking store unavailable")
-
-        def start_run(self, tags, nested):
-            raise OSError("tracking store unavailable")
-
-    monkeypatch.delenv("FITTRACE_TESTING")
-    monkeypatch.setattr(autolog_runs, "recorder", BrokenRecorder())
+    break_store(monkeypatch, fault)
     fittrace.statsmodels.autolog()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        got = sm.OLS(data["y"], X).fit().params
-        sm.OLS(data["y"], X).fit()
-    pd.testing.assert_series_equal(got, expected)
-    assert len([w for w in caught if issubclass(w.category, AutologgingWarning)]) == 1
+    assert_unchanged_with_one_warning(
+        lambda: sm.OLS(data["y"], X).fit().params,
+        lambda got: pd.testing.assert_series_equal(got, expected),
+    )

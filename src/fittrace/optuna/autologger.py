@@ -81,24 +81,26 @@ class _Trials:
             child = self._runs.pop(trial.number, None)
         if child is None:
             return
-        child.log_params(trial.params)
-        values = trial.values or ()
-        if len(values) == 1:
-            child.log_metrics({"value": values[0]})
-        else:
-            child.log_metrics({f"value_{i}": v for i, v in enumerate(values)})
-        for step, value in sorted(trial.intermediate_values.items()):
-            child.log_metrics({"intermediate_value": value}, step=step)
-        if trial.duration is not None:
-            child.log_metrics({"duration_seconds": trial.duration.total_seconds()})
         state = trial.state.name
-        child.set_tags(
-            {
-                "optuna.trial_state": state,
-                **{f"optuna.user_attr.{k}": v for k, v in trial.user_attrs.items()},
-            }
-        )
-        child.end(_STATUS.get(state, "FAILED"))
+        try:
+            child.log_params(trial.params)
+            child.set_tags(
+                {
+                    "optuna.trial_state": state,
+                    **{f"optuna.user_attr.{k}": v for k, v in trial.user_attrs.items()},
+                }
+            )
+            values = trial.values or ()
+            if len(values) == 1:
+                child.log_metrics({"value": values[0]})
+            else:
+                child.log_metrics({f"value_{i}": v for i, v in enumerate(values)})
+            for step, value in sorted(trial.intermediate_values.items()):
+                child.log_metrics({"intermediate_value": value}, step=step)
+            if trial.duration is not None:
+                child.log_metrics({"duration_seconds": trial.duration.total_seconds()})
+        finally:
+            child.end(_STATUS.get(state, "FAILED"))
 
     def finish_left_open(self, study: Any) -> None:
         """Trials whose objective raised out of optimize reach no callback: record them from the study."""
