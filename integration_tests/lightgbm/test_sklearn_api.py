@@ -10,6 +10,7 @@ import pytest
 
 import fittrace
 import fittrace.lightgbm
+from fittrace import tags
 from integration_tests.plugins.faults import (
     STORE_FAULTS,
     assert_unchanged_with_one_warning,
@@ -60,7 +61,7 @@ def test_with_sklearn_autolog_too_a_fit_is_recorded_once(frame, runs):
     fittrace.autolog()
     lgb.LGBMClassifier(n_estimators=3, verbose=-1).fit(X, y)
     (run,) = runs()
-    assert run.data.tags["fittrace.autologging"] == "lightgbm"
+    assert run.data.tags[tags.AUTOLOGGING] == "lightgbm"
 
 
 @pytest.mark.parametrize("fault", STORE_FAULTS)

@@ -11,6 +11,7 @@ import pytest
 
 import fittrace
 import fittrace.lightgbm
+from fittrace import tags
 from fittrace.tracking.client import Client
 
 PARAMS = {"objective": "binary", "num_leaves": 4, "verbose": -1, "seed": 1}
@@ -43,7 +44,7 @@ def test_train_records_params_metric_history_importance_and_datasets(frame, runs
     (run,) = runs()
     assert run.data.params["num_leaves"] == "4"
     assert run.data.params["num_boost_round"] == "6"
-    assert run.data.tags["fittrace.autologging"] == "lightgbm"
+    assert run.data.tags[tags.AUTOLOGGING] == "lightgbm"
     assert history(run.info.run_id, "valid-binary_logloss") == list(
         enumerate(pytest.approx(v) for v in result["valid"]["binary_logloss"])
     )
