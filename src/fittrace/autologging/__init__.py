@@ -64,7 +64,13 @@ itself (in a callback it added) go through ``call.record_error(what, exc)``, and
 ``with call.guard(what):`` runs one recording step whose error is recorded so
 without stopping the steps after it. Besides ``log_params``/``log_metrics``/
 ``log_text``/``log_dict``/``log_figure``, ``call.log_dataset(X, y, name, context)``
-records training data as a run input.
+records training data as a run input, and
+``call.log_model(flavor.log_model, model, example)`` logs the fitted model as the
+common options ask (signature from ``example``, input example, registration).
+``call.arguments(function)`` binds the call's arguments to a signature by name.
+
+A declaration module keeps its flavor lazy with ``__getattr__ =
+lazy_attributes(__name__, {"load_model": ".flavor", ...})``.
 
 Patching (``Patcher``, handed to ``install``)
 ---------------------------------------------
@@ -156,6 +162,7 @@ __all__ = [
     "enable",
     "get_integration",
     "get_settings",
+    "lazy_attributes",
     "list_integrations",
     "register",
     "remember_run",

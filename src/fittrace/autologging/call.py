@@ -214,6 +214,21 @@ class Call(_RunWriter):
             return self.args[position]
         return default
 
+    def arguments(self, function: Callable[..., Any]) -> dict[str, Any] | None:
+        """The call's arguments bound to ``function``'s signature by name, defaults filled in.
+
+        None when they do not fit (the original will raise about it). Pass the unpatched
+        function (``lightgbm.engine.train`` rather than ``lightgbm.train``).
+        """
+        import inspect
+
+        try:
+            bound = inspect.signature(function).bind(*self.args, **self.kwargs)
+        except TypeError:
+            return None
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
     def replace_arg(self, name: str, position: int | None, value: Any) -> None:
         """Pass ``value`` for argument ``name`` to the original: new ``args``/``kwargs``, caller's untouched."""
         if position is not None and position < len(self.args) and name not in self.kwargs:
@@ -238,6 +253,33 @@ class Call(_RunWriter):
         self._run_id = runs.recorder.start_run(tags, nested=user_run is not None)
         self._owns_run = True
         runs.recorder.sample_system_metrics(self._run_id, self.settings.log_system_metrics)
+
+    def log_model(
+        self, log_model: Callable[..., Any], model: Any, example: Any = None, **options: Any
+    ) -> Any:
+        """Log ``model`` as ``model`` with a flavor's ``log_model``, as the settings ask.
+
+        The signature is inferred from ``example`` and ``model.predict(example)``
+        (``log_model_signatures``; one that cannot be inferred is left out and reported,
+        not the model), ``example`` is saved with ``log_input_examples``, and the model is
+        registered as ``registered_model_name``. ``options`` go to ``log_model``.
+        """
+        from fittrace.models.signature import infer_signature
+
+        settings = self.settings
+        signature = None
+        if example is not None and settings.log_model_signatures:
+            with self.guard("inferring the model signature"):
+                signature = infer_signature(example, model.predict(example))
+        return log_model(
+            model,
+            "model",
+            signature=signature or False,
+            input_example=example if settings.log_input_examples else None,
+            registered_model_name=settings.registered_model_name,
+            run_id=self.run_id,
+            **options,
+        )
 
     @contextlib.contextmanager
     def guard(self, what: str) -> Iterator[None]:

@@ -70,24 +70,6 @@ def _log_datasets(call: Call, X: Any, y: Any) -> None:
             call.log_dataset(pair[0], pair[1], f"validation_{index}", "eval")
 
 
-def _log_model(call: Call, model: Any, example: Any) -> None:
-    from fittrace.catboost.flavor import log_model
-    from fittrace.models import infer_signature
-
-    signature = None
-    if example is not None and call.settings.log_model_signatures:
-        with call.guard("inferring the model signature"):
-            signature = infer_signature(example, model.predict(example))
-    log_model(
-        model,
-        "model",
-        signature=signature or False,
-        input_example=example if call.settings.log_input_examples else None,
-        registered_model_name=call.settings.registered_model_name,
-        run_id=call.run_id,
-    )
-
-
 def _capture_fit(call: Call) -> Generator[None, Any, None]:
     model = call.instance
     given = {k: _loggable(v) for k, v in model.get_params().items()}
@@ -116,7 +98,9 @@ def _capture_fit(call: Call) -> Generator[None, Any, None]:
             "feature_importance.json",
         )
     if call.settings.log_models:
-        _log_model(call, model, head(X))
+        from fittrace.catboost.flavor import log_model
+
+        call.log_model(log_model, model, head(X))
 
 
 def install(patcher: Patcher) -> None:

@@ -6,7 +6,6 @@ as ``model_class`` and restored on load. catboost is imported only inside these 
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
@@ -15,19 +14,6 @@ from fittrace.exceptions import InvalidParameterError
 
 FLAVOR_NAME = "catboost"
 _DATA_FILE = "model.cb"
-
-
-class _CatBoostPyfunc:
-    """pyfunc wrapper: ``model.predict(data)``."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return self.model.predict(data, **(params or {}))
-
-    def get_raw_model(self) -> Any:
-        return self.model
 
 
 def save_model(
@@ -47,7 +33,6 @@ def save_model(
         raise InvalidParameterError(
             f"Expected a catboost model (CatBoostClassifier, ...), got {type(cb_model).__name__}"
         )
-    cls = type(cb_model)
     with models.new_model_dir(path) as model_dir:
         cb_model.save_model(str(model_dir / _DATA_FILE), format="cbm")
         models.write_model_metadata(
@@ -56,8 +41,8 @@ def save_model(
             flavor_conf={
                 "catboost_version": catboost.__version__,
                 "data": _DATA_FILE,
-                "model_type": cls.__name__,
-                "model_class": f"{cls.__module__}.{cls.__qualname__}",
+                "model_type": type(cb_model).__name__,
+                "model_class": models.class_path(cb_model),
                 "save_format": "cbm",
                 "code": None,
             },
@@ -65,7 +50,7 @@ def save_model(
             requirements=["catboost", "numpy", "pandas"],
             signature=signature,
             input_example=input_example,
-            predict_fn=_CatBoostPyfunc(cb_model).predict,
+            predict_fn=models.PredictWrapper(cb_model).predict,
             pip_requirements=pip_requirements,
             extra_pip_requirements=extra_pip_requirements,
             metadata=metadata,
@@ -85,14 +70,9 @@ def log_model(
 def _load(model_dir: Any, conf: dict[str, Any]) -> Any:
     import catboost
 
-    name = conf.get("model_class", "catboost.core.CatBoost")
-    module_name, _, class_name = name.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise InvalidParameterError(f"Cannot restore CatBoost model class {name!r}: {e}") from e
-    if not (isinstance(cls, type) and issubclass(cls, catboost.CatBoost)):
-        raise InvalidParameterError(f"model_class {name!r} is not a CatBoost model class")
+    cls = models.import_class(
+        conf.get("model_class", "catboost.core.CatBoost"), (catboost.CatBoost,)
+    )
     model = cls()
     model.load_model(str(models.model_file(model_dir, conf.get("data", _DATA_FILE))), format="cbm")
     return model
@@ -104,6 +84,5 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | os.PathLike | None 
     return _load(loaded.path, loaded.conf)
 
 
-def _load_pyfunc(path: str | os.PathLike) -> _CatBoostPyfunc:
-    model_dir = models.model_dir_of(path)
-    return _CatBoostPyfunc(_load(model_dir, models.Model.load(model_dir).flavors[FLAVOR_NAME]))
+def _load_pyfunc(path: str | os.PathLike) -> models.PredictWrapper:
+    return models.PredictWrapper(_load(*models.flavor_section(path, FLAVOR_NAME)))

@@ -8,7 +8,7 @@ when lightgbm is), the flavor in ``flavor`` (loaded on first use).
 
 from __future__ import annotations
 
-from fittrace.autologging import AutologSettings, Integration
+from fittrace.autologging import AutologSettings, Integration, lazy_attributes
 
 TYPE_CHECKING = False  # typing costs more than autolog()'s start-up budget
 if TYPE_CHECKING:
@@ -16,13 +16,7 @@ if TYPE_CHECKING:
 
 _FLAVOR_NAMES = ("FLAVOR_NAME", "load_model", "log_model", "save_model", "_load_pyfunc")
 
-
-def __getattr__(name: str) -> Any:
-    if name in _FLAVOR_NAMES:
-        from fittrace.lightgbm import flavor
-
-        return getattr(flavor, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(_FLAVOR_NAMES, ".flavor"))
 
 
 class LightGBMSettings(AutologSettings):

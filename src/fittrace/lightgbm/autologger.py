@@ -28,7 +28,6 @@ scikit-learn API (LGBMClassifier, LGBMRegressor, LGBMRanker and subclasses)
 
 from __future__ import annotations
 
-import functools
 import inspect
 import json
 import re
@@ -125,21 +124,6 @@ def _recorder(call: Call) -> MetricsRecorder:
     )
 
 
-@functools.cache
-def _signature_of(function: Callable[..., Any]) -> inspect.Signature:
-    return inspect.signature(function)
-
-
-def _arguments(function: Callable[..., Any], call: Call) -> dict[str, Any] | None:
-    """The call's arguments by name with defaults; None if they do not fit (the original will say why)."""
-    try:
-        bound = _signature_of(function).bind(*call.args, **call.kwargs)
-    except TypeError:
-        return None
-    bound.apply_defaults()
-    return dict(bound.arguments)
-
-
 def _log_call_params(call: Call, arguments: dict[str, Any]) -> None:
     params = {str(k): _param_value(v) for k, v in (arguments.get("params") or {}).items()}
     params.update(
@@ -152,7 +136,7 @@ def _log_call_params(call: Call, arguments: dict[str, Any]) -> None:
 
 def _add_recorder(call: Call, function: Callable[..., Any], recorder: MetricsRecorder) -> None:
     """Pass a new callbacks list with ``recorder`` appended; the caller's list stays as it was."""
-    names = [p for p in _signature_of(function).parameters if p != "self"]
+    names = [p for p in inspect.signature(function).parameters if p != "self"]
     callbacks = call.get_arg("callbacks", names.index("callbacks"))
     call.replace_arg("callbacks", names.index("callbacks"), [*(callbacks or ()), recorder])
 
@@ -208,25 +192,6 @@ def head(data: Any, rows: int = EXAMPLE_ROWS) -> Any:
     return data[:rows]
 
 
-def _log_model(call: Call, model: Any, example: Any) -> None:
-    """Log ``model`` with a signature from ``example``; without one if that fails (reported)."""
-    from fittrace.lightgbm.flavor import log_model
-    from fittrace.models import infer_signature
-
-    signature = None
-    if example is not None and call.settings.log_model_signatures:
-        with call.guard("inferring the model signature"):
-            signature = infer_signature(example, model.predict(example))
-    log_model(
-        model,
-        "model",
-        signature=signature or False,
-        input_example=example if call.settings.log_input_examples else None,
-        registered_model_name=call.settings.registered_model_name,
-        run_id=call.run_id,
-    )
-
-
 def _log_lgb_datasets(call: Call, train_set: Any, valid_sets: Any, valid_names: Any) -> None:
     """The raw data behind ``lightgbm.Dataset`` objects (read before training frees it)."""
     sets = [(train_set, "train", "train")]
@@ -244,7 +209,7 @@ def _log_lgb_datasets(call: Call, train_set: Any, valid_sets: Any, valid_names: 
 def _capture_train(call: Call) -> Generator[None, Any, None]:
     import lightgbm
 
-    arguments = _arguments(lightgbm.engine.train, call)
+    arguments = call.arguments(lightgbm.engine.train)
     if arguments is None:
         return
     _log_call_params(call, arguments)
@@ -264,13 +229,15 @@ def _capture_train(call: Call) -> Generator[None, Any, None]:
     with call.guard("feature importance"):
         _log_importance(call, booster)
     if call.settings.log_models:
-        _log_model(call, booster, example)
+        from fittrace.lightgbm.flavor import log_model
+
+        call.log_model(log_model, booster, example)
 
 
 def _capture_cv(call: Call) -> Generator[None, Any, None]:
     import lightgbm
 
-    arguments = _arguments(lightgbm.engine.cv, call)
+    arguments = call.arguments(lightgbm.engine.cv)
     if arguments is None:
         return
     _log_call_params(call, arguments)
@@ -330,8 +297,10 @@ def _capture_fit(call: Call) -> Generator[None, Any, None]:
     with call.guard("feature importance"):
         _log_importance(call, booster)
     if call.settings.log_models:
+        from fittrace.lightgbm.flavor import log_model
+
         with call.guard("logging the model"):
-            _log_model(call, estimator, head(X))
+            call.log_model(log_model, estimator, head(X))
     call.remember_run(estimator)
 
 

@@ -8,7 +8,6 @@ booster. lightgbm is imported only inside these functions.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from typing import Any
@@ -19,23 +18,6 @@ from fittrace.exceptions import InvalidParameterError
 FLAVOR_NAME = "lightgbm"
 _BOOSTER_FILE = "model.lgb"
 _ESTIMATOR_FILE = "estimator.json"
-
-
-class _LightGBMPyfunc:
-    """pyfunc wrapper: predictions of the booster or estimator on the data as given."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return self.model.predict(data, **(params or {}))
-
-    def get_raw_model(self) -> Any:
-        return self.model
-
-
-def _class_name(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +67,7 @@ def save_model(
             flavor_conf={
                 "lgb_version": lgb.__version__,
                 "data": _BOOSTER_FILE,
-                "model_class": _class_name(lgb_model),
+                "model_class": models.class_path(lgb_model),
                 "model_format": "text",
                 "code": None,
             },
@@ -93,7 +75,7 @@ def save_model(
             requirements=requirements,
             signature=signature,
             input_example=input_example,
-            predict_fn=_LightGBMPyfunc(lgb_model).predict,
+            predict_fn=models.PredictWrapper(lgb_model).predict,
             pip_requirements=pip_requirements,
             extra_pip_requirements=extra_pip_requirements,
             metadata=metadata,
@@ -108,20 +90,6 @@ def log_model(
     Takes ``save_model``'s options plus ``registered_model_name``, ``run_id`` and ``name``.
     """
     return models.log_model(save_model, lgb_model, artifact_path, **kwargs)
-
-
-def _model_class(name: str) -> Any:
-    """The lightgbm class named in an MLmodel; only Booster and LGBMModel subclasses are accepted."""
-    import lightgbm as lgb
-
-    module_name, _, class_name = name.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise InvalidParameterError(f"Cannot restore LightGBM model class {name!r}: {e}") from e
-    if not (isinstance(cls, type) and issubclass(cls, (lgb.Booster, lgb.LGBMModel))):
-        raise InvalidParameterError(f"model_class {name!r} is not a LightGBM model class")
-    return cls
 
 
 def _rebuild_estimator(cls: Any, booster: Any, saved: dict[str, Any]) -> Any:
@@ -157,7 +125,9 @@ def _rebuild_estimator(cls: Any, booster: Any, saved: dict[str, Any]) -> Any:
 def _load_from_dir(model_dir: Any, conf: dict[str, Any]) -> Any:
     import lightgbm as lgb
 
-    cls = _model_class(conf.get("model_class", "lightgbm.basic.Booster"))
+    cls = models.import_class(
+        conf.get("model_class", "lightgbm.basic.Booster"), (lgb.Booster, lgb.LGBMModel)
+    )
     booster = lgb.Booster(model_file=str(models.model_file(model_dir, conf["data"])))
     if issubclass(cls, lgb.Booster):
         return booster
@@ -171,8 +141,5 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | os.PathLike | None 
     return _load_from_dir(loaded.path, loaded.conf)
 
 
-def _load_pyfunc(path: str | os.PathLike) -> _LightGBMPyfunc:
-    model_dir = models.model_dir_of(path)
-    return _LightGBMPyfunc(
-        _load_from_dir(model_dir, models.Model.load(model_dir).flavors[FLAVOR_NAME])
-    )
+def _load_pyfunc(path: str | os.PathLike) -> models.PredictWrapper:
+    return models.PredictWrapper(_load_from_dir(*models.flavor_section(path, FLAVOR_NAME)))

@@ -47,6 +47,10 @@ pyfunc.load_model dispatches on ``python_function.loader_module`` (``mlflow.<fla
 ``fittrace.<flavor>``), enforces the signature, then calls ``Wrapper.predict`` with numpy arrays
 (tensor signatures) or a pandas DataFrame (column signatures).
 
+Shared pieces (``fittrace.models.flavors``): ``PredictWrapper(model)`` (pyfunc calling ``model.predict``),
+``class_path(model)`` / ``import_class(name, allowed_bases)`` to record and restore the model's class,
+``flavor_section(path, flavor)`` -> (model dir, flavor conf) for ``_load_pyfunc``.
+
 Other helpers: ``models.resolve_model_uri(uri, dst_path)`` (runs:/, models:/, local, file://, store URLs),
 ``models.Model.load(dir)`` for the MLmodel, ``models.infer_signature``, ``models.load_input_example(dir)``.
 """
@@ -82,6 +86,10 @@ _EXPORTS = {
     "resolve_model_uri": "fittrace.models.uri",
     "ResolvedModel": "fittrace.models.uri",
     "register_model": "fittrace.models.registry",
+    "PredictWrapper": "fittrace.models.flavors",
+    "class_path": "fittrace.models.flavors",
+    "import_class": "fittrace.models.flavors",
+    "flavor_section": "fittrace.models.flavors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -7,7 +7,7 @@ A plugin written only against fittrace's public API, registered by its entry poi
 
 from __future__ import annotations
 
-from fittrace.autologging import Integration
+from fittrace.autologging import Integration, lazy_attributes
 
 TYPE_CHECKING = False  # typing costs more than autolog()'s start-up budget
 if TYPE_CHECKING:
@@ -15,13 +15,7 @@ if TYPE_CHECKING:
 
 _FLAVOR_NAMES = ("FLAVOR_NAME", "load_model", "log_model", "save_model", "_load_pyfunc")
 
-
-def __getattr__(name: str) -> Any:
-    if name in _FLAVOR_NAMES:
-        from fittrace.statsmodels import flavor
-
-        return getattr(flavor, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(_FLAVOR_NAMES, ".flavor"))
 
 
 INTEGRATION = Integration(

@@ -16,19 +16,6 @@ FLAVOR_NAME = "statsmodels"
 _DATA_FILE = "model.statsmodels"
 
 
-class _StatsmodelsPyfunc:
-    """pyfunc wrapper: ``results.predict(data)``."""
-
-    def __init__(self, results: Any) -> None:
-        self.results = results
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return self.results.predict(data, **(params or {}))
-
-    def get_raw_model(self) -> Any:
-        return self.results
-
-
 def save_model(
     statsmodels_model: Any,
     path: str | os.PathLike,
@@ -63,7 +50,7 @@ def save_model(
             requirements=["statsmodels", "numpy", "scipy", "pandas"],
             signature=signature,
             input_example=input_example,
-            predict_fn=_StatsmodelsPyfunc(statsmodels_model).predict,
+            predict_fn=models.PredictWrapper(statsmodels_model).predict,
             pip_requirements=pip_requirements,
             extra_pip_requirements=extra_pip_requirements,
             metadata=metadata,
@@ -93,7 +80,6 @@ def load_model(model_uri: str | os.PathLike, dst_path: str | os.PathLike | None 
     return _load(loaded.path, loaded.conf)
 
 
-def _load_pyfunc(path: str | os.PathLike) -> _StatsmodelsPyfunc:
-    model_dir = models.model_dir_of(path)
+def _load_pyfunc(path: str | os.PathLike) -> models.PredictWrapper:
     models.warn_if_untrusted("pickle")
-    return _StatsmodelsPyfunc(_load(model_dir, models.Model.load(model_dir).flavors[FLAVOR_NAME]))
+    return models.PredictWrapper(_load(*models.flavor_section(path, FLAVOR_NAME)))
