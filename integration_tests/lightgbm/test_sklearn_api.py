@@ -56,6 +56,21 @@ def test_string_labels_and_regressor_reload(frame, runs):
     np.testing.assert_allclose(pyfunc.predict(X), reg.predict(X))
 
 
+def test_a_subclass_fit_without_a_callbacks_parameter_still_trains_and_records(frame, runs):
+    X, y = frame
+
+    class Quiet(lgb.LGBMClassifier):
+        def fit(self, X, y):
+            return super().fit(X, y)
+
+    fittrace.lightgbm.autolog()
+    model = Quiet(n_estimators=3, verbose=-1).fit(X, y)
+    (run,) = runs()
+    assert run.data.params["n_estimators"] == "3"
+    assert "training_accuracy_score" in run.data.metrics
+    assert model.booster_.num_trees() == 3
+
+
 def test_with_sklearn_autolog_too_a_fit_is_recorded_once(frame, runs):
     X, y = frame
     fittrace.autolog()

@@ -135,10 +135,17 @@ def _log_call_params(call: Call, arguments: dict[str, Any]) -> None:
 
 
 def _add_recorder(call: Call, function: Callable[..., Any], recorder: MetricsRecorder) -> None:
-    """Pass a new callbacks list with ``recorder`` appended; the caller's list stays as it was."""
+    """Pass a new callbacks list with ``recorder`` appended; the caller's list stays as it was.
+
+    A ``fit`` of a subclass without a ``callbacks`` parameter is left as it is (no iteration
+    metrics): passing one could break the call.
+    """
     names = [p for p in inspect.signature(function).parameters if p != "self"]
-    callbacks = call.get_arg("callbacks", names.index("callbacks"))
-    call.replace_arg("callbacks", names.index("callbacks"), [*(callbacks or ()), recorder])
+    if "callbacks" not in names:
+        return
+    position = names.index("callbacks")
+    callbacks = call.get_arg("callbacks", position)
+    call.replace_arg("callbacks", position, [*(callbacks or ()), recorder])
 
 
 def _log_early_stopping(call: Call, recorder: MetricsRecorder, best_iteration: int) -> None:
