@@ -20,6 +20,7 @@ inside it (``fittrace.autolog()`` with scikit-learn, LightGBM...) logs into the 
 run, and ``fittrace.log_metric`` too. Trials run in threads (``n_jobs > 1``) get their own
 runs. Several processes sharing one study through an RDB storage each record their own
 optimize run with the trials they ran; the best trial is the study's, across processes.
+Trials made with ``study.ask()``/``study.tell()`` outside ``optimize`` are not recorded.
 """
 
 from __future__ import annotations
