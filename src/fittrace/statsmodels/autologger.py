@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import warnings
 from collections.abc import Generator
 from typing import Any
 
@@ -71,7 +72,9 @@ def summary_metrics(results: Any) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for name in METRICS:
         try:
-            value = getattr(results, name)
+            with warnings.catch_warnings():  # e.g. GLM's bic FutureWarning: not the user's doing
+                warnings.simplefilter("ignore")
+                value = getattr(results, name)
         except Exception:  # some statistics are lazily computed and undefined for some models
             continue
         if isinstance(value, numbers.Number) and not isinstance(value, bool):
