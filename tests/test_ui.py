@@ -4,6 +4,7 @@ with urllib as a browser would."""
 from __future__ import annotations
 
 import http.client
+import json
 import math
 import os
 import re
@@ -25,7 +26,7 @@ import fittrace
 from fittrace.cli import main
 from fittrace.entities import DatasetInput, Metric, Param
 from fittrace.ui import make_server
-from fittrace.ui.charts import line_chart
+from fittrace.ui.series import downsample, points
 
 XSS = "<script>alert('x')</script>"
 MODEL_XSS = "m<img src=x onerror=alert(1)>"  # registered model names may not contain '/'
@@ -71,7 +72,12 @@ def raw_get(base: str, path: str) -> Page:
 
 
 def run_links(page: Page) -> list[str]:
-    return re.findall(r'href="/runs/([0-9a-f]+)"', page.text)
+    return re.findall(r'<input type="checkbox" name="runs" value="([0-9a-f]+)"', page.text)
+
+
+def row_names(page: Page) -> list[str]:
+    """The run names of a runs table, top to bottom."""
+    return re.findall(r'<td title="([^"]*)">(?:<button.*?</button> )?<a href="/runs/', page.text)
 
 
 @pytest.fixture
@@ -119,24 +125,26 @@ def test_home_lists_active_experiments_with_run_counts(ui, runs):
 def test_runs_table_newest_first_with_param_and_metric_columns(ui, runs):
     page = fetch(ui, f"/experiments/{runs['demo']}")
     assert page.status == 200
-    assert re.findall(r'href="/runs/[0-9a-f]+">([^<]+)</a>', page.text) == ["bad", "child", "good"]
-    for header in ("Run name", "Status", "Start", "Duration", "User"):
-        assert f"<th>{header}</th>" in page.text
-    for header in ("params.alpha", "params.depth", "metrics.acc", "metrics.rmse"):
-        assert f"<th>{header}</th>" in page.text
-    assert "<td>0.95</td>" in page.text and "<td>0.3</td>" in page.text
-    assert " UTC</td>" in page.text and "Runs 1–3 of 3" in page.text
+    # the child is listed under its parent
+    assert row_names(page) == ["bad", "good", "child"]
+    headers = re.findall(r"<th(?: [^>]*)?>(?:<a [^>]+>)?([^<]*)", page.text)
+    assert headers[:5] == ["", "Run name", "Parent run", "Created", "Duration"]
+    # metrics first, then the params that differ between the runs shown (depth: only "good")
+    assert headers[6:] == ["metrics.acc", "metrics.rmse", "params.alpha", "params.depth"]
+    assert ">0.95</td>" in page.text and ">0.3</td>" in page.text
+    assert " UTC</time></td>" in page.text and "Runs 1–3 of 3" in page.text
 
 
 def test_filter_shows_only_matching_runs(ui, runs):
     page = fetch(ui, f"/experiments/{runs['demo']}?" + urlencode({"filter": "metrics.acc > 0.5"}))
     assert page.status == 200
-    assert sorted(re.findall(r'href="/runs/[0-9a-f]+">([^<]+)</a>', page.text)) == ["child", "good"]
+    assert sorted(row_names(page)) == ["child", "good"]
     assert 'value="metrics.acc &gt; 0.5"' in page.text  # the filter stays in the box
+    assert "Runs 1–2 of 2" in page.text
 
     query = urlencode({"filter": "metrics.acc > 0", "order_by": "metrics.acc ASC"})
     page = fetch(ui, f"/experiments/{runs['demo']}?{query}")
-    assert re.findall(r'href="/runs/[0-9a-f]+">([^<]+)</a>', page.text) == ["bad", "child", "good"]
+    assert row_names(page) == ["bad", "good", "child"]
 
 
 @pytest.mark.parametrize(
@@ -198,27 +206,37 @@ def test_run_page_shows_info_params_metrics_tags_datasets(ui, runs):
     assert "<tr><td>depth</td><td>3</td></tr>" in text
     assert "<tr><td>model</td><td>xgboost</td></tr>" in text
     assert "the baseline" in text
+    assert f'<a href="/runs/{runs["child"]}">child</a>' in text  # its children are listed
     # system tags are tucked into a collapsed section after the user's tags
     system = text[text.index("<summary>System tags") :]
     assert "mlflow.runName" in system and "mlflow.user" in system
-    assert "mlflow.runName" not in text[text.index("<h2>Tags</h2>") : text.index("<summary>")]
+    tags = text[text.index("<h2>Tags</h2>") :]
+    assert "mlflow.runName" not in tags[: tags.index("<summary>")]
     assert "<td>iris</td><td>d1g3st</td><td>training</td>" in text
+    assert "Edit" not in text and "<textarea" not in text  # the read-only UI offers no editing
 
 
-def test_metric_history_is_drawn_as_svg_skipping_nan(ui, runs):
+def chart_specs(text: str) -> dict[str, dict]:
+    """The chart data a page embeds for its script, by chart title."""
+    blocks = re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', text)
+    return {spec["title"]: spec for spec in map(json.loads, blocks)}
+
+
+def test_metric_history_is_charted_skipping_nan(ui, runs):
     text = fetch(ui, f"/runs/{runs['good']}").text
     rmse = text[text.index("<td>rmse</td>") :].split("</tr>")[0]
-    assert "<td>0.3</td>" in rmse
-    points = re.search(r'<polyline points="([^"]+)"', rmse).group(1).split()
-    assert len(points) == 3  # NaN at step 2 is skipped
-    assert ">0.9<" in rmse and ">0.3<" in rmse and ">0<" in rmse and ">3<" in rmse  # axis min/max
-    acc = text[text.index("<td>acc</td>") :].split("</tr>")[0]
-    assert "<svg" not in acc  # one point: no chart
+    assert "<td>0.3</td><td>0.3</td><td>0.9</td><td>4</td>" in rmse  # latest, min, max, points
+    (line,) = chart_specs(text)["rmse"]["series"]
+    assert line["x"] == [0, 1, 3] and line["y"] == [0.9, 0.5, 0.3]  # NaN at step 2 is skipped
+    assert "acc" not in chart_specs(text)  # one point: no chart
+
+    wall = chart_specs(fetch(ui, f"/runs/{runs['good']}?x=relative").text)["rmse"]
+    assert wall["xlabel"] == "Relative time (s)" and all(x >= 0 for x in wall["series"][0]["x"])
 
 
 def test_child_run_links_to_its_parent(ui, runs):
     text = fetch(ui, f"/runs/{runs['child']}").text
-    assert f'<td>Parent run</td><td><a href="/runs/{runs["good"]}">' in text
+    assert f'<td>Parent run</td><td><a href="/runs/{runs["good"]}">good</a>' in text
 
 
 def test_user_strings_are_escaped_everywhere(ui, tmp_path):
@@ -247,16 +265,20 @@ def test_user_strings_are_escaped_everywhere(ui, tmp_path):
         page = fetch(ui, path)
         assert "<script>" not in page.text and "<img" not in page.text, path
         assert "&lt;script&gt;" in page.text or "&lt;img" in page.text, path
-        assert "script-src" not in page.headers["Content-Security-Policy"]
+        policy = page.headers["Content-Security-Policy"]
+        assert (
+            "script-src 'self';" in policy and "unsafe-inline" not in policy.split("style-src")[0]
+        )
 
 
 def test_artifacts_are_browsable_and_download_byte_for_byte(ui, runs, tmp_path):
     text = fetch(ui, f"/runs/{runs['good']}").text
     assert f'href="/runs/{runs["good"]}?path=model#artifacts">model/</a>' in text
-    assert f'href="/runs/{runs["good"]}/artifacts/report.json">report.json</a>' in text
+    assert f'href="/runs/{runs["good"]}?preview=report.json#preview">report.json</a>' in text
+    assert f'href="/runs/{runs["good"]}/artifacts/report.json">download</a>' in text
 
     folder = fetch(ui, f"/runs/{runs['good']}?path=model/data").text
-    assert f'href="/runs/{runs["good"]}/artifacts/model/data/weights.bin">weights.bin</a>' in folder
+    assert f'href="/runs/{runs["good"]}/artifacts/model/data/weights.bin">download</a>' in folder
     assert "5.1 KiB" in folder
 
     page = fetch(ui, f"/runs/{runs['good']}/artifacts/model/data/weights.bin")
@@ -339,9 +361,11 @@ def test_registry_pages_list_models_and_versions(ui, runs):
 
     page = fetch(ui, "/models/fraud")
     assert page.status == 200
-    versions = re.findall(r"<tr><td>(\d+)</td><td>READY</td>", page.text)
+    versions = re.findall(
+        r'<tr><td><a href="/models/fraud/versions/\d+">(\d+)</a></td><td>READY', page.text
+    )
     assert versions == ["2", "1"]
-    assert f'<a href="/runs/{runs["good"]}">' in page.text
+    assert f'<a href="/runs/{runs["good"]}">good</a>' in page.text  # the run by name
     assert "@champion" in page.text and "stage=qa" in page.text
 
 
@@ -389,21 +413,16 @@ def test_many_requests_use_a_bounded_number_of_store_connections(ui, runs):
     assert len(store._connections) - before <= WORKERS
 
 
-def test_chart_skips_non_finite_values_and_stays_small():
-    def history(values, steps=None):
-        steps = range(len(values)) if steps is None else steps
-        return [Metric("m", v, 0, s) for v, s in zip(values, steps, strict=True)]
-
-    assert line_chart(history([1.0])) == ""
-    assert line_chart(history([math.nan, math.inf, 1.0])) == ""
-    flat = line_chart(history([2.0, 2.0, 2.0]))  # no division by a zero range
-    assert flat.count(",") == 3 and ">2<" in flat
-    same_step = line_chart(history([1.0, 2.0, 3.0], [0, 0, 0]))  # spread by position
-    xs = [p.split(",")[0] for p in re.search(r'points="([^"]+)"', same_step).group(1).split()]
-    assert len(set(xs)) == 3
-    long = line_chart(history([float(i % 7) for i in range(100_000)]))
-    assert 900 < len(re.search(r'points="([^"]+)"', long).group(1).split()) <= 1001
-    assert ">99999<" in long  # the last step is kept
+def test_long_series_are_downsampled_keeping_each_columns_extremes():
+    history = [Metric("m", float(i % 97), 0, i) for i in range(100_000)]
+    history[54_321] = Metric("m", 1e6, 0, 54_321)  # a spike must survive
+    history[77_777] = Metric("m", -1e6, 0, 77_777)
+    kept = downsample(points(history, "step"), columns=500)
+    assert len(kept) <= 1002
+    assert kept[0] == (0, 0.0) and kept[-1] == (99_999, 99_999 % 97)
+    assert (54_321, 1e6) in kept and (77_777, -1e6) in kept
+    assert [x for x, _ in kept] == sorted(x for x, _ in kept)
+    assert points([Metric("m", v, 0, 0) for v in (math.nan, math.inf, 1.0)], "step") == [(0, 1.0)]
 
 
 # --------------------------------------------------------------------------------------- CLI

@@ -588,6 +588,20 @@ class SqlStore(RegistryStore):
             ).fetchall()
         return [Metric(k, _metric_value(v, nan), ts, step) for k, v, nan, ts, step in rows]
 
+    def count_matching_runs(
+        self, experiment_ids: Sequence[str], filter_string: str | None = None
+    ) -> int:
+        """How many active runs of the experiments ``filter_string`` matches."""
+        where, args = search.compile_run_filter(filter_string, glob_like=self._glob_like)
+        ids = [str(e) for e in experiment_ids if _is_id(e)]
+        marks = ",".join("?" * len(ids)) or "NULL"
+        sql = (
+            f"SELECT COUNT(*) FROM runs r WHERE r.experiment_id IN ({marks})"
+            f" AND r.lifecycle_stage = ? AND ({where})"
+        )
+        with self._read() as conn:
+            return conn.execute(sql, [*ids, LifecycleStage.ACTIVE, *args]).fetchone()[0]
+
     def search_runs(
         self,
         experiment_ids: Sequence[str],

@@ -58,6 +58,7 @@ READ_METHODS = frozenset(
         "get_experiment_by_name",
         "search_experiments",
         "count_runs",
+        "count_matching_runs",
         "get_run_info",
         "get_run",
         "get_params",

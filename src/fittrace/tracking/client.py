@@ -84,6 +84,11 @@ class Client(RegistryClient):
         self._recorder.flush()
         return self._store.count_runs()
 
+    def count_matching_runs(self, experiment_id: str, filter_string: str = "") -> int:
+        """Number of active runs of an experiment that ``filter_string`` matches."""
+        self._recorder.flush()
+        return self._store.count_matching_runs([experiment_id], filter_string)
+
     def delete_experiment(self, experiment_id: str) -> None:
         self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
 

@@ -27,28 +27,39 @@ import signal
 import socket
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from fittrace.entities import FileInfo
+from fittrace.entities import FileInfo, ModelVersion, Run
 from fittrace.exceptions import FittraceError, InvalidParameterError, ResourceNotFoundError
 from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path
 from fittrace.tracking import stores
 from fittrace.tracking.client import Client, page_token_at
-from fittrace.ui import api, pages
-from fittrace.ui.markup import url
+from fittrace.ui import api, compare, pages, previews, runs_table, series
+from fittrace.ui.markup import Html, link, tag, url
 
 log = logging.getLogger("fittrace.ui")
 
 WORKERS = 8
 _MODELS_SHOWN = 1000
-# HTML pages run no script and load nothing from elsewhere, whatever a name or tag contains.
+_MAX_FORM = 1 << 20  # bytes of a posted edit form
+_STATIC = Path(__file__).parent / "static"
+_STATIC_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".LICENSE": "text/plain; charset=utf-8",
+}
+# Pages run only the app's own scripts (served from /static) and load nothing from elsewhere,
+# whatever a name or tag contains; data for charts is embedded as JSON, never as code.
 _PAGE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 # An artifact (an HTML report, an SVG) opened in the browser must not act as a UI page.
 _ARTIFACT_POLICY = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
@@ -57,7 +68,9 @@ _INLINE_TYPES = {
     "image/jpeg",
     "image/gif",
     "image/webp",
+    "image/svg+xml",
     "text/plain",
+    "text/html",
     "application/json",
 }
 
@@ -72,13 +85,15 @@ class Response:
 
 @dataclass
 class Request:
-    """What a route needs: the store, the query string, a stack closed after the response, and
-    the artifacts the server may touch (``api.ServedArtifacts``)."""
+    """What a route needs: the store, the query string (or form), a stack closed after the
+    response, the artifacts the server may touch (``api.ServedArtifacts``), and whether pages
+    offer editing (``fittrace server`` with a token)."""
 
     client: Client
     query: dict[str, list[str]]
     resources: contextlib.ExitStack
     served: api.ServedArtifacts
+    editable: bool = False
 
     def arg(self, name: str) -> str:
         return self.query.get(name, [""])[0]
@@ -88,11 +103,28 @@ def _page(html: str, status: int = 200) -> Response:
     return Response(status, html.encode("utf-8"), headers={"Content-Security-Policy": _PAGE_POLICY})
 
 
+def _redirect(location: str, status: int = 302) -> Response:
+    return Response(status, headers={"Location": location})
+
+
 # ------------------------------------------------------------------------------------- routes
 
 
+def _static(req: Request, name: str) -> Response:
+    path = _STATIC / name
+    kind = next((t for ext, t in _STATIC_TYPES.items() if name.endswith(ext)), None)
+    if "/" in name or kind is None or not path.is_file():
+        raise ResourceNotFoundError(f"No file {name!r}")
+    return Response(200, path.read_bytes(), kind, {"Cache-Control": "max-age=3600"})
+
+
+def _favicon(req: Request) -> Response:
+    return _static(req, "favicon.svg")
+
+
 def _experiments(req: Request) -> Response:
-    return _page(pages.experiments_page(req.client.search_experiments(), req.client.count_runs()))
+    experiments = req.client.search_experiments()
+    return _page(pages.experiments_page(experiments, req.client.count_runs(), req.arg("q").strip()))
 
 
 def _offset(text: str) -> int:
@@ -103,40 +135,216 @@ def _offset(text: str) -> int:
     return int(text)
 
 
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _run_names(client: Client, experiment_id: str, run_ids: set[str]) -> dict[str, str]:
+    """Names of the given runs of an experiment, in one search."""
+    if not run_ids:
+        return {}
+    found = client.search_runs(
+        [experiment_id], f"attributes.run_id IN ({_quoted(sorted(run_ids))})", max_results=1000
+    )
+    return {r.info.run_id: r.info.run_name for r in found}
+
+
 def _experiment(req: Request, experiment_id: str) -> Response:
-    """One page of runs (``offset`` in the URL, so pages can be linked and stepped back)."""
-    experiment = req.client.get_experiment(experiment_id)
-    query = pages.RunsQuery(
-        req.arg("filter").strip(), req.arg("order_by").strip(), _offset(req.arg("offset"))
+    """One page of runs; filter, order, offset and columns in the URL."""
+    client = req.client
+    experiment = client.get_experiment(experiment_id)
+    columns = tuple(req.query.get("col", []))
+    for column in columns:
+        if not runs_table.valid_column(column):
+            raise InvalidParameterError(
+                f"Unknown column {column!r}: use metrics.<key>, params.<key>, tags.<key> or "
+                f"attributes.<{'|'.join(runs_table.ATTRIBUTES)}>"
+            )
+    query = runs_table.RunsQuery(
+        req.arg("filter").strip(), req.arg("order_by").strip(), _offset(req.arg("offset")), columns
     )
     try:
-        runs = req.client.search_runs(
+        total = client.count_matching_runs(experiment_id, query.filter)
+        if query.offset and query.offset >= total:  # past the end: the last page
+            last = (max(total - 1, 0) // runs_table.PAGE_SIZE) * runs_table.PAGE_SIZE
+            return _redirect(query.link(experiment_id, offset=last or None))
+        runs = client.search_runs(
             [experiment_id],
             query.filter,
-            max_results=pages.PAGE_SIZE,
+            max_results=runs_table.PAGE_SIZE,
             order_by=[query.order_by] if query.order_by else None,
             page_token=page_token_at(query.offset),
         )
     except InvalidParameterError as e:  # a malformed filter or order_by
-        return _page(pages.runs_page(experiment, query, [], False, None, str(e)), 400)
-    total = None if query.filter else req.client.count_runs().get(experiment_id, 0)
-    return _page(pages.runs_page(experiment, query, runs, runs.token is not None, total))
+        return _page(runs_table.runs_page(experiment, query, [], False, 0, {}, str(e)), 400)
+    shown = {r.info.run_id for r in runs}
+    parents = {
+        r.data.tags[runs_table.PARENT_TAG] for r in runs if runs_table.PARENT_TAG in r.data.tags
+    }
+    names = {r.info.run_id: r.info.run_name for r in runs if r.info.run_id in parents}
+    names.update(_run_names(client, experiment_id, parents - shown))
+    return _page(
+        runs_table.runs_page(experiment, query, runs, runs.token is not None, total, names)
+    )
+
+
+def _compare_runs(req: Request) -> tuple[list[Run], compare.Histories]:
+    run_ids = list(dict.fromkeys(req.query.get("runs", [])))
+    if not 2 <= len(run_ids) <= runs_table.MAX_COMPARED:
+        raise InvalidParameterError(
+            f"Select 2 to {runs_table.MAX_COMPARED} runs to compare, got {len(run_ids)}"
+        )
+    runs = [req.client.get_run(run_id) for run_id in run_ids]
+    histories = {
+        r.info.run_id: {k: req.client.get_metric_history(r.info.run_id, k) for k in r.data.metrics}
+        for r in runs
+    }
+    return runs, histories
+
+
+def _compare(req: Request) -> Response:
+    runs, histories = _compare_runs(req)
+    query = compare.CompareQuery(
+        tuple(r.info.run_id for r in runs),
+        diff=req.arg("diff") == "1",
+        x=series.x_axis(req.arg("x")),
+        log=req.arg("log") == "1",
+        smooth=req.arg("smooth") if _is_fraction(req.arg("smooth")) else "",
+        pc=req.arg("pc"),
+        sx=req.arg("sx"),
+        sy=req.arg("sy"),
+    )
+    return _page(compare.compare_page(runs, histories, query))
+
+
+def _is_fraction(text: str) -> bool:
+    try:
+        return 0 < float(text) < 1
+    except ValueError:
+        return False
+
+
+def _compare_csv(req: Request) -> Response:
+    """The points of one compare chart, as plotted (downsampled), for a spreadsheet."""
+    runs, histories = _compare_runs(req)
+    key, axis = req.arg("key"), series.x_axis(req.arg("x"))
+    text = series.to_csv(key, axis, compare.chart_series(runs, histories, key, axis))
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in key) or "metric"
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    return Response(200, text.encode("utf-8"), "text/csv; charset=utf-8", headers)
+
+
+def _logged_models(
+    client: Client, repo: ArtifactRepository, run: Run, root: Sequence[FileInfo]
+) -> list[pages.LoggedModel]:
+    """The run's top-level artifact folders that hold an MLmodel file."""
+    run_id = run.info.run_id
+    models = []
+    for folder in (a for a in root if a.is_dir):
+        files = repo.list_artifacts(folder.path)
+        if not any(f.path == f"{folder.path}/MLmodel" for f in files):
+            continue
+        mlmodel = _read_mlmodel(repo, f"{folder.path}/MLmodel")
+        if mlmodel is not None:
+            models.append(pages.LoggedModel(folder.path, mlmodel))
+    if models:
+        versions = client.search_model_versions(f"run_id = '{run_id}'")
+        for model in models:
+            model.versions = [
+                v for v in versions if v.source.rstrip("/").endswith("/" + model.path)
+            ]
+    return models
+
+
+def _read_mlmodel(repo: ArtifactRepository, path: str) -> dict | None:
+    from fittrace.models.model import Model
+
+    with tempfile.TemporaryDirectory(prefix="fittrace-ui-") as tmp:
+        try:
+            return Model.load(repo.download_artifacts(path, tmp)).to_dict()
+        except FittraceError:
+            return None
+
+
+def _preview(req: Request, repo: ArtifactRepository, run_id: str, rel: str) -> Html:
+    """The preview of artifact ``rel`` (and its chart when it is evaluation data)."""
+    info = _find_artifact(repo, run_id, rel)
+    if info.is_dir:
+        raise InvalidParameterError(f"{rel!r} is a folder; open it instead")
+    href = url("runs", run_id, "artifacts", *rel.split("/"))
+    kind = previews.kind(rel)
+    name = rel.rsplit("/", 1)[-1]
+    if kind == "image":
+        return previews.image(href, name)
+    if kind == "html":
+        return previews.html_frame(href, name)
+    if kind is None:
+        return tag("p", "No preview for this kind of file: " + link(href, "download it"))
+    tmp = req.resources.enter_context(tempfile.TemporaryDirectory(prefix="fittrace-ui-"))
+    local = repo.download_artifacts(rel, tmp)
+    if kind == "csv":
+        return previews.csv_table(local, name)
+    chart = previews.evaluation_chart(local, name) if previews.is_evaluation(rel) else Html("")
+    return chart + previews.text(local)
+
+
+def _evaluations(
+    req: Request, repo: ArtifactRepository, root: Sequence[FileInfo]
+) -> list[tuple[str, Html]]:
+    found = [a for a in root if not a.is_dir and previews.is_evaluation(a.path)]
+    if not found:
+        return []
+    tmp = req.resources.enter_context(tempfile.TemporaryDirectory(prefix="fittrace-ui-"))
+    charts = []
+    for info in found:
+        local = repo.download_artifacts(info.path, tmp)
+        chart = previews.evaluation_chart(local, info.path)
+        if chart:
+            charts.append((info.path, chart))
+    return charts
 
 
 def _run(req: Request, run_id: str) -> Response:
     client = req.client
     run = client.get_run(run_id)
     path = clean_artifact_path(req.arg("path"))
+    view = pages.RunView(
+        experiment=None,
+        histories={key: client.get_metric_history(run_id, key) for key in run.data.metrics},
+        axis=series.x_axis(req.arg("x")),
+        log=req.arg("log") == "1",
+        smooth=req.arg("smooth") if _is_fraction(req.arg("smooth")) else "",
+        path=path,
+        editable=req.editable,
+    )
+    with contextlib.suppress(ResourceNotFoundError):
+        view.experiment = client.get_experiment(run.info.experiment_id)
+    parent_id = run.data.tags.get(runs_table.PARENT_TAG)
+    if parent_id:
+        with contextlib.suppress(ResourceNotFoundError):
+            view.parent = client.get_run(parent_id)
+    view.children = list(
+        client.search_runs(
+            [run.info.experiment_id],
+            f"tags.`{runs_table.PARENT_TAG}` = '{run_id}'",
+            max_results=1000,
+        )
+    )
     try:
-        experiment = client.get_experiment(run.info.experiment_id)
-    except ResourceNotFoundError:
-        experiment = None
-    histories = {key: client.get_metric_history(run_id, key) for key in run.data.metrics}
-    try:
-        artifacts, artifact_error = req.served.repository(run_id).list_artifacts(path or None), None
+        repo = req.served.repository(run_id)
+        root = repo.list_artifacts(None)
+        view.artifacts = root if not path else repo.list_artifacts(path)
+        view.models = _logged_models(client, repo, run, root)
+        view.evaluations = _evaluations(req, repo, root)
+        preview = clean_artifact_path(req.arg("preview"))
+        if preview:
+            view.preview = _preview(req, repo, run_id, preview)
+            view.preview_path = preview
     except FittraceError as e:  # an unreachable artifact store still shows the rest of the run
-        artifacts, artifact_error = [], req.served.redact(str(e))
-    return _page(pages.run_page(run, experiment, histories, path, artifacts, artifact_error))
+        if isinstance(e, (ResourceNotFoundError, InvalidParameterError)) and req.arg("preview"):
+            raise
+        view.artifact_error = req.served.redact(str(e))
+    return _page(pages.run_page(run, view))
 
 
 def _find_artifact(repo: ArtifactRepository, run_id: str, path: str) -> FileInfo:
@@ -180,26 +388,105 @@ def _models(req: Request) -> Response:
     return _page(pages.models_page(models))
 
 
+def _names_of_runs(client: Client, run_ids: Iterable[str | None]) -> dict[str, str]:
+    names = {}
+    for run_id in {r for r in run_ids if r}:
+        with contextlib.suppress(ResourceNotFoundError):
+            names[run_id] = client.get_run(run_id).info.run_name
+    return names
+
+
 def _model(req: Request, name: str) -> Response:
     model = req.client.get_registered_model(name)
     quoted = name.replace("'", "''")
     versions = req.client.search_model_versions(f"name = '{quoted}'")
     versions.sort(key=lambda v: int(v.version), reverse=True)
-    return _page(pages.model_page(model, versions))
+    names = _names_of_runs(req.client, (v.run_id for v in versions))
+    return _page(pages.model_page(model, versions, names))
+
+
+def _version_mlmodel(req: Request, version: ModelVersion) -> dict | None:
+    """The MLmodel of a version's source: ``runs:/<id>/<path>`` or a folder of the run's artifacts."""
+    source = version.source
+    run_id, path = version.run_id, None
+    if source.startswith("runs:/"):
+        run_id, _, path = source.removeprefix("runs:/").partition("/")
+    elif run_id:
+        with contextlib.suppress(ResourceNotFoundError):
+            root = req.client.get_run(run_id).info.artifact_uri.rstrip("/")
+            if source.startswith(root + "/"):
+                path = source[len(root) + 1 :]
+    if not run_id or not path:
+        return None
+    with contextlib.suppress(FittraceError):
+        return _read_mlmodel(req.served.repository(run_id), path.strip("/") + "/MLmodel")
+    return None
+
+
+def _version(req: Request, name: str, version: str) -> Response:
+    model_version = req.client.get_model_version(name, version)
+    names = _names_of_runs(req.client, [model_version.run_id])
+    mlmodel = _version_mlmodel(req, model_version)
+    return _page(pages.version_page(model_version, names, mlmodel, req.editable))
+
+
+# ------------------------------------------------------------------------------- edits
+
+
+def _edit_run(req: Request, run_id: str) -> Response:
+    client, action = req.client, req.arg("action")
+    client.get_run(run_id)
+    if action == "rename":
+        client.update_run(run_id, name=req.arg("name").strip() or None)
+    elif action == "describe":
+        client.set_tag(run_id, pages.NOTE_TAG, req.arg("description"))
+    elif action == "tag":
+        client.set_tag(run_id, req.arg("key").strip(), req.arg("value"))
+    elif action == "deltag":
+        client.delete_tag(run_id, req.arg("key"))
+    elif action == "delete":
+        client.delete_run(run_id)
+    elif action == "restore":
+        client.restore_run(run_id)
+    else:
+        raise InvalidParameterError(f"Unknown action {action!r}")
+    return _redirect(url("runs", run_id), 303)
+
+
+def _edit_version(req: Request, name: str, version: str) -> Response:
+    client, action = req.client, req.arg("action")
+    client.get_model_version(name, version)
+    if action == "describe":
+        client.update_model_version(name, version, description=req.arg("description"))
+    elif action == "alias":
+        client.set_registered_model_alias(name, req.arg("alias").strip(), version)
+    else:
+        raise InvalidParameterError(f"Unknown action {action!r}")
+    return _redirect(url("models", name, "versions", version), 303)
 
 
 _ROUTES: list[tuple[re.Pattern[str], Callable[..., Response]]] = [
     (re.compile(r"/"), _experiments),
+    (re.compile(r"/favicon\.ico"), _favicon),
+    (re.compile(r"/static/([^/]+)"), _static),
     (re.compile(r"/experiments/([^/]+)/?"), _experiment),
+    (re.compile(r"/compare/?"), _compare),
+    (re.compile(r"/compare\.csv"), _compare_csv),
     (re.compile(r"/runs/([^/]+)/?"), _run),
     (re.compile(r"/runs/([^/]+)/artifacts/(.+)"), _artifact),
     (re.compile(r"/models/?"), _models),
     (re.compile(r"/models/([^/]+)/?"), _model),
+    (re.compile(r"/models/([^/]+)/versions/([^/]+)/?"), _version),
+]
+# Forms of an editable server (POST, with the token, from the UI's own pages).
+_EDITS: list[tuple[re.Pattern[str], Callable[..., Response]]] = [
+    (re.compile(r"/runs/([^/]+)/edit"), _edit_run),
+    (re.compile(r"/models/([^/]+)/versions/([^/]+)/edit"), _edit_version),
 ]
 
 
-def _route(req: Request, path: str) -> Response:
-    for pattern, handler in _ROUTES:
+def _route(req: Request, path: str, routes: list) -> Response:
+    for pattern, handler in routes:
         match = pattern.fullmatch(path)
         if match:
             return handler(req, *(unquote(g) for g in match.groups()))
@@ -211,18 +498,22 @@ def respond(
     target: str,
     resources: contextlib.ExitStack,
     served: api.ServedArtifacts,
+    editable: bool = False,
+    form: bytes | None = None,
 ) -> Response:
-    """The response to ``GET target``; errors become 400, 404 or 500 pages (no server paths)."""
+    """The response to ``GET target`` (or, with ``form``, to posting that form to an edit
+    route); errors become 400, 404 or 500 pages (no server paths)."""
     parts = urlsplit(target)
-    req = Request(client, parse_qs(parts.query, keep_blank_values=True), resources, served)
+    text = parts.query if form is None else form.decode("utf-8", "replace")
+    req = Request(client, parse_qs(text, keep_blank_values=True), resources, served, editable)
     try:
-        return _route(req, parts.path)
+        return _route(req, parts.path, _ROUTES if form is None else _EDITS)
     except ResourceNotFoundError as e:
         return _page(pages.error_page(404, served.redact(str(e))), 404)
     except InvalidParameterError as e:
         return _page(pages.error_page(400, served.redact(str(e))), 400)
     except Exception as e:
-        log.exception("fittrace UI: GET %s failed", target)
+        log.exception("fittrace UI: %s %s failed", "GET" if form is None else "POST", target)
         message = str(e) if isinstance(e, FittraceError) else "Internal error; see the server log."
         return _page(pages.error_page(500, served.redact(message)), 500)
 
@@ -294,6 +585,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.command in ("GET", "HEAD"):
             self._serve(with_body)
             return
+        elif self.command == "POST" and self.server.editable and self._same_origin():
+            self._edit(body)
+            return
         else:
             body.discard()
             self._refuse()
@@ -327,6 +621,34 @@ class _Handler(BaseHTTPRequestHandler):
                     Response(reply.status, reply.body, reply.content_type, reply.headers), with_body
                 )
 
+    def _same_origin(self) -> bool:
+        """A form posted from this server's own pages (a browser sends its credentials to any
+        site's forms, so other origins are refused)."""
+        origin = self.headers.get("Origin")
+        site = self.headers.get("Sec-Fetch-Site")
+        if site is not None and site != "same-origin":
+            return False
+        return origin is None or urlsplit(origin).netloc == self.headers.get("Host")
+
+    def _edit(self, body: api.Body) -> None:
+        if body.left > _MAX_FORM:
+            body.discard()
+            self.close_connection = True
+            self._send(_page(pages.error_page(413, "The form is too large."), 413), True)
+            return
+        form = body.read()
+        with contextlib.ExitStack() as resources:
+            job = self.server.workers.submit(
+                respond,
+                self.server.client,
+                self.path,
+                resources,
+                self.server.api.artifacts,
+                True,
+                form,
+            )
+            self._send(job.result(), with_body=True)
+
     def _serve(self, with_body: bool) -> None:
         with contextlib.ExitStack() as resources:
             job = self.server.workers.submit(
@@ -335,6 +657,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.path,
                 resources,
                 self.server.api.artifacts,
+                self.server.editable,
             )
             response = job.result()
             with contextlib.suppress(ConnectionError):  # the browser went away
@@ -384,6 +707,11 @@ class UIServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         super().server_close()
         self.workers.shutdown()
+
+    @property
+    def editable(self) -> bool:
+        """Pages offer editing only on a writable server that asks for a token."""
+        return self.writable and self.token is not None
 
     @property
     def url(self) -> str:
