@@ -134,6 +134,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS batch_keys_created ON batch_keys(created);
     """,
+    # 4: an experiment's active runs, newest first, from the index alone (the runs page of the
+    # UI: counts, and deep pages without reading the skipped rows)
+    """
+    CREATE INDEX runs_experiment_stage
+        ON runs(experiment_id, lifecycle_stage, start_time DESC, run_uuid);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

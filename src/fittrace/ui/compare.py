@@ -8,7 +8,7 @@ coordinates), ``sx``/``sy`` (the scatter's axes, ``params.<key>`` or ``metrics.<
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fittrace.entities import Metric, Run
 from fittrace.ui import plots, series
@@ -27,7 +27,6 @@ class CompareQuery:
     pc: str = ""
     sx: str = ""
     sy: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     def link(self, **change: object) -> str:
         values = {
@@ -174,7 +173,11 @@ def chart_controls(query_hidden: Html, axis: str, log: bool, smooth: str) -> Htm
 
 
 def _charts(runs: Sequence[Run], histories: Histories, query: CompareQuery) -> Html:
-    keys = sorted({k for r in runs for k in r.data.metrics})
+    keys = sorted(
+        {k for r in runs for k, h in histories[r.info.run_id].items() if len(h) > 1}
+    )  # single values are in the table above and the scatter below
+    if not keys:
+        return tag("p", "No metric has more than one value.", class_="muted")
     parts = [chart_controls(_hidden(query, "x", "log", "smooth"), query.x, query.log, query.smooth)]
     for i, key in enumerate(keys):
         lines = chart_series(runs, histories, key, query.x)
@@ -226,7 +229,8 @@ def _relations(runs: Sequence[Run], query: CompareQuery) -> Html:
         body += tag("h3", "Parallel coordinates") + form + plots.parallel_coordinates(axes, labels)
     columns = [f"params.{k}" for k in params] + [f"metrics.{k}" for k in metrics]
     if len(columns) >= 2:
-        sx = query.sx if query.sx in columns else columns[0]
+        first = f"params.{differing[0]}" if differing else columns[0]
+        sx = query.sx if query.sx in columns else first
         sy = (
             query.sy
             if query.sy in columns

@@ -91,7 +91,7 @@ text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f6f8fa}
 .scroll{overflow-x:auto;max-width:100%}.muted,.muted a{color:#6e7781}
 .error{color:#cf222e;white-space:pre-wrap;overflow-wrap:anywhere}
 input[type=text],input[type=search]{width:36em;max-width:90%;font-family:monospace}
-input.short{width:16em}.kv td:first-child{font-family:monospace}
+input.short{width:16em}.kv td:first-child{font-family:monospace;min-width:8em;max-width:24em}
 table.runs td,table.runs th{white-space:nowrap;max-width:16em;overflow:hidden;text-overflow:ellipsis}
 table.runs th a{color:inherit;text-decoration:none}tr.child td:nth-child(2){padding-left:24px}
 .diff td{background:#fff8c5}.chart text{font-size:10px;fill:#57606a}
