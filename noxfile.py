@@ -21,6 +21,7 @@ nox.options.sessions = [
     "oldest_lightning",
     "oldest_plugins",
     "stores",
+    "ui",
 ]
 nox.options.reuse_existing_virtualenvs = True
 
@@ -56,7 +57,11 @@ def integration(session: nox.Session) -> None:
     """Real training with the newest supported frameworks and MLflow; posargs narrow it to given paths."""
     session.install(TORCH)
     session.install("-e", ".[all,test,bench]", "dask[array]", "distributed", TORCH)
-    paths = session.posargs or ["integration_tests", "--ignore=integration_tests/stores"]
+    paths = session.posargs or [
+        "integration_tests",
+        "--ignore=integration_tests/stores",
+        "--ignore=integration_tests/ui",
+    ]
     session.run("pytest", "-q", *paths)
 
 
@@ -156,3 +161,28 @@ def _ensure_postgres(session: nox.Session) -> None:
         )
     session.run("apt-get", "update", "-qq", external=True)
     session.run("apt-get", "install", "-y", "-qq", "postgresql", external=True)
+
+
+@nox.session
+def ui(session: nox.Session) -> None:
+    """The web UI driven in headless Chromium with Selenium; a screenshot of each view is saved
+    in .nox/ui/tmp/screenshots (FITTRACE_UI_SCREENSHOTS)."""
+    _ensure_chromium(session)
+    session.install("-e", ".[test]", "selenium>=4.20")
+    screenshots = os.path.join(session.create_tmp(), "screenshots")
+    session.run(
+        "pytest",
+        "-q",
+        *(session.posargs or ["integration_tests/ui"]),
+        env={"FITTRACE_UI_SCREENSHOTS": screenshots},
+    )
+
+
+def _ensure_chromium(session: nox.Session) -> None:
+    """Chromium and its WebDriver from Debian, if missing."""
+    if shutil.which("chromedriver"):
+        return
+    if os.geteuid() != 0:
+        session.error("Chromium is needed: apt-get install chromium chromium-driver")
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "chromium", "chromium-driver", external=True)

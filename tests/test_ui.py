@@ -465,3 +465,182 @@ def test_server_command_serves_until_sigterm(runs, tracking_uri, tmp_path):
     finally:
         process.kill()
         process.communicate()
+
+
+# ---------------------------------------------------------------------- runs table and compare
+
+
+def test_columns_are_chosen_in_the_url_and_headers_sort_server_side(ui, runs):
+    base = f"/experiments/{runs['demo']}"
+    page = fetch(ui, base + "?" + urlencode({"col": ["params.alpha", "tags.model"]}, doseq=True))
+    headers = re.findall(r"<th(?: [^>]*)?>(?:<a [^>]+>)?([^<]*)", page.text)
+    assert headers[3:] == ["params.alpha", "tags.model"]
+    assert 'value="params.alpha" checked' in page.text  # the chooser shows what is chosen
+    sort = re.search(r'<a href="([^"]+)">params.alpha</a>', page.text).group(1)
+    assert "col=params.alpha" in sort and "order_by=params.%60alpha%60+DESC" in sort
+    page = fetch(ui, sort.replace("&amp;", "&"))
+    assert row_names(page)[:2] == ["bad", "good"]  # alpha 0.2, then 0.1
+    assert ">params.alpha ▼</a>" in page.text
+    assert fetch(ui, base + "?col=bogus.x").status == 400
+
+
+def test_an_offset_past_the_end_goes_to_the_last_page(ui, runs):
+    page = fetch(ui, f"/experiments/{runs['demo']}?offset=500")
+    assert page.status == 200 and "Runs 1–3 of 3" in page.text and "Previous" not in page.text
+
+
+def test_long_values_are_cut_in_cells_with_the_whole_value_on_hover(ui):
+    value = "y" * 6000
+    with fittrace.start_run() as run:
+        fittrace.log_param("blob", value)
+    page = fetch(ui, f"/experiments/{run.info.experiment_id}?col=params.blob")
+    cell = re.search(r'<td title="(y+)">(y+)…</td>', page.text)
+    assert cell and cell.group(1) == value[:5000] and len(cell.group(2)) == 120
+
+
+def test_compare_shows_params_side_by_side_and_overlaid_downsampled_charts(ui):
+    ids = []
+    for i, count in enumerate((5, 30_000)):
+        with fittrace.start_run(run_name=f"r{i}") as run:
+            fittrace.log_params({"lr": str(i), "same": "x"})
+            metrics = [Metric("loss", 1 / (s + 1), 0, s) for s in range(count)]
+            fittrace.MlflowClient().log_batch(run.info.run_id, metrics)
+        ids.append(run.info.run_id)
+    query = urlencode({"runs": ids}, doseq=True)
+    page = fetch(ui, f"/compare?{query}")
+    assert page.status == 200 and "Comparing 2 runs" in page.text
+    assert '<tr class="diff"><td>lr</td><td>0</td><td>1</td></tr>' in page.text
+    assert "<tr><td>same</td>" in page.text
+    assert "<tr><td>same</td>" not in fetch(ui, f"/compare?{query}&diff=1").text
+    (short, long) = chart_specs(page.text)["loss"]["series"]
+    assert short["label"] == "r0" and len(short["x"]) == 5
+    assert 2000 <= len(long["x"]) <= 2002 and long["x"][-1] == 29_999  # per pixel column
+
+    csv_page = fetch(ui, f"/compare.csv?{query}&key=loss")
+    rows = csv_page.text.splitlines()
+    assert csv_page.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert (
+        rows[0] == "run,step,loss" and rows[1] == "r0,0,1.0" and len(rows) == 1 + 5 + len(long["x"])
+    )
+    assert fetch(ui, f"/compare?runs={ids[0]}").status == 400
+
+
+def test_static_files_are_the_apps_own(ui):
+    js = fetch(ui, "/static/uPlot.iife.min.js")
+    assert js.status == 200 and js.headers["Content-Type"].startswith("text/javascript")
+    assert "MIT" in fetch(ui, "/static/uPlot.LICENSE").text
+    assert fetch(ui, "/favicon.ico").headers["Content-Type"] == "image/svg+xml"
+    for path in ("/static/../app.py", "/static/%2e%2e%2fapp.py", "/static/nope.js"):
+        assert raw_get(ui, path).status == 404, path
+
+
+# --------------------------------------------------------------------------- run page bits
+
+
+def test_previews_of_csv_html_and_evaluation_data(ui, tmp_path):
+    with fittrace.start_run() as run:
+        fittrace.log_text("a,b\n" + "".join(f"{i},{i}\n" for i in range(1200)), "t.csv")
+        fittrace.log_text("<p>report</p>", "estimator.html")
+        fittrace.log_dict(
+            {"labels": [0, 1], "matrix": [[5, 1], [2, 7]], "rows": "t", "columns": "p"},
+            "training_confusion_matrix.json",
+        )
+        fittrace.log_dict({"f0": 3.0, "f1": 1.5}, "feature_importance_weight.json")
+    base = f"/runs/{run.info.run_id}"
+    text = fetch(ui, f"{base}?preview=t.csv").text
+    table = text[text.index('<table class="csv">') :]
+    assert table.count("<tr><td>") == 1000 and "(the first 1000)" in text
+    frame = re.search(r"<iframe [^>]+>", fetch(ui, f"{base}?preview=estimator.html").text).group(0)
+    assert 'sandbox=""' in frame and f'src="{base}/artifacts/estimator.html"' in frame
+    html = fetch(ui, f"{base}/artifacts/estimator.html")
+    assert html.headers["Content-Security-Policy"].startswith("sandbox")
+    page = fetch(ui, base).text
+    evaluation = page[page.index("<h2>Evaluation</h2>") : page.index("<h2>Tags</h2>")]
+    assert "<th>true \\ predicted</th><th>0</th><th>1</th>" in evaluation
+    assert "<title>f0: 3</title>" in evaluation  # the importance bars
+    assert fetch(ui, f"{base}?preview=nope.txt").status == 404
+
+
+def test_small_things_ms_durations_refresh_while_running_experiment_search(ui):
+    client = fittrace.MlflowClient()
+    experiment_id = client.create_experiment("findme")
+    run = client.create_run(experiment_id, start_time=1_700_000_000_000)
+    page = fetch(ui, f"/runs/{run.info.run_id}").text
+    assert '<meta http-equiv="refresh" content="10">' in page  # RUNNING: reloads itself
+    assert '<time datetime="2023-11-14T22:13:20Z" title="2023-11-14 22:13:20 UTC">' in page
+    client.set_terminated(run.info.run_id, end_time=1_700_000_000_250)
+    page = fetch(ui, f"/runs/{run.info.run_id}").text
+    assert "http-equiv" not in page and "<td>250 ms</td>" in page
+    found = fetch(ui, "/?q=FIND").text
+    assert ">findme</a>" in found and ">Default</a>" not in found
+
+
+# ----------------------------------------------------------------------------- editing
+
+
+@pytest.fixture
+def token_server() -> Iterator[str]:
+    server = make_server(None, "127.0.0.1", 0, writable=True, token="tok")
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server.url
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
+
+
+def post_form(base: str, path: str, fields: dict, **headers: str) -> Page:
+    request = urllib.request.Request(
+        base + path, urlencode(fields).encode(), method="POST", headers=headers
+    )
+    opener = urllib.request.build_opener(urllib.request.HTTPErrorProcessor())
+    opener.handle_error = {}  # keep redirects as answers
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return Page(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as e:
+        return Page(e.code, dict(e.headers), e.read())
+
+
+def test_a_token_server_edits_runs_and_aliases_from_its_pages(token_server, ui, runs):
+    auth = {"Authorization": "Bearer tok"}
+    run_id = runs["good"]
+    edit = f"/runs/{run_id}/edit"
+    assert (
+        post_form(token_server, edit, {"action": "rename", "name": "better"}, **auth).status == 200
+    )
+    post_form(token_server, edit, {"action": "describe", "description": "new words"}, **auth)
+    post_form(token_server, edit, {"action": "tag", "key": "k", "value": "v"}, **auth)
+    run = fittrace.get_run(run_id)
+    assert run.info.run_name == "better" and run.data.tags["k"] == "v"
+    assert run.data.tags["fittrace.note.content"] == "new words"
+    post_form(token_server, edit, {"action": "delete"}, **auth)
+    assert fittrace.get_run(run_id).info.lifecycle_stage == "deleted"
+    post_form(token_server, edit, {"action": "restore"}, **auth)
+    assert fittrace.get_run(run_id).info.lifecycle_stage == "active"
+
+    client = fittrace.MlflowClient()
+    client.create_registered_model("m")
+    for _ in range(2):
+        client.create_model_version("m", f"runs:/{run_id}/model", run_id)
+    client.set_registered_model_alias("m", "prod", 2)
+    post_form(
+        token_server, "/models/m/versions/1/edit", {"action": "alias", "alias": "prod"}, **auth
+    )
+    assert client.get_model_version_by_alias("m", "prod").version == "1"  # rolled back
+
+    # refused: no token, another site's form, the read-only UI
+    assert post_form(token_server, edit, {"action": "delete"}).status == 401
+    other = post_form(
+        token_server, edit, {"action": "delete"}, Origin="http://evil.example", **auth
+    )
+    assert other.status == 405
+    assert post_form(ui, edit, {"action": "delete"}, **auth).status == 405
+    assert fittrace.get_run(run_id).info.lifecycle_stage == "active"
+    assert "<textarea" in fetch_with(token_server, f"/runs/{run_id}", auth).text
+
+
+def fetch_with(base: str, path: str, headers: dict[str, str]) -> Page:
+    request = urllib.request.Request(base + path, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return Page(response.status, dict(response.headers), response.read())
