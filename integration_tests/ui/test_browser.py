@@ -261,9 +261,15 @@ def test_run_page_previews_and_model_version(browser, ui, content, shots):
     assert [c.text for c in rows[3].find_elements(By.TAG_NAME, "td")] == ["3", "9"]
     shots(browser, "09-run-csv")
 
+    browser.get(f"{ui}/runs/{content['trial-1']}?x=relative")
+    chart = _chart(browser, "loss")
+    assert chart.get_attribute("data-points") == "50"
+    assert "Relative time" in chart.text
+    shots(browser, "10-run-charts")
+
     browser.get(f"{ui}/runs/{content['wide']}")
     assert _fits_viewport(browser)
-    shots(browser, "10-run-wide")
+    shots(browser, "11-run-wide")
 
     browser.get(f"{ui}/models/iris")
     browser.find_element(By.LINK_TEXT, "1").click()
@@ -275,7 +281,7 @@ def test_run_page_previews_and_model_version(browser, ui, content, shots):
         in browser.find_element(By.CSS_SELECTOR, "pre.snippet").text
     )
     assert browser.find_element(By.LINK_TEXT, "modelled")  # the source run by name
-    shots(browser, "11-model-version")
+    shots(browser, "12-model-version")
 
 
 def test_editing_a_description_on_a_token_server(browser, content, shots):
@@ -296,7 +302,7 @@ def test_editing_a_description_on_a_token_server(browser, content, shots):
         assert fittrace.get_run(content["modelled"]).data.tags["fittrace.note.content"] == (
             "trained on iris, 3 classes"
         )
-        shots(browser, "12-run-edited")
+        shots(browser, "13-run-edited")
     finally:
         browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
         next(servers, None)

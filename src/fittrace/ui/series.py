@@ -29,16 +29,17 @@ def x_axis(text: str) -> str:
 
 
 def points(history: Sequence[Metric], axis: str, start_ms: int | None = None) -> list[tuple]:
-    """(x, value) of the finite values in x order; wall time in seconds, relative from ``start_ms``
-    (the run's start; else the first point)."""
+    """(x, value) of the finite values in x order; wall time in seconds, relative time in seconds
+    from ``start_ms`` (the run's start) or from the first point if that is earlier."""
     finite = [m for m in history if math.isfinite(m.value)]
     if axis == "step":
         pts = [(m.step, m.value) for m in finite]
     else:
-        origin = 0 if axis == "wall" else (start_ms if start_ms is not None else None)
-        if origin is None and finite:
-            origin = min(m.timestamp for m in finite)
-        pts = [((m.timestamp - (origin or 0)) / 1000, m.value) for m in finite]
+        origin = 0
+        if axis == "relative" and finite:
+            first = min(m.timestamp for m in finite)
+            origin = first if start_ms is None else min(first, start_ms)
+        pts = [((m.timestamp - origin) / 1000, m.value) for m in finite]
     pts.sort(key=lambda p: p[0])
     return pts
 
