@@ -8,8 +8,10 @@ names an existing server instead), dropped when the test ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +76,25 @@ def store_uri(
     if server is not None:
         reset_tracking()  # closes this process's connections to the database
         drop_postgres_database(server, uri)
+
+
+@pytest.fixture
+def ui_server() -> Iterator[Callable[..., str]]:
+    """Starts the UI (``make_server``'s keyword arguments) on a free port over the test's store
+    and returns its base URL; every server started is stopped after the test."""
+    from fittrace.ui import make_server
+
+    started = []
+
+    def start(**kwargs: Any) -> str:
+        server = make_server(None, "127.0.0.1", 0, **kwargs)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        started.append((server, thread))
+        return server.url
+
+    yield start
+    for server, thread in started:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

@@ -18,6 +18,7 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -42,39 +43,36 @@ def _data(n: int, seed: int = 0) -> list[tuple[str, dict[str, float], dict[str, 
     ]
 
 
-def fill_fittrace(uri: str, data: list) -> str:
-    from fittrace.entities import Metric, Param
-    from fittrace.tracking.client import Client
-
-    client = Client(uri)
+def fill(client, entities, data: list) -> str:
+    """``data`` as runs of a new experiment, through ``client`` (fittrace's or MLflow's) and its
+    ``entities`` module; the experiment's id."""
     experiment_id = client.create_experiment("bench")
     for i, (name, metrics, params) in enumerate(data):
         run = client.create_run(experiment_id, start_time=1_700_000_000_000 + i, run_name=name)
         client.log_batch(
             run.info.run_id,
-            [Metric(k, v, 0, 0) for k, v in metrics.items()],
-            [Param(k, v) for k, v in params.items()],
+            [entities.Metric(k, v, 0, 0) for k, v in metrics.items()],
+            [entities.Param(k, v) for k, v in params.items()],
         )
         client.set_terminated(run.info.run_id)
+    return experiment_id
+
+
+def fill_fittrace(uri: str, data: list) -> str:
+    from fittrace import entities
+    from fittrace.tracking.client import Client
+
+    client = Client(uri)
+    experiment_id = fill(client, entities, data)
     client.flush()
     return experiment_id
 
 
 def fill_mlflow(uri: str, data: list) -> str:
-    from mlflow.entities import Metric, Param
+    from mlflow import entities
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(uri)
-    experiment_id = client.create_experiment("bench")
-    for i, (name, metrics, params) in enumerate(data):
-        run = client.create_run(experiment_id, start_time=1_700_000_000_000 + i, run_name=name)
-        client.log_batch(
-            run.info.run_id,
-            [Metric(k, v, 0, 0) for k, v in metrics.items()],
-            [Param(k, v) for k, v in params.items()],
-        )
-        client.set_terminated(run.info.run_id)
-    return experiment_id
+    return fill(MlflowClient(uri), entities, data)
 
 
 def _free_port() -> int:
@@ -87,18 +85,30 @@ def _free_port() -> int:
 def serving(command: list[str], port: int) -> Iterator[None]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FITTRACE_", "MLFLOW_"))}
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # mlflow ui starts worker processes: stop them all at the end
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
+        deadline = time.monotonic() + 600
+        while not _listening(port):
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{command[2:4]} did not start")
             time.sleep(0.2)
         yield
     finally:
-        process.terminate()
-        process.wait(30)
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(60)
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), 1):
+            return True
+    except OSError:
+        return False
 
 
 def browser():

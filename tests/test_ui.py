@@ -12,11 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -25,7 +23,6 @@ import pytest
 import fittrace
 from fittrace.cli import main
 from fittrace.entities import DatasetInput, Metric, Param
-from fittrace.ui import make_server
 from fittrace.ui.series import downsample, points
 
 XSS = "<script>alert('x')</script>"
@@ -39,15 +36,9 @@ class Page:
 
 
 @pytest.fixture
-def ui() -> Iterator[str]:
-    """The UI on a free port over the test's store (FITTRACE_TRACKING_URI); yields its base URL."""
-    server = make_server(None, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server.url
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
+def ui(ui_server) -> str:
+    """The read-only UI over the test's store (FITTRACE_TRACKING_URI): its base URL."""
+    return ui_server()
 
 
 def fetch(base: str, path: str, method: str = "GET") -> Page:
@@ -579,14 +570,8 @@ def test_small_things_ms_durations_refresh_while_running_experiment_search(ui):
 
 
 @pytest.fixture
-def token_server() -> Iterator[str]:
-    server = make_server(None, "127.0.0.1", 0, writable=True, token="tok")
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server.url
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
+def token_server(ui_server) -> str:
+    return ui_server(writable=True, token="tok")
 
 
 def post_form(base: str, path: str, fields: dict, **headers: str) -> Page:

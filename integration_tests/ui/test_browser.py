@@ -11,7 +11,6 @@ import base64
 import os
 import shutil
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,6 @@ import pytest
 
 import fittrace
 from fittrace.entities import Metric, Param
-from fittrace.ui import make_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -89,19 +87,9 @@ def shots(tmp_path: Path):
     return save
 
 
-def _serve(**kwargs) -> Iterator[str]:
-    server = make_server(None, "127.0.0.1", 0, **kwargs)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server.url
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
-
-
 @pytest.fixture
-def ui() -> Iterator[str]:
-    yield from _serve()
+def ui(ui_server) -> str:
+    return ui_server()
 
 
 @pytest.fixture
@@ -284,9 +272,8 @@ def test_run_page_previews_and_model_version(browser, ui, content, shots):
     shots(browser, "12-model-version")
 
 
-def test_editing_a_description_on_a_token_server(browser, content, shots):
-    servers = _serve(writable=True, token=TOKEN)
-    base = next(servers)
+def test_editing_a_description_on_a_token_server(browser, ui_server, content, shots):
+    base = ui_server(writable=True, token=TOKEN)
     try:
         browser.execute_cdp_cmd("Network.enable", {})
         browser.execute_cdp_cmd(
@@ -305,4 +292,3 @@ def test_editing_a_description_on_a_token_server(browser, content, shots):
         shots(browser, "13-run-edited")
     finally:
         browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
-        next(servers, None)

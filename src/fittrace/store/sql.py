@@ -593,8 +593,7 @@ class SqlStore(RegistryStore):
     ) -> int:
         """How many active runs of the experiments ``filter_string`` matches."""
         where, args = search.compile_run_filter(filter_string, glob_like=self._glob_like)
-        ids = [str(e) for e in experiment_ids if _is_id(e)]
-        marks = ",".join("?" * len(ids)) or "NULL"
+        marks, ids = _experiment_marks(experiment_ids)
         sql = (
             f"SELECT COUNT(*) FROM runs r WHERE r.experiment_id IN ({marks})"
             f" AND r.lifecycle_stage = ? AND ({where})"
@@ -617,8 +616,7 @@ class SqlStore(RegistryStore):
         where, args = search.compile_run_filter(filter_string, glob_like=self._glob_like)
         order, order_args = search.compile_order_by(list(order_by) if order_by else None)
         stage, stage_args = _stage_clause("r.lifecycle_stage", run_view_type)
-        ids = [str(e) for e in experiment_ids if _is_id(e)]
-        marks = ",".join("?" * len(ids)) or "NULL"
+        marks, ids = _experiment_marks(experiment_ids)
         sql = (
             f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE r.experiment_id IN ({marks}) AND {stage}"
             f" AND ({where}) {order} LIMIT ? OFFSET ?"
@@ -677,6 +675,12 @@ def _check_params(conn: Any, params: list[tuple[str, str, str]]) -> None:
             ):
                 if old != given[(run_id, key)]:
                     raise ParamConflictError.between(run_id, key, old, given[(run_id, key)])
+
+
+def _experiment_marks(experiment_ids: Sequence[str]) -> tuple[str, list[str]]:
+    """Placeholders for ``experiment_id IN (...)`` and their values (ids that cannot exist left out)."""
+    ids = [str(e) for e in experiment_ids if _is_id(e)]
+    return ",".join("?" * len(ids)) or "NULL", ids
 
 
 def _stage_clause(column: str, view_type: int) -> tuple[str, list[str]]:
