@@ -557,3 +557,29 @@ def test_search_runs_pages_with_tokens_like_mlflow():
         client.search_runs(["0"], page_token="not-a-token")
     with pytest.raises(InvalidParameterError, match="max_results"):
         client.search_runs(["0"], max_results=0)
+
+
+@pytest.mark.parametrize(
+    ("direction", "expected"),
+    [("DESC", [5, 2, 0, 4, 6, 3, 1]), ("ASC", [4, 0, 5, 2, 6, 3, 1])],
+)
+def test_ordering_by_a_metric_pages_through_valued_runs_then_missing_and_nan(direction, expected):
+    client = fittrace.MlflowClient()
+    experiment_id = client.create_experiment("ordered")
+    accs = [0.5, math.nan, 0.9, None, 0.1, 0.9, None]  # ties: newest first; NaN as missing
+    names = []
+    for i, acc in enumerate(accs):
+        run = client.create_run(experiment_id, start_time=1_700_000_000_000 + i, run_name=f"r{i}")
+        if acc is not None:
+            client.log_metric(run.info.run_id, "acc", acc)
+        names.append(run.info.run_name)
+    seen, token = [], None
+    while True:  # pages of 2 cross from the runs with a value to those without
+        page = client.search_runs(
+            [experiment_id], order_by=[f"metrics.acc {direction}"], max_results=2, page_token=token
+        )
+        seen += [r.info.run_name for r in page]
+        token = page.token
+        if not token:
+            break
+    assert seen == [f"r{i}" for i in expected]

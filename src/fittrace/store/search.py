@@ -39,6 +39,7 @@ __all__ = [
     "Entity",
     "check_count",
     "compile_order_by",
+    "leading_metric",
     "compile_registry_filter",
     "compile_run_filter",
     "parse_filter",
@@ -715,6 +716,18 @@ def compile_order_by(order_by: Sequence[str] | None) -> tuple[str, list]:
         terms.append(f"{_order_expression(entry, entity, params)} {direction} NULLS LAST")
     terms.append(_DEFAULT_ORDER)
     return "ORDER BY " + ", ".join(terms), params
+
+
+def leading_metric(order_by: Sequence[str] | None) -> tuple[str, str] | None:
+    """``(key, "ASC" | "DESC")`` when the first ``order_by`` entry sorts by a metric, else None."""
+    entries = [e for e in order_by or () if e and e.strip()]
+    if not entries:
+        return None
+    parser = _Parser(entries[0], "order_by entry")
+    entity = parser.parse_entity()
+    direction = parser.advance().text.upper() if parser.is_keyword("ASC", "DESC") else "ASC"
+    parser.expect_end("ASC, DESC or the end of the order_by entry")
+    return (entity.key, direction) if entity.kind == "metric" else None
 
 
 def _order_expression(entry: str, entity: Entity, params: list) -> str:

@@ -427,6 +427,8 @@ class SqlStore(RegistryStore):
         if cur.rowcount == 0:
             raise ResourceNotFoundError(f"No run with id {run_id!r}")
 
+    # How the metric-first ordering joins runs to the metric's index (SQLite: in that order).
+    _DRIVING_JOIN = "JOIN"
     _INFO_COLUMNS = (
         "r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time,"
         " r.artifact_uri, r.lifecycle_stage"
@@ -614,18 +616,59 @@ class SqlStore(RegistryStore):
         search.check_count("max_results", max_results)
         search.check_count("offset", offset, 0)
         where, args = search.compile_run_filter(filter_string, glob_like=self._glob_like)
-        order, order_args = search.compile_order_by(list(order_by) if order_by else None)
         stage, stage_args = _stage_clause("r.lifecycle_stage", run_view_type)
         marks, ids = _experiment_marks(experiment_ids)
-        sql = (
-            f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE r.experiment_id IN ({marks}) AND {stage}"
-            f" AND ({where}) {order} LIMIT ? OFFSET ?"
+        matching = f"r.experiment_id IN ({marks}) AND {stage} AND ({where})"
+        match_args = [*ids, *stage_args, *args]
+        entries = list(order_by) if order_by else None
+        metric = search.leading_metric(entries)
+        if metric is not None:
+            rows = self._by_metric(metric, entries[1:], matching, match_args, max_results, offset)
+        else:
+            order, order_args = search.compile_order_by(entries)
+            sql = (
+                f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE {matching} {order} LIMIT ? OFFSET ?"
+            )
+            with self._read() as conn:
+                rows = conn.execute(sql, [*match_args, *order_args, max_results, offset]).fetchall()
+        return self._with_data([self._info(r) for r in rows])
+
+    def _by_metric(
+        self,
+        metric: tuple[str, str],
+        rest: list[str],
+        matching: str,
+        match_args: list,
+        limit: int,
+        offset: int,
+    ) -> list:
+        """Rows ordered by a metric first: the runs with a value, walked along the metric's
+        index (a first page reads only its rows), then those without one (missing or NaN)."""
+        key, direction = metric
+        order, order_args = search.compile_order_by(rest)
+        then = order.removeprefix("ORDER BY ")
+        has_value = (
+            f"FROM latest_metrics o {self._DRIVING_JOIN} runs r ON r.run_uuid = o.run_uuid"
+            f" WHERE o.key = ? AND o.value IS NOT NULL AND {matching}"
         )
         with self._read() as conn:
             rows = conn.execute(
-                sql, [*ids, *stage_args, *args, *order_args, max_results, offset]
+                f"SELECT {self._INFO_COLUMNS} {has_value} ORDER BY o.value {direction}, {then}"
+                " LIMIT ? OFFSET ?",
+                [key, *match_args, *order_args, limit, offset],
             ).fetchall()
-        return self._with_data([self._info(r) for r in rows])
+            if len(rows) == limit:
+                return rows
+            with_value = conn.execute(
+                f"SELECT COUNT(*) {has_value}", [key, *match_args]
+            ).fetchone()[0]
+            rows += conn.execute(
+                f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE {matching} AND NOT EXISTS ("
+                "SELECT 1 FROM latest_metrics o WHERE o.run_uuid = r.run_uuid AND o.key = ?"
+                f" AND o.value IS NOT NULL) {order} LIMIT ? OFFSET ?",
+                [*match_args, key, *order_args, limit - len(rows), max(offset - with_value, 0)],
+            ).fetchall()
+        return rows
 
 
 def _claim_batch(conn: Any, batch_key: str) -> bool:
