@@ -137,7 +137,7 @@ MIGRATIONS: list[str] = [
     # 4: an experiment's active runs, newest first, from the index alone (the runs page of the
     # UI: counts, and deep pages without reading the skipped rows)
     """
-    CREATE INDEX runs_experiment_stage
+    CREATE INDEX IF NOT EXISTS runs_experiment_stage
         ON runs(experiment_id, lifecycle_stage, start_time DESC, run_uuid);
     """,
 ]

@@ -106,7 +106,7 @@ max-height:16em;overflow:auto}code.snippet{display:block;background:#f6f8fa;padd
 def layout(title: str, body: Html, head: str = "") -> str:
     """A whole page around ``body``; ``head`` adds to the page's head (a refresh, say)."""
     nav = link("/", "Experiments") + link("/models", "Models")
-    scripts = join(tag("script", "", src=f"/static/{name}") for name in SCRIPTS)
+    scripts = join(tag("script", "", src=f"/static/{name}", defer=True) for name in SCRIPTS)
     head = (
         void("meta", charset="utf-8")
         + tag("title", title)
