@@ -613,6 +613,8 @@ def test_a_token_server_edits_runs_and_aliases_from_its_pages(token_server, ui, 
         token_server, "/models/m/versions/1/edit", {"action": "alias", "alias": "prod"}, **auth
     )
     assert client.get_model_version_by_alias("m", "prod").version == "1"  # rolled back
+    post_form(token_server, "/models/m/edit", {"action": "describe", "description": "d"}, **auth)
+    assert client.get_registered_model("m").description == "d"
 
     # refused: no token, another site's form, the read-only UI
     assert post_form(token_server, edit, {"action": "delete"}).status == 401

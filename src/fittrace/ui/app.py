@@ -402,7 +402,7 @@ def _model(req: Request, name: str) -> Response:
     versions = req.client.search_model_versions(f"name = '{quoted}'")
     versions.sort(key=lambda v: int(v.version), reverse=True)
     names = _names_of_runs(req.client, (v.run_id for v in versions))
-    return _page(pages.model_page(model, versions, names))
+    return _page(pages.model_page(model, versions, names, req.editable))
 
 
 def _version_mlmodel(req: Request, version: ModelVersion) -> dict | None:
@@ -453,6 +453,13 @@ def _edit_run(req: Request, run_id: str) -> Response:
     return _redirect(url("runs", run_id), 303)
 
 
+def _edit_model(req: Request, name: str) -> Response:
+    if req.arg("action") != "describe":
+        raise InvalidParameterError(f"Unknown action {req.arg('action')!r}")
+    req.client.update_registered_model(name, description=req.arg("description"))
+    return _redirect(url("models", name), 303)
+
+
 def _edit_version(req: Request, name: str, version: str) -> Response:
     client, action = req.client, req.arg("action")
     client.get_model_version(name, version)
@@ -481,6 +488,7 @@ _ROUTES: list[tuple[re.Pattern[str], Callable[..., Response]]] = [
 # Forms of an editable server (POST, with the token, from the UI's own pages).
 _EDITS: list[tuple[re.Pattern[str], Callable[..., Response]]] = [
     (re.compile(r"/runs/([^/]+)/edit"), _edit_run),
+    (re.compile(r"/models/([^/]+)/edit"), _edit_model),
     (re.compile(r"/models/([^/]+)/versions/([^/]+)/edit"), _edit_version),
 ]
 

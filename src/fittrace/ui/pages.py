@@ -111,6 +111,15 @@ def _form(action: str, content: Html, button: str) -> Html:
     )
 
 
+def _describe_form(action: str, description: str) -> Html:
+    return _form(
+        action,
+        void("input", type="hidden", name="action", value="describe")
+        + tag("textarea", description, name="description", rows="3", cols="60"),
+        "Save description",
+    )
+
+
 def _info(run: Run, view: RunView) -> Html:
     info, tags = run.info, run.data.tags
     experiment = view.experiment
@@ -155,12 +164,7 @@ def _edit_run(run: Run) -> Html:
             + void("input", type="text", name="name", value=run.info.run_name, class_="short"),
             "Rename",
         ),
-        _form(
-            action,
-            void("input", type="hidden", name="action", value="describe")
-            + tag("textarea", note, name="description", rows="3", cols="60"),
-            "Save description",
-        ),
+        _describe_form(action, note),
         _form(
             action,
             void("input", type="hidden", name="action", value="tag")
@@ -416,12 +420,22 @@ def _version_row(v: ModelVersion, run_names: dict[str, str]) -> tuple:
 
 
 def model_page(
-    model: RegisteredModel, versions: Sequence[ModelVersion], run_names: dict[str, str]
+    model: RegisteredModel,
+    versions: Sequence[ModelVersion],
+    run_names: dict[str, str],
+    editable: bool = False,
 ) -> str:
     """A registered model's description, tags, aliases and versions, newest first."""
     body = tag("h1", f"Model {model.name}")
     if model.description:
         body += tag("p", model.description)
+    if editable:
+        body += tag(
+            "details",
+            tag("summary", "Edit")
+            + _describe_form(url("models", model.name, "edit"), model.description),
+            class_="editing",
+        )
     body += pairs(
         [("Aliases", _aliases(model.aliases)), ("Updated", utc(model.last_updated_timestamp))]
         + sorted(model.tags.items())
@@ -458,12 +472,7 @@ def version_page(
         body += tag(
             "details",
             tag("summary", "Edit")
-            + _form(
-                action,
-                void("input", type="hidden", name="action", value="describe")
-                + tag("textarea", version.description, name="description", rows="3", cols="60"),
-                "Save description",
-            )
+            + _describe_form(action, version.description)
             + _form(
                 action,
                 void("input", type="hidden", name="action", value="alias")
