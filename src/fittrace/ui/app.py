@@ -644,20 +644,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(_page(pages.error_page(413, "The form is too large."), 413), True)
             return
-        form = body.read()
-        with contextlib.ExitStack() as resources:
-            job = self.server.workers.submit(
-                respond,
-                self.server.client,
-                self.path,
-                resources,
-                self.server.api.artifacts,
-                True,
-                form,
-            )
-            self._send(job.result(), with_body=True)
+        self._serve(with_body=True, form=body.read())
 
-    def _serve(self, with_body: bool) -> None:
+    def _serve(self, with_body: bool, form: bytes | None = None) -> None:
+        """The page for a GET, or the answer to a posted edit ``form``, made on the worker pool."""
         with contextlib.ExitStack() as resources:
             job = self.server.workers.submit(
                 respond,
@@ -666,6 +656,7 @@ class _Handler(BaseHTTPRequestHandler):
                 resources,
                 self.server.api.artifacts,
                 self.server.editable,
+                form,
             )
             response = job.result()
             with contextlib.suppress(ConnectionError):  # the browser went away
