@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import logging
 import os
 import sys
@@ -272,17 +273,14 @@ class Recorder:
         if due < MAX_AGE_S:
             pending.check_at = size + _CHECK_EVERY
             return
-        if not self._flush_lock.acquire(timeout=1.0):  # the store is this slow: keep going
-            pending.check_at = size + _CHECK_EVERY
-            return
-        try:
-            self._flushing = threading.get_ident()
-            self._drain()
-        except Exception as exc:  # reported once; the writer thread retries
-            self._note_failure(exc)
-        finally:
-            self._flushing = None
-            self._flush_lock.release()
+        with self._writing(timeout=1.0) as writing:
+            if not writing:  # the store is this slow: keep going
+                pending.check_at = size + _CHECK_EVERY
+                return
+            try:
+                self._drain()
+            except Exception as exc:  # reported once; the writer thread retries
+                self._note_failure(exc)
 
     def _drop_newest(self, pending: _Rows) -> None:
         with self._lock:
@@ -331,18 +329,27 @@ class Recorder:
     def flush(self, timeout: float | None = None) -> None:
         """Persist everything buffered so far (raises StoreError if the store refuses it).
 
-        With ``timeout``, give up silently after waiting that long for a flush in progress.
+        With ``timeout``, give up after waiting that long for another thread's flush.
         """
-        if self._flushing == threading.get_ident():  # a signal handler interrupted our own flush
-            return
+        with self._writing(timeout) as writing:
+            if writing:
+                self._drain()
+
+    @contextlib.contextmanager
+    def _writing(self, timeout: float | None) -> Iterator[bool]:
+        """Hold the one-writer lock (yield False if not got within ``timeout``). A SIGTERM that
+        interrupts this thread's own write is acted on when the write is done."""
         if not self._flush_lock.acquire(timeout=-1 if timeout is None else timeout):
+            yield False
             return
         try:
             self._flushing = threading.get_ident()
-            self._drain()
+            yield True
         finally:
             self._flushing = None
             self._flush_lock.release()
+            if _deferred_signal and _deferred_signal[0][1] == threading.get_ident():
+                _flush_then_terminate(_deferred_signal.pop()[0], None)
 
     def _drain(self) -> None:
         """Write what is pending (the caller holds _flush_lock); on failure put it back first in line."""
@@ -467,10 +474,17 @@ def _flush_at_worker_exit() -> None:
             signal.signal(signal.SIGTERM, _flush_then_terminate)
 
 
+_deferred_signal: list[tuple[int, int]] = []  # (signal, thread whose write it waits for)
+
+
 def _flush_then_terminate(signum: int, frame: object) -> None:
     import signal
 
     signal.signal(signum, signal.SIG_DFL)
+    me = threading.get_ident()
+    if any(recorder._flushing == me for recorder in list(_recorders)):
+        _deferred_signal.append((signum, me))  # finish the write this thread is in the middle of first
+        return
     flush_all(timeout=5.0)
     os.kill(os.getpid(), signum)
 
