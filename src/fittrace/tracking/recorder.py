@@ -73,12 +73,10 @@ def _warn(message: str) -> None:
 
 
 class _Rows:
-    """Rows waiting to be written, by table; ``since`` is when the oldest of them was logged.
+    """A batch of rows by table. metrics rows are (run_id, key, value, timestamp, step);
+    params and tags (run_id, key, value). ``since`` is when the oldest of them was logged."""
 
-    metrics rows are (run_id, key, value, timestamp, step); params and tags (run_id, key, value).
-    """
-
-    __slots__ = ("metrics", "params", "tags", "since", "check_at")
+    __slots__ = ("metrics", "params", "tags", "since")
 
     def __init__(
         self,
@@ -91,7 +89,6 @@ class _Rows:
         self.params = [] if params is None else params
         self.tags = [] if tags is None else tags
         self.since = since
-        self.check_at = _CHECK_EVERY
 
     def __len__(self) -> int:
         return len(self.metrics) + len(self.params) + len(self.tags)
@@ -108,10 +105,10 @@ class _Rows:
             )
 
     def halves(self) -> tuple[_Rows, _Rows]:
-        rows = [(0, r) for r in self.metrics] + [(1, r) for r in self.params]
-        rows += [(2, r) for r in self.tags]
-        middle = len(rows) // 2
-        return _Rows.of(rows[:middle], self.since), _Rows.of(rows[middle:], self.since)
+        tagged = [(0, r) for r in self.metrics] + [(1, r) for r in self.params]
+        tagged += [(2, r) for r in self.tags]
+        middle = len(tagged) // 2
+        return _Rows.of(tagged[:middle], self.since), _Rows.of(tagged[middle:], self.since)
 
     @staticmethod
     def of(tagged: list[tuple[int, tuple]], since: float | None) -> _Rows:
@@ -127,6 +124,12 @@ class _Rows:
         self.tags += other.tags
         if other.since is not None and (self.since is None or other.since < self.since):
             self.since = other.since
+
+
+def _pop_all(queue: collections.deque) -> list:
+    """What is in ``queue`` now, oldest first (other threads may append meanwhile)."""
+    pop = queue.popleft
+    return [pop() for _ in range(len(queue))]
 
 
 class _Unwritten(Exception):
@@ -152,16 +155,23 @@ class Recorder:
     def _new_process(self) -> None:
         """Start with nothing buffered and no writer: in a forked child, the parent's rows and
         thread are the parent's (its locks may even be held by a thread the child does not have)."""
-        self._lock = threading.RLock()  # reentrant: a SIGTERM handler may flush on this thread
+        # Buffered rows: deques, whose append and popleft need no lock, so logging takes none.
+        self._metrics: collections.deque[tuple] = collections.deque()
+        self._param_rows: collections.deque[tuple] = collections.deque()
+        self._tag_rows: collections.deque[tuple] = collections.deque()
+        self._since: float | None = None  # about when the oldest buffered row was logged
+        self._inflight_since: float | None = None  # the same for the rows being written
+        self._check_at = 1  # buffered rows at which to look at the backlog (1: start the writer)
         self._flush_lock = threading.Lock()
         self._flushing: int | None = None  # the thread holding _flush_lock
         self._params_lock = threading.Lock()
-        self._pending = _Rows()
-        self._inflight_since: float | None = None
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing: str | None = None  # why the store refuses writes, while it does
         self._dropped = 0
+
+    def _buffered(self) -> int:
+        return len(self._metrics) + len(self._param_rows) + len(self._tag_rows)
 
     # -- writes --------------------------------------------------------------------
     def log_metric(
@@ -175,7 +185,7 @@ class Recorder:
         row = (
             run_id,
             validation.validate_key(key, "Metric"),
-            validation.metric_value(key, value),
+            value if type(value) is float else validation.metric_value(key, value),
             _time_ns() // 1_000_000
             if timestamp is None
             else validation.integer("timestamp", timestamp),
@@ -184,15 +194,10 @@ class Recorder:
         if self.sync:
             self._write(_Rows([row]))
             return
-        with self._lock:
-            pending = self._pending
-            pending.metrics.append(row)
-            if pending.since is None:
-                pending.since = _monotonic()
-        if len(pending.metrics) >= pending.check_at:
-            self._relieve(pending)
-        if self._thread is None:
-            self._start_thread()
+        metrics = self._metrics
+        metrics.append(row)
+        if len(metrics) >= self._check_at:
+            self._relieve()
 
     def log_batch(
         self,
@@ -224,15 +229,11 @@ class Recorder:
         if self.sync:
             self._write(rows)
             return
-        with self._lock:
-            pending = self._pending
-            pending.extend(rows)
-            if pending.since is None:
-                pending.since = _monotonic()
-        if len(pending) >= pending.check_at:
-            self._relieve(pending)
-        if self._thread is None:
-            self._start_thread()
+        self._metrics.extend(rows.metrics)
+        self._param_rows.extend(rows.params)
+        self._tag_rows.extend(rows.tags)
+        if self._buffered() >= self._check_at:
+            self._relieve()
 
     def _check_params(self, run_id: str, new: dict[str, str]) -> None:
         """Params are immutable: the same value again is fine, another value is an error (nothing written)."""
@@ -256,38 +257,38 @@ class Recorder:
             self._params.pop(run_id, None)
 
     # -- backpressure --------------------------------------------------------------
-    def _relieve(self, pending: _Rows) -> None:
-        """Look at the backlog: write it now, on the logging thread, if its oldest row would
-        otherwise be written later than MAX_AGE_S after it was logged."""
-        size = len(pending)
+    def _relieve(self) -> None:
+        """Look at the backlog (every _CHECK_EVERY rows): write it now, on the logging thread,
+        if its oldest row would otherwise be written later than MAX_AGE_S after it was logged."""
+        if self._thread is None:
+            self._start_thread()
+        size = self._buffered()
+        self._check_at = size + _CHECK_EVERY
+        now = _monotonic()
+        if self._since is None:  # the first look since the writer took the rows before
+            self._since = now
         if self._failing is not None:  # nothing to wait for; only keep memory bounded
             if size > MAX_BUFFERED_ROWS:
-                self._drop_newest(pending)
-            pending.check_at = size + _CHECK_EVERY
+                self._drop_newest(size - MAX_BUFFERED_ROWS)
             return
-        oldest = pending.since
+        oldest = self._since
         inflight = self._inflight_since
-        if oldest is None or (inflight is not None and inflight < oldest):
+        if inflight is not None and inflight < oldest:
             oldest = inflight
-        due = 0.0 if oldest is None else _monotonic() - oldest + size * self._row_s
-        if due < MAX_AGE_S:
-            pending.check_at = size + _CHECK_EVERY
+        if now - oldest + size * self._row_s < MAX_AGE_S:
             return
         with self._writing(timeout=1.0) as writing:
             if not writing:  # the store is this slow: keep going
-                pending.check_at = size + _CHECK_EVERY
                 return
             try:
                 self._drain()
             except Exception as exc:  # reported once; the writer thread retries
                 self._note_failure(exc)
 
-    def _drop_newest(self, pending: _Rows) -> None:
-        with self._lock:
-            extra = len(pending) - MAX_BUFFERED_ROWS
-            if extra <= 0:
-                return
-            del pending.metrics[max(0, len(pending.metrics) - extra) :]
+    def _drop_newest(self, extra: int) -> None:
+        pop = self._metrics.pop
+        for _ in range(min(extra, len(self._metrics))):
+            pop()
         if not self._dropped:
             _warn(
                 f"fittrace is dropping new metrics: {MAX_BUFFERED_ROWS:,} rows are already waiting "
@@ -297,7 +298,7 @@ class Recorder:
 
     # -- persistence ---------------------------------------------------------------
     def _start_thread(self) -> None:
-        with self._lock:
+        with self._flush_lock:
             if self._thread is not None:
                 return
             self._thread = threading.Thread(target=self._loop, name="fittrace-writer", daemon=True)
@@ -319,7 +320,7 @@ class Recorder:
 
     def _note_failure(self, exc: BaseException) -> None:
         if self._failing is None:
-            n = len(self._pending)
+            n = self._buffered()
             _warn(
                 f"fittrace cannot write to {self.store.location!r} ({exc}); {n:,} buffered rows are "
                 "kept and retried with a growing back-off"
@@ -352,21 +353,26 @@ class Recorder:
                 _flush_then_terminate(_deferred_signal.pop()[0], None)
 
     def _drain(self) -> None:
-        """Write what is pending (the caller holds _flush_lock); on failure put it back first in line."""
-        with self._lock:
-            rows, self._pending = self._pending, _Rows()
+        """Write what is buffered (the caller holds _flush_lock); on failure put it back first in line."""
+        if self._thread is not None:  # else the next write must still start it
+            self._check_at = _CHECK_EVERY
+        since, self._since = self._since, None
+        rows = _Rows(
+            _pop_all(self._metrics), _pop_all(self._param_rows), _pop_all(self._tag_rows), since
+        )
         if not rows:
             return
-        self._inflight_since = rows.since
+        self._inflight_since = since
         try:
             self._write_isolating(rows)
         except _Unwritten as unwritten:
-            with self._lock:
-                unwritten.rows.extend(self._pending)
-                self._pending = unwritten.rows
+            left = unwritten.rows
+            self._metrics.extendleft(reversed(left.metrics))
+            self._param_rows.extendleft(reversed(left.params))
+            self._tag_rows.extendleft(reversed(left.tags))
+            self._since = left.since
             raise StoreError(
-                f"Could not write {len(unwritten.rows):,} records to {self.store.location!r}: "
-                f"{unwritten.cause}"
+                f"Could not write {len(left):,} records to {self.store.location!r}: {unwritten.cause}"
             ) from unwritten.cause
         finally:
             self._inflight_since = None
@@ -439,7 +445,7 @@ def flush_all(timeout: float | None = None) -> None:
         try:
             recorder.flush(timeout)
         except Exception as exc:
-            _warn(f"fittrace could not store {len(recorder._pending):,} buffered rows: {exc}")
+            _warn(f"fittrace could not store {recorder._buffered():,} buffered rows: {exc}")
 
 
 def _after_fork_in_child() -> None:
