@@ -255,8 +255,9 @@ def delete_run(run_id: str) -> None:
 
 def _active_run_id() -> tuple[Client, str]:
     """The active run, starting one (like MLflow) when a log call comes with none."""
-    run = active_run() or start_run()
-    return _open.get(run.info.run_id) or _client(), run.info.run_id
+    stack = _stack.get()  # not active_run(): this is on every log call's path
+    run_id = (stack[-1] if stack else start_run()).info.run_id
+    return _open.get(run_id) or _client(), run_id
 
 
 # -- logging -----------------------------------------------------------------------
