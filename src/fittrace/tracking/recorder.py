@@ -133,9 +133,9 @@ def _pop_all(queue: collections.deque) -> list:
 
 
 class _Unwritten(Exception):
-    """The store refused every write: ``rows`` are still to be written."""
+    """The store refused every write (``cause``, a StoreError): ``rows`` are still to be written."""
 
-    def __init__(self, rows: _Rows, cause: BaseException) -> None:
+    def __init__(self, rows: _Rows, cause: StoreError) -> None:
         super().__init__(str(cause))
         self.rows, self.cause = rows, cause
 
@@ -371,9 +371,7 @@ class Recorder:
             self._param_rows.extendleft(reversed(left.params))
             self._tag_rows.extendleft(reversed(left.tags))
             self._since = left.since
-            raise StoreError(
-                f"Could not write {len(left):,} records to {self.store.location!r}: {unwritten.cause}"
-            ) from unwritten.cause
+            raise unwritten.cause from None
         finally:
             self._inflight_since = None
         if self._failing is not None:
@@ -389,7 +387,7 @@ class Recorder:
             start = time.perf_counter()
             try:
                 self._write(piece)
-            except Exception as exc:
+            except StoreError as exc:
                 if not self._accepts_writes():
                     remaining = _Rows()
                     for left in todo:
@@ -413,9 +411,9 @@ class Recorder:
             return False
         return True
 
-    def _drop(self, piece: _Rows, exc: BaseException) -> None:
-        kind, rows = next((k, r) for k, r in zip(("metric", "param", "tag"), (
-            piece.metrics, piece.params, piece.tags)) if r)  # fmt: skip
+    def _drop(self, piece: _Rows, exc: StoreError) -> None:
+        tables = {"metric": piece.metrics, "param": piece.params, "tag": piece.tags}
+        kind, rows = next((kind, rows) for kind, rows in tables.items() if rows)
         run_id, key = rows[0][0], rows[0][1]
         if kind == "param":  # not stored: the same value may be logged again
             with self._params_lock:
@@ -423,9 +421,10 @@ class Recorder:
         if (run_id, key) in self._warned_rows:
             return
         self._warned_rows.add((run_id, key))
+        cause = exc.__cause__ or exc
         _warn(
             f"fittrace dropped {kind} {key!r} of run {run_id}: {self.store.location!r} refused it "
-            f"({type(exc).__name__}: {exc}); everything else was stored"
+            f"({type(cause).__name__}: {cause}); everything else was stored"
         )
 
     def _write(self, rows: _Rows) -> None:
@@ -489,7 +488,8 @@ def _flush_then_terminate(signum: int, frame: object) -> None:
     signal.signal(signum, signal.SIG_DFL)
     me = threading.get_ident()
     if any(recorder._flushing == me for recorder in list(_recorders)):
-        _deferred_signal.append((signum, me))  # finish the write this thread is in the middle of first
+        # This thread is in the middle of a write: finish it first.
+        _deferred_signal.append((signum, me))
         return
     flush_all(timeout=5.0)
     os.kill(os.getpid(), signum)
