@@ -10,9 +10,9 @@ returns.
 Durability bound: no row stays unwritten longer than about ``MAX_AGE_S``. A
 producer that outruns the writer (logging faster than the store writes, or
 starving the writer thread of the GIL) writes the backlog itself, inline,
-before its log call returns, so a crash loses at most the rows logged in the
-last ``MAX_AGE_S`` seconds at any logging rate and the buffer stays small,
-as long as the store accepts writes.
+before its log call returns, so a crash loses about the last ``MAX_AGE_S``
+seconds of rows (plus one transaction) at any logging rate and the buffer
+stays small, as long as the store keeps up.
 
 One bad row never blocks the others: a batch the store refuses is split until
 the refused rows are found; each is dropped with one ``StoreWarning`` naming
@@ -448,9 +448,11 @@ def flush_all(timeout: float | None = None) -> None:
 
 
 def _after_fork_in_child() -> None:
+    """Before the child's first write: its own empty buffers, locks and (lazily) writer."""
     for recorder in list(_recorders):
         recorder._new_process()
     _worker_exit_guarded.clear()
+    _deferred_signal.clear()
 
 
 _worker_exit_guarded: list[int] = []
@@ -483,6 +485,7 @@ _deferred_signal: list[tuple[int, int]] = []  # (signal, thread whose write it w
 
 
 def _flush_then_terminate(signum: int, frame: object) -> None:
+    """SIGTERM in a worker: flush, then die of the signal as the default disposition would."""
     import signal
 
     signal.signal(signum, signal.SIG_DFL)
