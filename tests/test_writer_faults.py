@@ -146,3 +146,18 @@ def test_log_metric_from_many_threads_under_backpressure_loses_nothing():
         t.join()
     for n in range(4):
         assert [m.step for m in client.get_metric_history(run_id, f"t{n}")] == list(range(5000))
+
+
+def test_a_param_another_process_logged_differently_is_dropped_with_a_warning():
+    """The store catches the conflict in its transaction; the buffered writer drops only that row."""
+    client = fittrace.MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    client.log_param(run_id, "bs", 32)
+    fittrace.flush()
+    client._recorder.store.write_batch([], [(run_id, "lr", "0.1")], [])  # as another process
+    with pytest.warns(StoreWarning, match=rf"param 'lr' of run {run_id}.*ParamConflictError"):
+        client.log_param(run_id, "lr", 0.2)
+        client.log_metric(run_id, "m", 1.0)
+        fittrace.flush()
+    run = client.get_run(run_id)
+    assert run.data.params == {"bs": "32", "lr": "0.1"} and run.data.metrics == {"m": 1.0}
