@@ -49,6 +49,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.sqlite_store  # how workers leave is the store's no matter; one store suffices
 @pytest.mark.parametrize("kind", ["process", "pool"])
 @pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
 def test_every_metric_a_worker_logs_is_stored_when_it_is_gone(kind, method, run_python):
