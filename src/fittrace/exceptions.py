@@ -49,3 +49,7 @@ class SignatureEnforcementError(FittraceError, ValueError):
 
 class AutologgingError(FittraceError):
     """An error inside fittrace's autologging code (raised only with FITTRACE_TESTING=1)."""
+
+
+class StoreWarning(UserWarning):
+    """Run data could not be stored: a row the store refused was dropped, or the store refuses writes."""

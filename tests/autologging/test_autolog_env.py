@@ -10,6 +10,8 @@ import pytest
 from fittrace import autologging
 from fittrace.autologging import AutologgingWarning, launcher
 from fittrace.autologging.env import enable_from_environment
+from fittrace.autologging.settings import AutologSettings
+from fittrace.exceptions import InvalidParameterError
 
 
 def _enabled():
@@ -115,3 +117,13 @@ def test_launcher_needs_a_command(capsys):
         launcher.main([])
     assert info.value.code == 2
     assert "give the command to run" in capsys.readouterr().err
+
+
+def test_a_bad_tag_key_in_extra_tags_warns_at_start_up(integration):
+    """Otherwise every autologged run would fail to start, long after the script started."""
+    env = {"FITTRACE_AUTOLOG": "1", "FITTRACE_AUTOLOG_EXTRA_TAGS": '{"team": "a", "bad key!": "x"}'}
+    with pytest.warns(AutologgingWarning, match=r"FITTRACE_AUTOLOG_EXTRA_TAGS=.* is ignored.*'!'"):
+        enable_from_environment(env)
+    assert _enabled().extra_tags is None
+    with pytest.raises(InvalidParameterError, match="'bad key!'"):
+        AutologSettings(extra_tags={"bad key!": "x"})

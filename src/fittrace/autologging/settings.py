@@ -64,7 +64,12 @@ class AutologSettings:
                 )
             object.__setattr__(self, name, value)
         if self.extra_tags is not None:
-            self._normalize("extra_tags", {str(k): str(v) for k, v in self.extra_tags.items()})
+            from fittrace.tracking import validation  # only here: autolog() start-up stays light
+
+            tags = {str(k): str(v) for k, v in self.extra_tags.items()}
+            for key, value in tags.items():
+                validation.tag_value(validation.tag_key(key), value)
+            self._normalize("extra_tags", tags)
         self.validate()
 
     def validate(self) -> None:

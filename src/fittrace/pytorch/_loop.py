@@ -81,6 +81,7 @@ from __future__ import annotations
 import atexit
 import functools
 import inspect
+import os
 import sys
 import threading
 import time
@@ -627,7 +628,11 @@ class Tracker:
         elif session.parent_run_id == run_id:
             self.end_session(status)
 
-    def at_exit(self) -> None:
+    def at_exit(self, pid: int) -> None:
+        """End the session at exit of process ``pid``, not in a child forked from it (its parent
+        still trains; the child's own runs end with the fluent API's exit handler)."""
+        if pid != os.getpid():
+            return
         crashed = (
             getattr(sys, "last_value", None) is not None
             or getattr(sys, "last_exc", None) is not None
@@ -639,7 +644,7 @@ class Tracker:
             return
         self._exit_hooks_installed = True
         _hook_run_end(self)
-        atexit.register(_guarded, self.at_exit, "ending the training run at exit")
+        atexit.register(_guarded, self.at_exit, "ending the training run at exit", os.getpid())
 
 
 def _guarded(function: Any, what: str, *args: Any) -> None:

@@ -3,8 +3,9 @@
 The active-run stack lives in a context variable, so each thread and each
 asyncio task has its own. Runs started in this process and never ended are
 ended at interpreter exit: FAILED if the exit is due to an uncaught
-exception, FINISHED otherwise. Runs whose process was killed are marked
-KILLED the next time any process opens the store.
+exception, FINISHED otherwise. A forked child inherits its parent's active
+run to log into, but never ends it on its own exit. Runs whose process was
+killed are marked KILLED the next time any process opens the store.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextvars
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +35,7 @@ from fittrace.exceptions import (
     InvalidParameterError,
     ResourceAlreadyExistsError,
     ResourceNotFoundError,
+    StoreWarning,
 )
 from fittrace.tracking import stores, system_metrics
 from fittrace.tracking.client import Client
@@ -197,6 +200,7 @@ def on_run_end(hook: Callable[[str, str], None]) -> None:
 def _end(run_id: str, status: str) -> None:
     if status not in RunStatus.TERMINAL:
         raise InvalidParameterError(f"status must be one of {RunStatus.TERMINAL}, got {status!r}")
+    implicit = run_id in _implicit
     _implicit.discard(run_id)
     for hook in list(_end_hooks):
         hook(run_id, status)
@@ -205,8 +209,19 @@ def _end(run_id: str, status: str) -> None:
     stack = _stack.get()
     if any(r.info.run_id == run_id for r in stack):
         _stack.set(tuple(r for r in stack if r.info.run_id != run_id))
-    (client or _client()).set_terminated(run_id, status)
-    _state["last_run"] = (run_id, (client or _client()).tracking_uri)
+    client = client or _client()
+    _state["last_run"] = (run_id, client.tracking_uri)
+    if not implicit:
+        client.set_terminated(run_id, status)
+        return
+    try:  # autologging's run: its store errors warn, as autologging's always do
+        client.set_terminated(run_id, status)
+    except FittraceError as exc:
+        warnings.warn(
+            f"fittrace could not end the run autologging started ({run_id}): {exc}",
+            StoreWarning,
+            stacklevel=3,
+        )
 
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
@@ -240,8 +255,9 @@ def delete_run(run_id: str) -> None:
 
 def _active_run_id() -> tuple[Client, str]:
     """The active run, starting one (like MLflow) when a log call comes with none."""
-    run = active_run() or start_run()
-    return _open.get(run.info.run_id) or _client(), run.info.run_id
+    stack = _stack.get()  # not active_run(): this is on every log call's path
+    run_id = (stack[-1] if stack else start_run()).info.run_id
+    return _open.get(run_id) or _client(), run_id
 
 
 # -- logging -----------------------------------------------------------------------
@@ -415,4 +431,13 @@ def _end_open_runs_at_exit() -> None:
             pass
 
 
+def _forget_parent_runs() -> None:
+    """In a forked child: the runs the parent started are the parent's to end."""
+    global _lock
+    _lock = threading.Lock()
+    _open.clear()
+    _implicit.clear()
+
+
 atexit.register(_end_open_runs_at_exit)
+os.register_at_fork(after_in_child=_forget_parent_runs)
