@@ -106,8 +106,8 @@ def _enforce_columns(data: Any, schema: Schema) -> Any:
             }
         )
     by_name = {str(c): c for c in frame.columns}
-    missing = [s.name for s in schema.inputs if s.required and s.name not in by_name]
-    expected = {s.name for s in schema.inputs}
+    missing = [s.name for s in schema.inputs if s.required and str(s.name) not in by_name]
+    expected = {str(s.name) for s in schema.inputs}
     extra = [name for name in by_name if name not in expected]
     if missing:
         note = (
@@ -126,9 +126,9 @@ def _enforce_columns(data: Any, schema: Schema) -> Any:
             stacklevel=4,
         )
     columns = {
-        spec.name: _enforce_column(frame[by_name[spec.name]], spec, f"column {spec.name!r}")
+        spec.name: _enforce_column(frame[by_name[str(spec.name)]], spec, f"column {spec.name!r}")
         for spec in schema.inputs
-        if spec.name in by_name
+        if str(spec.name) in by_name
     }
     return pd.DataFrame(columns, index=frame.index)
 

@@ -68,14 +68,25 @@ def _parse_type(value: Any) -> DataType | dict:
     raise InvalidParameterError(f"Column type must be a DataType or its name, got {value!r}")
 
 
+def _column_name(name: Any) -> str | int | None:
+    """A column name as a signature keeps it: integer names stay integers (pandas' default columns)."""
+    import numbers
+
+    if name is None:
+        return None
+    if isinstance(name, numbers.Integral) and not isinstance(name, bool):
+        return int(name)
+    return str(name)
+
+
 class ColSpec:
     """One column: a type, an optional name, and whether it must be present."""
 
     def __init__(
-        self, type: DataType | str | dict, name: str | None = None, required: bool = True
+        self, type: DataType | str | dict, name: str | int | None = None, required: bool = True
     ) -> None:
         self.type = _parse_type(type)
-        self.name = None if name is None else str(name)
+        self.name = _column_name(name)
         self.required = bool(required)
 
     def to_dict(self) -> dict[str, Any]:
@@ -372,15 +383,9 @@ def infer_schema(data: Any) -> Schema:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):
-            return Schema([ColSpec(_series_type(data[c], c), str(c)) for c in data.columns])
+            return Schema([ColSpec(_series_type(data[c], c), c) for c in data.columns])
         if isinstance(data, pd.Series):
-            return Schema(
-                [
-                    ColSpec(
-                        _series_type(data, data.name), None if data.name is None else str(data.name)
-                    )
-                ]
-            )
+            return Schema([ColSpec(_series_type(data, data.name), _column_name(data.name))])
     if _is_sparse(data):
         return Schema([TensorSpec(data.dtype, (-1, *data.shape[1:]))])
     if _is_array(data):

@@ -43,7 +43,7 @@ class SklearnSettings(AutologSettings):
     def validate(self) -> None:
         if self.max_tuning_runs is not None and self.max_tuning_runs < 0:
             raise InvalidParameterError(
-                f"max_tuning_runs must be None or >= 0, got {self.max_tuning_runs}"
+                f"`max_tuning_runs` must be non-negative, instead got {self.max_tuning_runs}."
             )
         formats = ("cloudpickle", "pickle", "skops")
         if self.serialization_format not in formats:

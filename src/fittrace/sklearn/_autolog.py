@@ -11,8 +11,8 @@ Patched (lazily, when scikit-learn is imported):
   outermost call records (``Pipeline.fit -> step.fit``, a search's clone fits
   and its refit run the original only); a fit running inside one of
   scikit-learn's parallel jobs (``cross_val_score``, ``learning_curve``, the
-  searches' candidates, in threads or loky workers) records nothing, whatever
-  the import order.
+  searches' candidates, in threads or loky workers) or inside
+  ``permutation_test_score`` records nothing, whatever the import order.
 - after an estimator class was autologged, its inference methods (``predict``,
   ``predict_proba``, ``predict_log_proba``, ``decision_function``, ``score``,
   wherever in its MRO they are defined) — for post-training metrics.
@@ -54,17 +54,33 @@ _NAME = INTEGRATION.name
 
 
 # -- captures -----------------------------------------------------------------------------
-def _in_parallel_job() -> bool:
-    """Whether this call runs inside a task of scikit-learn's ``Parallel`` (any backend, any process)."""
+def _unwrapped_code(function: Any) -> Any:
+    while hasattr(
+        function, "__wrapped__"
+    ):  # scikit-learn's parameter validation wraps its functions
+        function = function.__wrapped__
+    return getattr(function, "__code__", None)
+
+
+def _not_recorded_codes() -> set[Any]:
+    """Code objects whose fits record nothing: a task of scikit-learn's ``Parallel`` (any backend,
+    any process) and ``permutation_test_score``, which also fits its first clone outside one."""
     wrapper = getattr(sys.modules.get("sklearn.utils.parallel"), "_FuncWrapper", None)
-    code = getattr(
-        vars(wrapper).get("__call__") if isinstance(wrapper, type) else None, "__code__", None
-    )
-    if code is None:
-        return False
-    frame = sys._getframe(2)
+    validation = sys.modules.get("sklearn.model_selection._validation")
+    codes = {
+        _unwrapped_code(vars(wrapper).get("__call__") if isinstance(wrapper, type) else None),
+        _unwrapped_code(getattr(validation, "permutation_test_score", None)),
+    }
+    codes.discard(None)
+    return codes
+
+
+def _in_unrecorded_helper() -> bool:
+    """Whether this fit runs inside a parallel job or a helper like ``permutation_test_score``."""
+    codes = _not_recorded_codes()
+    frame = sys._getframe(2) if codes else None
     while frame is not None:
-        if frame.f_code is code:
+        if frame.f_code in codes:
             return True
         frame = frame.f_back
     return False
@@ -77,12 +93,13 @@ def _records_fits(cls: type) -> bool:
 def _capture_fit(call: Call) -> Generator[None, Any, None]:
     from fittrace.sklearn import _training
 
-    if call.instance is None or not _records_fits(type(call.instance)) or _in_parallel_job():
+    if call.instance is None or not _records_fits(type(call.instance)) or _in_unrecorded_helper():
         return
     X, y, sample_weight = _training.fit_inputs(call)
     _training.record_params(call, call.instance)
+    passed = _training.Passed(call.settings, X)
     result = yield
-    _training.record_fit(call, X, y, sample_weight, result)
+    _training.record_fit(call, X, y, sample_weight, result, passed)
     if call.settings.log_post_training_metrics:
         call.remember_run(call.instance)
         _patch_inference(type(call.instance))

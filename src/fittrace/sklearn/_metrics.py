@@ -362,9 +362,8 @@ def _call_score(estimator: Any, X: Any, y: Any, sample_weight: Any) -> float | N
 
     try:
         params = inspect.signature(estimator.score).parameters
-        args = (X,) if y is None and "y" not in params else (X, y)
         weighted = sample_weight is not None and "sample_weight" in params
-        value = estimator.score(*args, **({"sample_weight": sample_weight} if weighted else {}))
+        value = estimator.score(X, y, **({"sample_weight": sample_weight} if weighted else {}))
         return float(value)
     except (ValueError, TypeError, AttributeError, NotImplementedError) as e:
         _logger.debug("training_score not computed for %s: %s", type(estimator).__name__, e)
@@ -376,9 +375,9 @@ def training_metrics(
 ) -> tuple[dict[str, float], Evaluation]:
     """``training_*`` metrics of a fitted estimator on its training data, and what they were computed from.
 
-    Classifiers and regressors need ``y``; clusterers and other estimators with a
-    ``score`` get ``training_score`` (e.g. KMeans' negative inertia, PCA's average
-    log-likelihood). ``y_pred`` (e.g. from ``fit_predict``) is kept for the signature.
+    Every metric needs labels, as in MLflow: a fit without ``y`` (``KMeans().fit(X)``)
+    logs none; other estimators with a ``score`` fitted with ``y`` get ``training_score``.
+    ``y_pred`` (e.g. from ``fit_predict``) is kept for the signature.
     """
     from sklearn.base import is_classifier, is_regressor
 
@@ -388,9 +387,8 @@ def training_metrics(
         metrics = classifier_metrics(estimator, X, y, sample_weight, pos_label, ev)
     elif y is not None and is_regressor(estimator) and hasattr(estimator, "predict"):
         metrics = regressor_metrics(estimator, X, y, sample_weight, ev)
-    if "score" not in metrics and hasattr(estimator, "score"):
-        if y is not None or not (is_classifier(estimator) or is_regressor(estimator)):
-            score = _call_score(estimator, X, y, sample_weight)
-            if score is not None:
-                metrics["score"] = score
+    if y is not None and "score" not in metrics and hasattr(estimator, "score"):
+        score = _call_score(estimator, X, y, sample_weight)
+        if score is not None:
+            metrics["score"] = score
     return {PREFIX + k: v for k, v in metrics.items()}, ev

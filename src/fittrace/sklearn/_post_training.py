@@ -37,7 +37,7 @@ from typing import Any
 METRICS_MODULE = "sklearn.metrics"
 FALLBACK_DATASET_NAME = "unknown_dataset"
 _EXCLUDED = frozenset({"check_scoring", "get_scorer", "make_scorer", "get_scorer_names"})
-_INTERNAL_PREFIXES = ("fittrace.", "wrapt", "sklearn.", "functools", "contextlib")
+_INTERNAL_PREFIXES = ("fittrace.", "wrapt", "functools", "contextlib")
 
 # True while a stand-in metric function runs, so metrics it calls inside are not logged again.
 _busy: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -67,10 +67,11 @@ def variable_name(
 ) -> str:
     """The name the caller's code has for ``obj``.
 
-    Walks out of fittrace, wrapt and scikit-learn frames and of helper
-    functions that received ``obj`` as an argument, then looks ``obj`` up
-    among the first remaining frame's locals (``model.predict(X_test)`` ->
-    ``"X_test"``); ``fallback`` when it is an expression (``X[:10]``).
+    Walks out of fittrace and wrapt frames and of functions that received
+    ``obj`` as an argument, then looks ``obj`` up among the first remaining
+    frame's locals (``model.predict(X_test)`` -> ``"X_test"``; inside a
+    scikit-learn scorer, its own ``y_pred``); ``fallback`` when it is an
+    expression (``X[:10]``).
     """
     if obj is None:
         return fallback

@@ -78,7 +78,7 @@ def _model_output(
         return head(result)
     for method in ("predict", "transform"):
         if hasattr(estimator, method):
-            return getattr(estimator, method)(example)
+            return getattr(estimator, method)(head(example))  # it may change its input
     return None
 
 
@@ -100,62 +100,102 @@ def record_params(call: Any, estimator: Any) -> None:
     call.set_tags(_params.estimator_tags(estimator))
 
 
-def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any) -> None:
-    """Everything recorded after a successful fit (the user's frames are still on the stack)."""
+class Passed:
+    """What the training data looked like when passed, noted before the fit (which may change it):
+    the input example, and a DataFrame's columns."""
+
+    def __init__(self, settings: Any, X: Any) -> None:
+        wanted = settings.log_models and (
+            settings.log_input_examples or settings.log_model_signatures
+        )
+        self.example = head(X) if wanted else None
+        self.columns = getattr(X, "columns", None) if hasattr(X, "iloc") else None
+
+    def data(self, X: Any) -> Any:
+        """``X`` with the columns it was passed with (a fit that added columns to the caller's
+        DataFrame, e.g. a transformer writing into its input, does not change what is evaluated)."""
+        columns = self.columns
+        if columns is None or X.columns is columns or X.columns.equals(columns):
+            return X
+        if not columns.isin(X.columns).all():
+            return X
+        return X.loc[:, columns]
+
+
+def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passed: Passed) -> None:
+    """Everything recorded after a successful fit (the user's frames are still on the stack).
+
+    Each part is a step of its own: one that fails (say, metrics on data the fit changed beyond
+    repair) is reported, and the others are still recorded.
+    """
+    estimator, settings = call.instance, call.settings
+    X = passed.data(X)
+    y_pred = result if call.function == "fit_predict" else None
+    ev = _metrics.Evaluation(y_pred=y_pred)
+    is_search = _params.is_search_estimator(estimator)
+    with call.step("training metrics"):
+        metrics, ev = _metrics.training_metrics(
+            estimator, X, y, sample_weight, settings.pos_label, y_pred
+        )
+        call.log_metrics(metrics)
+    if is_search:
+        with call.step("search results"):
+            call.log_params(_search.best_params(estimator))
+            call.log_metrics(_search.best_metrics(estimator))
+    if settings.log_datasets and X is not None:
+        with call.step("datasets"):
+            name = _post_training.variable_name(X, fallback="dataset")
+            source = _source_name()
+            call.client.log_inputs(
+                call.run_id, [datasets.dataset_input(X, y, name, "train", source)]
+            )
+    with call.step("artifacts"):
+        files = _evaluation.evaluation_files(ev, _metrics.PREFIX, settings.log_plots)
+        if is_search and hasattr(estimator, "cv_results_"):
+            files["cv_results.csv"] = _search.cv_results_csv(estimator.cv_results_)
+            _search.log_child_runs(call, estimator, settings.max_tuning_runs)
+        files["estimator.html"] = _html.estimator_html(estimator)
+        repository = call.client.artifact_repository(call.run_id)
+        for name, data in files.items():
+            repository.write_bytes(name, data)
+    if settings.log_models:
+        with call.step("model"):
+            _log_models(call, passed.example, ev, result)
+
+
+def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -> None:
     from fittrace.sklearn._flavor import log_model
 
     estimator, settings = call.instance, call.settings
-    y_pred = result if call.function == "fit_predict" else None
-    metrics, ev = _metrics.training_metrics(
-        estimator, X, y, sample_weight, settings.pos_label, y_pred
-    )
-    is_search = _params.is_search_estimator(estimator)
-    if is_search:
-        call.log_params(_search.best_params(estimator))
-        metrics.update(_search.best_metrics(estimator))
-    call.log_metrics(metrics)
-
-    if settings.log_datasets and X is not None:
-        name = _post_training.variable_name(X, fallback="dataset")
-        source = _source_name()
-        call.client.log_inputs(call.run_id, [datasets.dataset_input(X, y, name, "train", source)])
-
-    files = _evaluation.evaluation_files(ev, _metrics.PREFIX, settings.log_plots)
-    if is_search and hasattr(estimator, "cv_results_"):
-        files["cv_results.csv"] = _search.cv_results_csv(estimator.cv_results_)
-        _search.log_child_runs(call, estimator, settings.max_tuning_runs)
-    files["estimator.html"] = _html.estimator_html(estimator)
-    repository = call.client.artifact_repository(call.run_id)
-    for name, data in files.items():
-        repository.write_bytes(name, data)
-
     method = next((m for m in ("predict", "transform") if hasattr(estimator, m)), None)
-    if settings.log_models and method is None:
+    if method is None:
         _logger.info(
             "%s has neither predict nor transform: no model logged", type(estimator).__name__
         )
-    elif settings.log_models:
-        example = head(X) if settings.log_input_examples or settings.log_model_signatures else None
-        signature = None
-        if settings.log_model_signatures and example is not None:
-            signature = _signature(
-                example, _model_output(estimator, example, ev, call.function, result)
-            )
-        options = {
-            "signature": signature if signature is not None else False,
-            "input_example": example if settings.log_input_examples else None,
-            "serialization_format": settings.serialization_format,
-            "pyfunc_predict_fn": method,
-            "registered_model_name": settings.registered_model_name,
-            "run_id": call.run_id,
-        }
-        log_model(estimator, "model", **options)
-        if is_search and getattr(estimator, "best_estimator_", None) is not None:
-            log_model(
-                estimator.best_estimator_,
-                "best_estimator",
-                **{**options, "registered_model_name": None},
-            )
+        return
+    signature = None
+    if settings.log_model_signatures and example is not None:
+        signature = _signature(
+            example, _model_output(estimator, example, ev, call.function, result)
+        )
+    options = {
+        "signature": signature if signature is not None else False,
+        "input_example": example if settings.log_input_examples else None,
+        "serialization_format": settings.serialization_format,
+        "pyfunc_predict_fn": method,
+        "registered_model_name": settings.registered_model_name,
+        "run_id": call.run_id,
+    }
+    log_model(estimator, "model", **options)
+    if (
+        _params.is_search_estimator(estimator)
+        and getattr(estimator, "best_estimator_", None) is not None
+    ):
+        log_model(
+            estimator.best_estimator_,
+            "best_estimator",
+            **{**options, "registered_model_name": None},
+        )
 
 
 def _source_name() -> str:

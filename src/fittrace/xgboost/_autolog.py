@@ -19,9 +19,11 @@
 scikit-learn API (XGBClassifier, XGBRegressor, XGBRanker, XGBRF*)
     Params from ``get_params()``, eval-set metrics per iteration from
     ``evals_result_`` (written after fit returns, all with the fit's end
-    time), scikit-learn's ``training_*`` metrics, estimator tags, importance,
-    the fitted estimator as an xgboost model, and the run remembered for
-    ``fittrace.sklearn``'s post-training metrics. ``fit`` calls ``xgboost.train``
+    time), estimator tags, importance, the fitted estimator as an xgboost
+    model (signature and input example from the rows as passed, noted before
+    the fit), and the run remembered for ``fittrace.sklearn``'s post-training
+    metrics. As in MLflow, no ``training_*`` metrics: the eval sets are
+    XGBoost's own measure of a fit (pass the training data as one to see it). ``fit`` calls ``xgboost.train``
     internally: one fit is one run (the autolog machinery runs nested calls
     untouched). With ``fittrace.sklearn.autolog()`` on too, xgboost estimators
     stay with this integration, so nothing is recorded twice.
@@ -48,8 +50,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Generator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 from fittrace.autologging import Call, Patcher
@@ -59,28 +60,6 @@ _MAXIMIZED_METRICS = ("auc", "aucpr", "pre", "map", "ndcg")
 
 
 # -- shared pieces -----------------------------------------------------------------------------
-class _Steps:
-    """Runs recording steps so that one failing step does not stop the others.
-
-    The first error is raised again by ``raise_first`` at the end of the capture,
-    where the machinery turns it into its one warning and the run's errors tag.
-    """
-
-    def __init__(self) -> None:
-        self.errors: list[BaseException] = []
-
-    @contextmanager
-    def step(self) -> Iterator[None]:
-        try:
-            yield
-        except Exception as exc:
-            self.errors.append(exc)
-
-    def raise_first(self) -> None:
-        if self.errors:
-            raise self.errors[0]
-
-
 def _is_secondary_worker() -> bool:
     """Whether this process is a non-zero rank of an xgboost collective (it must not record)."""
     from xgboost import collective
@@ -109,12 +88,13 @@ def _has_early_stopping(callbacks: Any) -> bool:
     return any(isinstance(cb, EarlyStopping) for cb in callbacks or ())
 
 
-def _metrics_callback(call: Call, steps: _Steps) -> Any:
+def _metrics_callback(call: Call) -> Any:
     from fittrace.xgboost._callback import MetricsCallback
 
     client, run_id = call.client, call.run_id
     return MetricsCallback(
-        lambda batch: client.log_batch(run_id, metrics=batch), steps.errors.append
+        lambda batch: client.log_batch(run_id, metrics=batch),
+        lambda exc: call.record_error("per-round metrics", exc),
     )
 
 
@@ -138,17 +118,16 @@ def _log_best(
 
 def _log_evals_result(
     call: Call,
-    steps: _Steps,
     booster: Any,
     history: Mapping[str, Any],
     starting_round: int,
     early_stopping: bool,
 ) -> None:
     """A finished training's evals log, and with early stopping its best iteration (see the module docstring)."""
-    with steps.step():
+    with call.step("eval history"):
         _log_history(call, history, starting_round)
     if early_stopping and history:
-        with steps.step():
+        with call.step("early stopping"):
             best = booster.attr("best_iteration")
             if best is not None:
                 rounds = max(
@@ -168,7 +147,7 @@ def _log_importance(call: Call, booster: Any) -> None:
 
 
 def _log_model(
-    call: Call, steps: _Steps, model: Any, signature: Callable[[], Any], example: Callable[[], Any]
+    call: Call, model: Any, signature: Callable[[], Any], example: Callable[[], Any]
 ) -> None:
     """Log ``model``; a signature or example that cannot be made is left out (and reported), not the model."""
     from fittrace.xgboost._flavor import log_model
@@ -176,12 +155,12 @@ def _log_model(
     settings: XGBoostSettings = call.settings  # type: ignore[assignment]
     model_signature = input_example = None
     if settings.log_model_signatures:
-        with steps.step():
+        with call.step("model signature"):
             model_signature = signature()
     if settings.log_input_examples:
-        with steps.step():
+        with call.step("input example"):
             input_example = example()
-    with steps.step():
+    with call.step("model"):
         log_model(
             model,
             "model",
@@ -204,9 +183,8 @@ def _capture_train(call: Call) -> Generator[None, Any, None]:
     arguments = _arguments(xgboost.training.train, call)
     if arguments is None:
         return
-    steps = _Steps()
     call.log_params({**booster_params(arguments["params"]), **call_params(arguments, TRAIN_ARGS)})
-    recorder = _metrics_callback(call, steps)
+    recorder = _metrics_callback(call)
     call.replace_arg("callbacks", None, [recorder, *(arguments.get("callbacks") or ())])
     try:
         booster = yield
@@ -215,7 +193,7 @@ def _capture_train(call: Call) -> Generator[None, Any, None]:
     settings: XGBoostSettings = call.settings  # type: ignore[assignment]
     dtrain, evals = arguments["dtrain"], list(arguments.get("evals") or ())
     if arguments.get("early_stopping_rounds") or _has_early_stopping(arguments.get("callbacks")):
-        with steps.step():
+        with call.step("early stopping"):
             best = booster.attr("best_iteration")
             if best is not None and recorder.stopped_iteration is not None:
                 _log_best(
@@ -225,22 +203,20 @@ def _capture_train(call: Call) -> Generator[None, Any, None]:
                     recorder.stopped_iteration,
                     recorder.starting_round,
                 )
-    with steps.step():
+    with call.step("feature importance"):
         _log_importance(call, booster)
     if settings.log_datasets:
-        with steps.step():
+        with call.step("datasets"):
             _log_dmatrix_inputs(call, dtrain, evals)
     if settings.log_models:
         from fittrace.xgboost._model import dmatrix_example, dmatrix_signature
 
         _log_model(
             call,
-            steps,
             booster,
             lambda: dmatrix_signature(booster, dtrain),
             lambda: dmatrix_example(dtrain),
         )
-    steps.raise_first()
 
 
 def _log_dmatrix_inputs(call: Call, dtrain: Any, evals: list[tuple[Any, str]]) -> None:
@@ -279,15 +255,14 @@ def _capture_cv(call: Call) -> Generator[None, Any, None]:
     arguments = _arguments(xgboost.training.cv, call)
     if arguments is None:
         return
-    steps = _Steps()
     call.log_params({**booster_params(arguments["params"]), **call_params(arguments, CV_ARGS)})
-    recorder = _metrics_callback(call, steps)
+    recorder = _metrics_callback(call)
     call.replace_arg("callbacks", None, [recorder, *(arguments.get("callbacks") or ())])
     try:
         result = yield
     finally:
         recorder.flush()
-    with steps.step():
+    with call.step("early stopping"):
         stopped = recorder.stopped_iteration
         if arguments.get("early_stopping_rounds") or _has_early_stopping(
             arguments.get("callbacks")
@@ -299,7 +274,6 @@ def _capture_cv(call: Call) -> Generator[None, Any, None]:
             best = _best_round(recorder.history, arguments.get("maximize"))
         if best is not None and stopped is not None:
             _log_best(call, recorder.history, best, stopped, 0)
-    steps.raise_first()
 
 
 # -- scikit-learn API --------------------------------------------------------------------------
@@ -316,6 +290,7 @@ def _starting_round(xgb_model: Any) -> int:
 
 def _capture_fit(call: Call) -> Generator[None, Any, None]:
     from fittrace.sklearn._params import estimator_tags
+    from fittrace.sklearn._training import head
     from fittrace.xgboost._params import estimator_params
 
     if _is_secondary_worker():
@@ -325,45 +300,34 @@ def _capture_fit(call: Call) -> Generator[None, Any, None]:
     call.set_tags(estimator_tags(estimator))
     X, y = call.get_arg("X", 0), call.get_arg("y", 1)
     starting_round = _starting_round(call.get_arg("xgb_model"))
-    yield
-    steps = _Steps()
     settings: XGBoostSettings = call.settings  # type: ignore[assignment]
+    local = not _is_dask(estimator)
+    # taken before the fit, which may change the caller's data (as it was passed is what to describe)
+    example = head(X) if local and settings.log_models else None
+    yield
     booster = estimator.get_booster()
     early = bool(
         estimator.early_stopping_rounds or call.get_arg("early_stopping_rounds")
     ) or _has_early_stopping(estimator.callbacks or call.get_arg("callbacks"))
     _log_evals_result(
-        call, steps, booster, getattr(estimator, "evals_result_", None) or {}, starting_round, early
+        call, booster, getattr(estimator, "evals_result_", None) or {}, starting_round, early
     )
-    local = not _is_dask(estimator)
-    if local:
-        with steps.step():
-            _log_training_metrics(call, estimator, X, y)
-    with steps.step():
+    with call.step("feature importance"):
         _log_importance(call, booster)
     if settings.log_datasets and local:
-        with steps.step():
+        with call.step("datasets"):
             _log_array_inputs(call, X, y)
     if settings.log_models:
-        from fittrace.xgboost._model import estimator_signature, head
+        from fittrace.xgboost._model import estimator_signature
 
         _log_model(
             call,
-            steps,
             estimator,
-            lambda: estimator_signature(estimator, head(X)) if local else None,
-            lambda: head(X) if local else None,
+            lambda: estimator_signature(estimator, example) if example is not None else None,
+            lambda: example,
         )
-    with steps.step():
+    with call.step("post-training metrics"):
         call.remember_run(estimator)
-    steps.raise_first()
-
-
-def _log_training_metrics(call: Call, estimator: Any, X: Any, y: Any) -> None:
-    from fittrace.sklearn._metrics import training_metrics
-
-    metrics, _ = training_metrics(estimator, X, y, call.get_arg("sample_weight"))
-    call.log_metrics(metrics)
 
 
 def _log_array_inputs(call: Call, X: Any, y: Any) -> None:
@@ -391,17 +355,15 @@ def _capture_dask_train(call: Call) -> Generator[None, Any, None]:
     call.log_params({**booster_params(arguments["params"]), **call_params(arguments, TRAIN_ARGS)})
     starting_round = _starting_round(arguments.get("xgb_model"))
     output = yield
-    steps = _Steps()
     booster = output["booster"]
     early = bool(arguments.get("early_stopping_rounds")) or _has_early_stopping(
         arguments.get("callbacks")
     )
-    _log_evals_result(call, steps, booster, output["history"], starting_round, early)
-    with steps.step():
+    _log_evals_result(call, booster, output["history"], starting_round, early)
+    with call.step("feature importance"):
         _log_importance(call, booster)
     if call.settings.log_models:
-        _log_model(call, steps, booster, lambda: None, lambda: None)
-    steps.raise_first()
+        _log_model(call, booster, lambda: None, lambda: None)
 
 
 # -- the integration ---------------------------------------------------------------------------

@@ -82,15 +82,9 @@ def dmatrix_signature(booster: Any, dmatrix: Any) -> Any:
     return ModelSignature(inputs, infer_schema(output))
 
 
-def head(data: Any, rows: int = EXAMPLE_ROWS) -> Any:
-    """The first ``rows`` rows of array-like training data (pandas, numpy, scipy sparse, lists)."""
-    if hasattr(data, "iloc"):
-        return data.iloc[:rows]
-    return data[:rows]
-
-
 def estimator_signature(estimator: Any, example: Any) -> Any:
     """The signature of a fitted sklearn-API model: ``example`` in, its predictions out."""
     from fittrace.models.signature import infer_signature
+    from fittrace.sklearn._training import head
 
-    return infer_signature(example, estimator.predict(example))
+    return infer_signature(example, estimator.predict(head(example)))  # predict may change its input
