@@ -15,7 +15,9 @@ Patched (lazily, when scikit-learn is imported):
   ``permutation_test_score`` records nothing, whatever the import order.
 - after an estimator class was autologged, its inference methods (``predict``,
   ``predict_proba``, ``predict_log_proba``, ``decision_function``, ``score``,
-  wherever in its MRO they are defined) — for post-training metrics.
+  wherever in its MRO they are defined) — for post-training metrics; the data
+  an autologged model predicts on becomes a run input with context ``eval``
+  (``log_datasets``), once per data object.
 - the metric functions of ``sklearn.metrics`` (when that module is imported),
   with picklable stand-ins (see ``_post_training``);
 - the docstring lookup of scikit-learn's HTML view, memoized (see ``_html``).
@@ -107,6 +109,7 @@ def _capture_fit(call: Call) -> Generator[None, Any, None]:
 
 def _capture_predict(call: Call) -> Generator[None, Any, None]:
     from fittrace.autologging import run_for
+    from fittrace.sklearn import _training
     from fittrace.sklearn._post_training import tracker, variable_name
 
     run_id = run_for(call.instance) if call.settings.log_post_training_metrics else None
@@ -116,6 +119,9 @@ def _capture_predict(call: Call) -> Generator[None, Any, None]:
     dataset = tracker.dataset_name(run_id, X, variable_name(X))
     result = yield
     tracker.add_prediction(result, run_id, dataset)
+    if call.settings.log_datasets and X is not None and tracker.first_input(run_id, X):
+        with call.step("eval dataset"):
+            _training.log_dataset(call.client, run_id, X, None, dataset, "eval")
 
 
 def _capture_score(call: Call) -> Generator[None, Any, None]:

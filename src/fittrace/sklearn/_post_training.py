@@ -110,6 +110,7 @@ class Tracker:
         self._predictions: dict[int, _Prediction] = {}
         self._datasets: dict[str, dict[str, list[int]]] = defaultdict(dict)
         self._calls: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(dict)
+        self._inputs: dict[str, set[int]] = defaultdict(set)
 
     def dataset_name(self, run_id: str, dataset: Any, name: str) -> str:
         """``name``, or ``name-2``, ``name-3``... when other objects of this run had that name."""
@@ -119,6 +120,14 @@ class Tracker:
                 ids.append(id(dataset))
             index = ids.index(id(dataset))
         return _indexed(name, index)
+
+    def first_input(self, run_id: str, data: Any) -> bool:
+        """Whether ``data`` is new as prediction input of this run (its eval dataset is not logged yet)."""
+        with self._lock:
+            seen = self._inputs[run_id]
+            new = id(data) not in seen
+            seen.add(id(data))
+        return new
 
     def add_prediction(self, result: Any, run_id: str, dataset: str) -> None:
         key = id(result)
@@ -158,6 +167,7 @@ class Tracker:
             self._predictions.clear()
             self._datasets.clear()
             self._calls.clear()
+            self._inputs.clear()
 
 
 def _indexed(name: str, index: int) -> str:

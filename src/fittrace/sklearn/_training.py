@@ -145,10 +145,7 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
     if settings.log_datasets and X is not None:
         with call.step("datasets"):
             name = _post_training.variable_name(X, fallback="dataset")
-            source = _source_name()
-            call.client.log_inputs(
-                call.run_id, [datasets.dataset_input(X, y, name, "train", source)]
-            )
+            log_dataset(call.client, call.run_id, X, y, name, "train")
     with call.step("artifacts"):
         files = _evaluation.evaluation_files(ev, _metrics.PREFIX, settings.log_plots)
         if is_search and hasattr(estimator, "cv_results_"):
@@ -198,7 +195,9 @@ def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -
         )
 
 
-def _source_name() -> str:
-    from fittrace.tracking import context
+def log_dataset(client: Any, run_id: str, X: Any, y: Any, name: str, context: str) -> None:
+    """``X`` (and ``y``) as a run input with ``context`` ("train", "eval")."""
+    from fittrace.tracking import context as run_context
 
-    return context.source_name()
+    source = run_context.source_name()
+    client.log_inputs(run_id, [datasets.dataset_input(X, y, name, context, source)])

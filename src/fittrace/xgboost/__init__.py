@@ -13,7 +13,8 @@ from fittrace.autologging.settings import AutologSettings
 from fittrace.exceptions import InvalidParameterError
 
 IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
-MODEL_FORMATS = ("ubj", "json")
+MODEL_FORMATS = ("ubj", "json", "xgb")
+DEFAULT_IMPORTANCE_TYPES = ("weight", "gain")
 
 _FLAVOR_NAMES = "FLAVOR_NAME load_model log_model save_model _load_pyfunc".split()
 __getattr__ = lazy_attributes(__name__, dict.fromkeys(_FLAVOR_NAMES, "._flavor"))
@@ -23,21 +24,23 @@ class XGBoostSettings(AutologSettings):
     """The common autolog options plus XGBoost's own.
 
     - ``importance_types``: ``Booster.get_score`` types logged as JSON (weight, gain, cover,
-      total_gain, total_cover); one name or several.
+      total_gain, total_cover); one name or several; None for the default (weight and gain).
     - ``log_plots``: also log a PNG bar chart per importance type (needs matplotlib).
-    - ``model_format``: "ubj" (UBJSON, default) or "json".
+    - ``model_format``: "ubj" (UBJSON, default), "json", or "xgb" (MLflow's legacy file name:
+      XGBoost picks what it writes there, its deprecated binary format before 2.1, UBJSON since).
     """
 
-    importance_types: tuple[str, ...] | str = ("weight", "gain")
+    importance_types: tuple[str, ...] | str | None = DEFAULT_IMPORTANCE_TYPES
     log_plots: bool = False
     model_format: str = "ubj"
 
     def validate(self) -> None:
-        types = (
-            (self.importance_types,)
-            if isinstance(self.importance_types, str)
-            else tuple(self.importance_types)
-        )
+        if self.importance_types is None:
+            types: tuple[str, ...] = DEFAULT_IMPORTANCE_TYPES
+        elif isinstance(self.importance_types, str):
+            types = (self.importance_types,)
+        else:
+            types = tuple(self.importance_types)
         unknown = [t for t in types if t not in IMPORTANCE_TYPES]
         if unknown:
             raise InvalidParameterError(
@@ -66,8 +69,8 @@ def autolog(**kwargs: object) -> None:
     Options: ``log_models``, ``log_input_examples``, ``log_model_signatures``,
     ``log_datasets``, ``disable``, ``exclusive``, ``disable_for_unsupported_versions``,
     ``silent``, ``registered_model_name``, ``extra_tags``, ``importance_types``
-    (default ``("weight", "gain")``), ``log_plots`` (default False) and
-    ``model_format`` ("ubj" or "json"). What is recorded: ``fittrace.xgboost._autolog``.
+    (default ``("weight", "gain")``), ``log_plots`` and ``model_format`` ("ubj",
+    "json" or "xgb"); see ``XGBoostSettings``. What is recorded: ``fittrace.xgboost._autolog``.
     """
     INTEGRATION.autolog(**kwargs)
 

@@ -87,4 +87,6 @@ def estimator_signature(estimator: Any, example: Any) -> Any:
     from fittrace.models.signature import infer_signature
     from fittrace.sklearn._training import head
 
-    return infer_signature(example, estimator.predict(head(example)))  # predict may change its input
+    return infer_signature(
+        example, estimator.predict(head(example))
+    )  # predict may change its input
