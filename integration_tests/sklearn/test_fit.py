@@ -144,7 +144,7 @@ def test_data_preparation_alone_is_not_a_run(runs, binary_data):
 
 def test_artifacts_hold_evaluation_data_and_estimator_html(runs, artifact_text, binary_data):
     X, y = binary_data
-    fittrace.sklearn.autolog()
+    fittrace.sklearn.autolog(log_plots=False)  # the PNGs: test_plots_by_default_and_opt_out
     model = LogisticRegression().fit(X, y)
     run = _only_run(runs)
     names = {f.path for f in Client().list_artifacts(run.info.run_id)}
@@ -187,21 +187,27 @@ def _without_ids(html: str) -> str:
     return re.sub(r"(sk-[a-z-]*id-)\w+", r"\1", html)
 
 
-def test_log_plots_adds_pngs(runs, binary_data):
+def test_plots_by_default_and_opt_out(runs, binary_data, multiclass_data):
+    """MLflow's PNG names, drawn where matplotlib is installed (off the fit); log_plots=False: none."""
+    pytest.importorskip("matplotlib")
     X, y = binary_data
-    fittrace.sklearn.autolog(log_plots=True)
+    fittrace.sklearn.autolog()
     LogisticRegression().fit(X, y)
-    run = _only_run(runs)
-    files = {f.path: f.file_size for f in Client().list_artifacts(run.info.run_id)}
-    for name in (
-        "training_confusion_matrix",
-        "training_roc_curve",
-        "training_precision_recall_curve",
-    ):
-        assert files[f"{name}.json"] > 0
-        local = Client().download_artifacts(run.info.run_id, f"{name}.png")
-        with open(local, "rb") as f:
-            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    LogisticRegression().fit(*multiclass_data)
+    fittrace.sklearn.autolog(log_plots=False)
+    LogisticRegression().fit(X, y)
+
+    binary, multiclass, without = (
+        {f.path for f in Client().list_artifacts(run.info.run_id) if f.path.endswith(".png")}
+        for run in runs()
+    )
+    names = ("confusion_matrix", "roc_curve", "precision_recall_curve")
+    assert binary == {f"training_{name}.png" for name in names}
+    assert multiclass == {"training_confusion_matrix.png"}  # curves are for binary labels
+    assert without == set()
+    local = Client().download_artifacts(runs()[0].info.run_id, "training_roc_curve.png")
+    with open(local, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_model_reloads_with_identical_predictions_and_signature(runs, binary_data):

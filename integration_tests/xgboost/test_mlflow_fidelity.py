@@ -92,3 +92,13 @@ def test_eval_sets_are_run_inputs_with_context_eval(binary_data, runs) -> None:
     for run, eval_name in ((booster_run, "valid"), (estimator_run, "validation_0")):
         contexts = {d.name: d.context for d in run.inputs.dataset_inputs}
         assert contexts == {"train": "train", eval_name: "eval"}
+
+
+def test_importance_charts_can_be_turned_off(binary_data, runs) -> None:
+    X, y = binary_data
+    fittrace.xgboost.autolog(log_plots=False)
+    xgb.train({}, xgb.DMatrix(X, label=y), num_boost_round=2)
+    (run,) = runs()
+    names = _artifacts(run.info.run_id)
+    assert "feature_importance_weight.json" in names
+    assert not any(name.endswith(".png") for name in names)

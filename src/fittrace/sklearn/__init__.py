@@ -31,14 +31,17 @@ class SklearnSettings(AutologSettings):
     - ``serialization_format``: "cloudpickle" (default), "pickle" or "skops";
     - ``pos_label``: report binary precision/recall/F1 for this label instead of
       the support-weighted average;
-    - ``log_plots``: also render the evaluation artifacts as PNG (needs matplotlib).
+    - ``log_plots``: also draw the evaluation artifacts as PNG (MLflow's
+      ``training_confusion_matrix.png``, ``training_roc_curve.png``,
+      ``training_precision_recall_curve.png``) where matplotlib is installed, in a helper
+      process so fits do not wait for them; False skips them.
     """
 
     max_tuning_runs: int | None = 5
     log_post_training_metrics: bool = True
     serialization_format: str = "cloudpickle"
     pos_label: int | str | None = None
-    log_plots: bool = False
+    log_plots: bool = True
 
     def validate(self) -> None:
         if self.max_tuning_runs is not None and self.max_tuning_runs < 0:

@@ -3,17 +3,15 @@
 Written as compact JSON data: curves are exact points of scikit-learn's curves
 (all of them for small data, a few hundred thresholds for large data; values
 rounded to 5 decimals, the AUC exact as the ``training_roc_auc`` metric).
-``log_plots=True``
-adds rendered PNGs; matplotlib is imported only then, and drawn without pyplot
-so no global figure state is touched.
+With ``log_plots`` (the default) each is also drawn as a PNG with MLflow's
+name (``training_confusion_matrix.png``...) by ``render``, in fittrace's
+figure helper process, so the fit does not wait for matplotlib.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import warnings
 from typing import Any
 
 from fittrace.sklearn._metrics import Evaluation
@@ -76,37 +74,24 @@ def evaluation_data(ev: Evaluation) -> dict[str, dict[str, Any]]:
     return docs
 
 
-def evaluation_files(ev: Evaluation, prefix: str, log_plots: bool) -> dict[str, bytes]:
-    """Artifact file name -> content: ``<prefix><name>.json``, plus ``.png`` renderings with ``log_plots``."""
-    docs = evaluation_data(ev)
-    files = {
+def json_files(docs: dict[str, dict[str, Any]], prefix: str) -> dict[str, bytes]:
+    """Artifact file name (``<prefix><name>.json``) -> content."""
+    return {
         f"{prefix}{name}.json": json.dumps(
             doc, separators=(",", ":"), default=str, allow_nan=False
         ).encode()
         for name, doc in docs.items()
     }
-    if log_plots and docs:
-        try:
-            files.update(_plots(docs, prefix))
-        except ImportError as e:
-            warnings.warn(
-                f"log_plots=True needs matplotlib ({e}); only the JSON data was logged",
-                stacklevel=2,
-            )
-    return files
 
 
-def _plots(docs: dict[str, dict[str, Any]], prefix: str) -> dict[str, bytes]:
+def render(doc: dict[str, Any]) -> Any:
+    """The figure of one document of ``evaluation_data`` (its name as ``doc["kind"]``), for
+    ``fittrace.autologging.figures``: drawn without pyplot, so no global figure state is touched."""
     from matplotlib.figure import Figure
 
-    files = {}
-    for name, doc in docs.items():
-        fig = Figure(figsize=(5, 4), dpi=120, layout="tight")
-        _DRAW[name](fig.subplots(), doc)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        files[f"{prefix}{name}.png"] = buffer.getvalue()
-    return files
+    fig = Figure(figsize=(5, 4), dpi=120, layout="tight")
+    _DRAW[doc["kind"]](fig.subplots(), doc)
+    return fig
 
 
 def _draw_confusion(ax: Any, doc: dict[str, Any]) -> None:

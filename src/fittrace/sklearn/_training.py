@@ -10,7 +10,7 @@ import inspect
 import logging
 from typing import Any
 
-from fittrace.autologging import datasets
+from fittrace.autologging import datasets, figures
 from fittrace.sklearn import (
     _evaluation,
     _html,
@@ -147,7 +147,8 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
             name = _post_training.variable_name(X, fallback="dataset")
             log_dataset(call.client, call.run_id, X, y, name, "train")
     with call.step("artifacts"):
-        files = _evaluation.evaluation_files(ev, _metrics.PREFIX, settings.log_plots)
+        docs = _evaluation.evaluation_data(ev)
+        files = _evaluation.json_files(docs, _metrics.PREFIX)
         if is_search and hasattr(estimator, "cv_results_"):
             files["cv_results.csv"] = _search.cv_results_csv(estimator.cv_results_)
             _search.log_child_runs(call, estimator, settings.max_tuning_runs)
@@ -155,6 +156,15 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
         repository = call.client.artifact_repository(call.run_id)
         for name, data in files.items():
             repository.write_bytes(name, data)
+        if settings.log_plots:
+            for name, doc in docs.items():
+                figures.submit(
+                    call.client,
+                    call.run_id,
+                    f"{_metrics.PREFIX}{name}.png",
+                    "fittrace.sklearn._evaluation:render",
+                    {"kind": name, **doc},
+                )
     if settings.log_models:
         with call.step("model"):
             _log_models(call, passed.example, ev, result)

@@ -27,7 +27,7 @@ from fittrace.entities import (
 from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
 from fittrace.store import search
 from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path, run_repository
-from fittrace.tracking import context, provenance, stores, system_metrics, validation
+from fittrace.tracking import context, pending, provenance, stores, system_metrics, validation
 from fittrace.tracking.registry_client import RegistryClient
 
 
@@ -231,6 +231,7 @@ class Client(RegistryClient):
 
     def flush(self) -> None:
         self._recorder.flush()
+        pending.wait()
 
     # -- artifacts -----------------------------------------------------------------
     @property
@@ -288,10 +289,12 @@ class Client(RegistryClient):
                 self.artifact_repository(run_id).write_bytes(artifact_file, f.read())
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        pending.wait(run_id)
         return self.artifact_repository(run_id).list_artifacts(path)
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
         """Copy a run's artifact file or directory to ``dst_path`` (a new temp dir if None); return its local path."""
+        pending.wait(run_id)
         dst = dst_path or tempfile.mkdtemp(prefix="fittrace-artifacts-")
         os.makedirs(dst, exist_ok=True)
         try:

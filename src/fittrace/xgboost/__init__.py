@@ -25,13 +25,15 @@ class XGBoostSettings(AutologSettings):
 
     - ``importance_types``: ``Booster.get_score`` types logged as JSON (weight, gain, cover,
       total_gain, total_cover); one name or several; None for the default (weight and gain).
-    - ``log_plots``: also log a PNG bar chart per importance type (needs matplotlib).
+    - ``log_plots``: also log a PNG bar chart per importance type (MLflow's
+      ``feature_importance_<type>.png``) where matplotlib is installed, drawn in a helper
+      process so training does not wait for it; False skips them.
     - ``model_format``: "ubj" (UBJSON, default), "json", or "xgb" (MLflow's legacy file name:
       XGBoost picks what it writes there, its deprecated binary format before 2.1, UBJSON since).
     """
 
     importance_types: tuple[str, ...] | str | None = DEFAULT_IMPORTANCE_TYPES
-    log_plots: bool = False
+    log_plots: bool = True
     model_format: str = "ubj"
 
     def validate(self) -> None:

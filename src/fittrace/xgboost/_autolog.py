@@ -8,8 +8,9 @@
     collected by a callback appended to a *copy* of the caller's ``callbacks``
     and written in batches (see ``_callback``). Artifacts: feature importance
     per ``importance_types`` (``feature_importance_<type>.json``, and ``.png``
-    bar charts with ``log_plots=True``), the model (xgboost flavor, UBJSON by
-    default) with its signature and, when asked, an input example, registered
+    bar charts drawn in fittrace's figure helper process unless
+    ``log_plots=False``), the model (xgboost flavor, UBJSON by default) with
+    its signature and, when asked, an input example, registered
     as ``registered_model_name`` when set; the DMatrices as run inputs.
 
 ``xgboost.cv``
@@ -137,13 +138,20 @@ def _log_evals_result(
 
 
 def _log_importance(call: Call, booster: Any) -> None:
-    from fittrace.xgboost._importance import importance_figure, importance_json, importance_scores
+    from fittrace.autologging import figures
+    from fittrace.xgboost._importance import importance_json, importance_scores
 
     settings: XGBoostSettings = call.settings  # type: ignore[assignment]
     for kind, scores in importance_scores(booster, settings.importance_types).items():
         call.log_text(importance_json(scores), f"feature_importance_{kind}.json")
         if settings.log_plots and scores:
-            call.log_figure(importance_figure(scores, kind), f"feature_importance_{kind}.png")
+            figures.submit(
+                call.client,
+                call.run_id,
+                f"feature_importance_{kind}.png",
+                "fittrace.xgboost._importance:render",
+                {"kind": kind, "scores": scores},
+            )
 
 
 def _log_model(

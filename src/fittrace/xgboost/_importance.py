@@ -45,6 +45,11 @@ def importance_figure(
     return figure
 
 
+def render(doc: dict[str, Any]) -> Any:
+    """The chart of ``{"kind", "scores"}``, for ``fittrace.autologging.figures``."""
+    return importance_figure(doc["scores"], doc["kind"])
+
+
 def _magnitude(value: Any) -> float:
     """A sortable size for a score: the value, or the sum of absolute values for per-output lists."""
     if isinstance(value, (list, tuple)):

@@ -1,0 +1,159 @@
+"""Figures drawn off the training process: autologging's plots cost a fit nothing.
+
+``submit(client, run_id, artifact_file, render, doc)`` sends ``doc`` (JSON data) to one helper
+process per interpreter, started on first use (``python -m fittrace.autologging._figure_worker``),
+which imports ``render`` ("module:function", ``function(doc) -> matplotlib Figure``), draws the
+figure as PNG and sends the bytes back; a thread here writes them into the run's artifacts.
+Until then the write is pending (``fittrace.tracking.pending``): the Client's artifact reads and
+``flush()`` wait for it, and interpreter exit waits for every one.
+
+Nothing happens where matplotlib is not installed. A helper that cannot start or dies is
+reported once, and figures are skipped for the rest of the process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from fittrace.tracking import pending
+
+_logger = logging.getLogger("fittrace.autologging")
+_lock = threading.Lock()
+_worker: _Worker | None = None
+_broken = False
+
+
+def available() -> bool:
+    """Whether figures can be drawn here (matplotlib is installed and the helper has not failed)."""
+    return not _broken and _has_matplotlib()
+
+
+_matplotlib: list[bool] = []
+
+
+def _has_matplotlib() -> bool:
+    if not _matplotlib:
+        _matplotlib.append(importlib.util.find_spec("matplotlib") is not None)
+    return _matplotlib[0]
+
+
+class _Worker:
+    """The helper process, a thread feeding it jobs and a thread writing what it draws.
+
+    Jobs wait in a queue here, never in a blocking pipe write: a fit only enqueues.
+    """
+
+    def __init__(self) -> None:
+        import queue
+
+        import fittrace
+
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(fittrace.__file__)))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FITTRACE_AUTOLOG")}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        env["MPLBACKEND"] = "Agg"
+        self.pid = os.getpid()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fittrace.autologging._figure_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.jobs: dict[int, tuple[Any, str, str]] = {}
+        self.jobs_lock = threading.Lock()
+        self.next_id = 0
+        threading.Thread(target=self._feed, name="fittrace-figures-in", daemon=True).start()
+        threading.Thread(target=self._read, name="fittrace-figures-out", daemon=True).start()
+
+    def send(self, repository: Any, run_id: str, artifact_file: str, render: str, doc: Any) -> None:
+        with self.jobs_lock:
+            job_id, self.next_id = self.next_id, self.next_id + 1
+            self.jobs[job_id] = (repository, run_id, artifact_file)
+        pending.started(run_id)
+        self.queue.put(
+            (json.dumps({"id": job_id, "render": render, "doc": doc}, default=str) + "\n").encode()
+        )
+
+    def _feed(self) -> None:
+        stdin = self.process.stdin
+        try:
+            while (line := self.queue.get()) is not None:
+                stdin.write(line)  # type: ignore[union-attr]
+                stdin.flush()  # type: ignore[union-attr]
+            stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass  # the helper is gone: _read releases the jobs
+
+    def _read(self) -> None:
+        out = self.process.stdout
+        try:
+            while header := out.readline():  # type: ignore[union-attr]
+                frame = json.loads(header)
+                data = out.read(frame.get("size", 0))  # type: ignore[union-attr]
+                with self.jobs_lock:
+                    repository, run_id, artifact_file = self.jobs.pop(frame["id"])
+                try:
+                    if "error" in frame:
+                        _logger.warning(
+                            "fittrace could not draw %s: %s", artifact_file, frame["error"]
+                        )
+                    else:
+                        repository.write_bytes(artifact_file, data)
+                except Exception as e:
+                    _logger.warning("fittrace could not write %s: %s", artifact_file, e)
+                finally:
+                    pending.finished(run_id)
+        finally:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """The helper ended: release every write still waiting for it."""
+        global _broken
+        with self.jobs_lock:
+            jobs, self.jobs = self.jobs, {}
+        if jobs:
+            _broken = True
+        for _, run_id, artifact_file in jobs.values():
+            _logger.warning("fittrace's figure helper stopped; %s was not drawn", artifact_file)
+            pending.finished(run_id)
+
+    def close(self) -> None:
+        self.queue.put(None)
+
+
+def submit(client: Any, run_id: str, artifact_file: str, render: str, doc: Any) -> None:
+    """Draw ``render(doc)`` as the run's ``artifact_file`` (PNG) in the helper process."""
+    global _worker, _broken
+    if not available():
+        return
+    repository = client.artifact_repository(run_id)
+    with _lock:
+        try:
+            if _worker is None or _worker.pid != os.getpid():
+                _worker = _Worker()
+            _worker.send(repository, run_id, artifact_file, render, doc)
+        except OSError as e:
+            _broken = True
+            _logger.warning(
+                "fittrace cannot draw figures in a helper process (%s); skipping them", e
+            )
+
+
+@atexit.register
+def _finish() -> None:
+    """Let figures still being drawn reach their runs, then let the helper end."""
+    worker = _worker
+    if worker is None or worker.pid != os.getpid():
+        return
+    pending.wait()
+    worker.close()
