@@ -89,7 +89,8 @@ def render(doc: dict[str, Any]) -> Any:
     ``fittrace.autologging.figures``: drawn without pyplot, so no global figure state is touched."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5, 4), dpi=120, layout="tight")
+    fig = Figure(figsize=(5, 4), dpi=120)
+    fig.subplots_adjust(left=0.16, right=0.96, bottom=0.13, top=0.92)  # not "tight": a third faster
     _DRAW[doc["kind"]](fig.subplots(), doc)
     return fig
 
