@@ -175,3 +175,25 @@ def test_metric_info_names_a_scorers_own_variables(runs, binary_data, artifact_t
     assert info["recall_score_X_test"] == (
         "recall_score(y_true=y_test, y_pred=y_pred, average='micro')"
     )
+
+
+def test_a_figure_helper_that_cannot_start_costs_only_the_pngs(
+    runs, binary_data, monkeypatch, caplog
+) -> None:
+    from fittrace.autologging import figures
+
+    monkeypatch.setattr(figures, "_worker", None)
+    monkeypatch.setattr(figures, "_broken", False)
+    monkeypatch.setattr(figures.sys, "executable", "/nonexistent/python")
+    X, y = binary_data
+    fittrace.sklearn.autolog()
+    model = LogisticRegression().fit(X, y)
+    LogisticRegression().fit(X, y)
+
+    first, second = runs()
+    for run in (first, second):
+        names = {f.path for f in Client().list_artifacts(run.info.run_id)}
+        assert {"model", "training_roc_curve.json"} <= names
+        assert not any(name.endswith(".png") for name in names)
+    assert first.data.metrics["training_accuracy_score"] == model.score(X, y)
+    assert len([r for r in caplog.records if "helper process" in r.getMessage()]) == 1
