@@ -304,15 +304,6 @@ class Call(_RunWriter):
             (safety.report(self.integration, what, exc, silent=self.settings.silent), exc)
         )
 
-    @contextlib.contextmanager
-    def step(self, what: str) -> Iterator[None]:
-        """Run one capture step so that its failure is recorded (``record_error``) without
-        costing the steps after it: metrics failing must not cost the model."""
-        try:
-            yield
-        except Exception as exc:
-            self.record_error(what, exc)
-
     def remember_run(self, obj: object) -> None:
         """Later ``run="model"`` patches on ``obj`` (evaluate, score) log into this call's run."""
         runs.remember_run(obj, self.run_id)

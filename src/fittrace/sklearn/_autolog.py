@@ -109,7 +109,6 @@ def _capture_fit(call: Call) -> Generator[None, Any, None]:
 
 def _capture_predict(call: Call) -> Generator[None, Any, None]:
     from fittrace.autologging import run_for
-    from fittrace.sklearn import _training
     from fittrace.sklearn._post_training import tracker, variable_name
 
     run_id = run_for(call.instance) if call.settings.log_post_training_metrics else None
@@ -120,8 +119,8 @@ def _capture_predict(call: Call) -> Generator[None, Any, None]:
     result = yield
     tracker.add_prediction(result, run_id, dataset)
     if call.settings.log_datasets and X is not None and tracker.first_input(run_id, X):
-        with call.step("eval dataset"):
-            _training.log_dataset(call.client, run_id, X, None, dataset, "eval")
+        with call.guard("eval dataset"):
+            call.log_dataset(X, None, dataset, "eval")
 
 
 def _capture_score(call: Call) -> Generator[None, Any, None]:

@@ -10,7 +10,7 @@ import inspect
 import logging
 from typing import Any
 
-from fittrace.autologging import datasets, figures
+from fittrace.autologging import figures
 from fittrace.sklearn import (
     _evaluation,
     _html,
@@ -133,20 +133,20 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
     y_pred = result if call.function == "fit_predict" else None
     ev = _metrics.Evaluation(y_pred=y_pred)
     is_search = _params.is_search_estimator(estimator)
-    with call.step("training metrics"):
+    with call.guard("training metrics"):
         metrics, ev = _metrics.training_metrics(
             estimator, X, y, sample_weight, settings.pos_label, y_pred
         )
         call.log_metrics(metrics)
     if is_search:
-        with call.step("search results"):
+        with call.guard("search results"):
             call.log_params(_search.best_params(estimator))
             call.log_metrics(_search.best_metrics(estimator))
     if settings.log_datasets and X is not None:
-        with call.step("datasets"):
+        with call.guard("datasets"):
             name = _post_training.variable_name(X, fallback="dataset")
-            log_dataset(call.client, call.run_id, X, y, name, "train")
-    with call.step("artifacts"):
+            call.log_dataset(X, y, name, "train")
+    with call.guard("artifacts"):
         docs = _evaluation.evaluation_data(ev)
         files = _evaluation.json_files(docs, _metrics.PREFIX)
         if is_search and hasattr(estimator, "cv_results_"):
@@ -166,7 +166,7 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
                     {"kind": name, **doc},
                 )
     if settings.log_models:
-        with call.step("model"):
+        with call.guard("model"):
             _log_models(call, passed.example, ev, result)
 
 
@@ -203,11 +203,3 @@ def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -
             "best_estimator",
             **{**options, "registered_model_name": None},
         )
-
-
-def log_dataset(client: Any, run_id: str, X: Any, y: Any, name: str, context: str) -> None:
-    """``X`` (and ``y``) as a run input with ``context`` ("train", "eval")."""
-    from fittrace.tracking import context as run_context
-
-    source = run_context.source_name()
-    client.log_inputs(run_id, [datasets.dataset_input(X, y, name, context, source)])

@@ -125,10 +125,10 @@ def _log_evals_result(
     early_stopping: bool,
 ) -> None:
     """A finished training's evals log, and with early stopping its best iteration (see the module docstring)."""
-    with call.step("eval history"):
+    with call.guard("eval history"):
         _log_history(call, history, starting_round)
     if early_stopping and history:
-        with call.step("early stopping"):
+        with call.guard("early stopping"):
             best = booster.attr("best_iteration")
             if best is not None:
                 rounds = max(
@@ -163,12 +163,12 @@ def _log_model(
     settings: XGBoostSettings = call.settings  # type: ignore[assignment]
     model_signature = input_example = None
     if settings.log_model_signatures:
-        with call.step("model signature"):
+        with call.guard("model signature"):
             model_signature = signature()
     if settings.log_input_examples:
-        with call.step("input example"):
+        with call.guard("input example"):
             input_example = example()
-    with call.step("model"):
+    with call.guard("model"):
         log_model(
             model,
             "model",
@@ -201,7 +201,7 @@ def _capture_train(call: Call) -> Generator[None, Any, None]:
     settings: XGBoostSettings = call.settings  # type: ignore[assignment]
     dtrain, evals = arguments["dtrain"], list(arguments.get("evals") or ())
     if arguments.get("early_stopping_rounds") or _has_early_stopping(arguments.get("callbacks")):
-        with call.step("early stopping"):
+        with call.guard("early stopping"):
             best = booster.attr("best_iteration")
             if best is not None and recorder.stopped_iteration is not None:
                 _log_best(
@@ -211,10 +211,10 @@ def _capture_train(call: Call) -> Generator[None, Any, None]:
                     recorder.stopped_iteration,
                     recorder.starting_round,
                 )
-    with call.step("feature importance"):
+    with call.guard("feature importance"):
         _log_importance(call, booster)
     if settings.log_datasets:
-        with call.step("datasets"):
+        with call.guard("datasets"):
             _log_dmatrix_inputs(call, dtrain, evals)
     if settings.log_models:
         from fittrace.xgboost._model import dmatrix_example, dmatrix_signature
@@ -270,7 +270,7 @@ def _capture_cv(call: Call) -> Generator[None, Any, None]:
         result = yield
     finally:
         recorder.flush()
-    with call.step("early stopping"):
+    with call.guard("early stopping"):
         stopped = recorder.stopped_iteration
         if arguments.get("early_stopping_rounds") or _has_early_stopping(
             arguments.get("callbacks")
@@ -320,10 +320,10 @@ def _capture_fit(call: Call) -> Generator[None, Any, None]:
     _log_evals_result(
         call, booster, getattr(estimator, "evals_result_", None) or {}, starting_round, early
     )
-    with call.step("feature importance"):
+    with call.guard("feature importance"):
         _log_importance(call, booster)
     if settings.log_datasets and local:
-        with call.step("datasets"):
+        with call.guard("datasets"):
             _log_array_inputs(call, X, y)
     if settings.log_models:
         from fittrace.xgboost._model import estimator_signature
@@ -334,7 +334,7 @@ def _capture_fit(call: Call) -> Generator[None, Any, None]:
             lambda: estimator_signature(estimator, example) if example is not None else None,
             lambda: example,
         )
-    with call.step("post-training metrics"):
+    with call.guard("post-training metrics"):
         call.remember_run(estimator)
 
 
@@ -368,7 +368,7 @@ def _capture_dask_train(call: Call) -> Generator[None, Any, None]:
         arguments.get("callbacks")
     )
     _log_evals_result(call, booster, output["history"], starting_round, early)
-    with call.step("feature importance"):
+    with call.guard("feature importance"):
         _log_importance(call, booster)
     if call.settings.log_models:
         _log_model(call, booster, lambda: None, lambda: None)
