@@ -6,6 +6,7 @@ Attribute names follow the MLflow vocabulary users already know
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -115,8 +116,34 @@ class RunData:
 
 
 @dataclass(frozen=True)
+class Dataset:
+    """A dataset as a run records it (MLflow's ``run.inputs.dataset_inputs[i].dataset``):
+    ``source``, ``schema`` and ``profile`` are JSON strings."""
+
+    name: str
+    digest: str
+    source_type: str = ""
+    source: str = ""
+    schema: str = ""
+    profile: str = ""
+
+
+@dataclass(frozen=True)
+class InputTag:
+    key: str
+    value: str
+
+
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+
+@dataclass(frozen=True)
 class DatasetInput:
-    """A dataset a run consumed: identified by name and content digest, never copied."""
+    """A dataset a run consumed: identified by name and content digest, never copied.
+
+    ``.dataset`` and ``.tags`` give it in MLflow's shape (the context is the
+    ``mlflow.data.context`` input tag).
+    """
 
     name: str
     digest: str
@@ -126,17 +153,77 @@ class DatasetInput:
     profile: str = ""
     context: str = ""
 
+    @property
+    def dataset(self) -> Dataset:
+        return Dataset(
+            self.name, self.digest, self.source_type, self.source, self.schema, self.profile
+        )
+
+    @property
+    def tags(self) -> list[InputTag]:
+        return [InputTag(DATASET_CONTEXT_TAG, self.context)] if self.context else []
+
+
+@dataclass(frozen=True)
+class LoggedModelInput:
+    """A logged model a run used (``run.inputs.model_inputs``)."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
+class LoggedModelOutput:
+    """A logged model a run produced (``run.outputs.model_outputs``)."""
+
+    model_id: str
+    step: int = 0
+
 
 @dataclass(frozen=True)
 class RunInputs:
     dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[LoggedModelInput] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    model_outputs: list[LoggedModelOutput] = field(default_factory=list)
+
+
+MODEL_HISTORY_TAG = "mlflow.log-model.history"  # JSON list: the models logged to the run
+MODEL_INPUTS_TAG = "mlflow.loggedModelInputs"  # JSON list of the model ids the run used
+
+
+def _tag_list(tags: dict[str, str], key: str) -> list[dict[str, Any]]:
+    try:
+        entries = json.loads(tags.get(key) or "[]")
+    except ValueError:
+        return []
+    return [e for e in entries if isinstance(e, dict) and e.get("model_id")]
 
 
 @dataclass(frozen=True)
 class Run:
+    """A run; ``inputs.model_inputs`` and ``outputs.model_outputs`` are read from its tags."""
+
     info: RunInfo
     data: RunData
     inputs: RunInputs = field(default_factory=RunInputs)
+
+    def __post_init__(self) -> None:
+        used = _tag_list(self.data.tags, MODEL_INPUTS_TAG)
+        if used and not self.inputs.model_inputs:
+            inputs = RunInputs(self.inputs.dataset_inputs, [LoggedModelInput(e["model_id"]) for e in used])
+            object.__setattr__(self, "inputs", inputs)
+
+    @property
+    def outputs(self) -> RunOutputs:
+        return RunOutputs(
+            [
+                LoggedModelOutput(e["model_id"], int(e.get("step") or 0))
+                for e in _tag_list(self.data.tags, MODEL_HISTORY_TAG)
+            ]
+        )
 
     def to_dictionary(self) -> dict[str, Any]:
         return {
@@ -167,7 +254,7 @@ class FileInfo:
 @dataclass(frozen=True)
 class ModelVersion:
     name: str
-    version: str
+    version: int
     creation_timestamp: int
     last_updated_timestamp: int
     source: str
@@ -185,5 +272,5 @@ class RegisteredModel:
     last_updated_timestamp: int
     description: str = ""
     tags: dict[str, str] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
     latest_versions: list[ModelVersion] = field(default_factory=list)

@@ -157,7 +157,7 @@ def test_non_local_origin_warns_before_unpickling(toy, toy_model, tmp_path):
 def test_register_local_path_stores_absolute_source(toy, toy_model, tmp_path):
     toy.save_model(toy_model, tmp_path / "saved")
     version = models.register_model("saved", "from-disk")
-    assert version.version == "1" and version.source == str((tmp_path / "saved").resolve())
+    assert version.version == 1 and version.source == str((tmp_path / "saved").resolve())
     assert toy.load_model("models:/from-disk/1").coef == toy_model.coef
 
 
