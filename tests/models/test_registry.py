@@ -125,7 +125,7 @@ def test_search(client):
         for v in client.search_model_versions(
             "name = 'beta-model'", order_by=["version_number ASC"]
         )
-    ] == ["1", "2"]
+    ] == [1, 2]
     with pytest.raises(InvalidParameterError, match="order_by"):
         client.search_registered_models(order_by=["size DESC"])
 
