@@ -194,10 +194,14 @@ MODEL_HISTORY_TAG = "mlflow.log-model.history"  # JSON list: the models logged t
 MODEL_INPUTS_TAG = "mlflow.loggedModelInputs"  # JSON list of the model ids the run used
 
 
-def _tag_list(tags: dict[str, str], key: str) -> list[dict[str, Any]]:
+def tag_list(tags: dict[str, str], key: str) -> list[dict[str, Any]]:
+    """The entries with a ``model_id`` of a JSON-list tag (under its ``mlflow.`` or ``fittrace.`` name)."""
+    text = tags.get(key) or tags.get("fittrace." + key.removeprefix("mlflow.")) or "[]"
     try:
-        entries = json.loads(tags.get(key) or "[]")
+        entries = json.loads(text)
     except ValueError:
+        return []
+    if not isinstance(entries, list):
         return []
     return [e for e in entries if isinstance(e, dict) and e.get("model_id")]
 
@@ -211,9 +215,11 @@ class Run:
     inputs: RunInputs = field(default_factory=RunInputs)
 
     def __post_init__(self) -> None:
-        used = _tag_list(self.data.tags, MODEL_INPUTS_TAG)
+        used = tag_list(self.data.tags, MODEL_INPUTS_TAG)
         if used and not self.inputs.model_inputs:
-            inputs = RunInputs(self.inputs.dataset_inputs, [LoggedModelInput(e["model_id"]) for e in used])
+            inputs = RunInputs(
+                self.inputs.dataset_inputs, [LoggedModelInput(e["model_id"]) for e in used]
+            )
             object.__setattr__(self, "inputs", inputs)
 
     @property
@@ -221,7 +227,7 @@ class Run:
         return RunOutputs(
             [
                 LoggedModelOutput(e["model_id"], int(e.get("step") or 0))
-                for e in _tag_list(self.data.tags, MODEL_HISTORY_TAG)
+                for e in tag_list(self.data.tags, MODEL_HISTORY_TAG)
             ]
         )
 

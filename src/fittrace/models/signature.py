@@ -304,8 +304,23 @@ class ModelSignature:
             ParamSchema.from_json(params) if params else None,
         )
 
+    @classmethod
+    def coerce(cls, signature: Any) -> ModelSignature:
+        """``signature`` as fittrace's: itself, or MLflow's ``ModelSignature`` read through its ``to_dict()``."""
+        if isinstance(signature, cls):
+            return signature
+        to_dict = getattr(signature, "to_dict", None)
+        encoded = to_dict() if callable(to_dict) else None
+        if not isinstance(encoded, Mapping) or not {"inputs", "outputs"} <= set(encoded):
+            raise InvalidParameterError(
+                "signature must be a ModelSignature (fittrace.models.infer_signature or MLflow's), "
+                f"got {signature!r}"
+            )
+        return cls.from_dict(encoded)
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ModelSignature) and self.to_dict() == other.to_dict()
+        to_dict = getattr(other, "to_dict", None)
+        return callable(to_dict) and self.to_dict() == to_dict()
 
     def __repr__(self) -> str:
         lines = ["inputs:", f"  {self.inputs!r}", "outputs:", f"  {self.outputs!r}"]
