@@ -47,16 +47,45 @@ def test_log_input_takes_mlflows_datasets(data):
     assert inputs["heart"].tags[0].value == "eval"
 
 
-def test_mlflows_model_is_read_through_its_dict(data, tmp_path):
+def test_mlflows_model_is_read_through_its_dict(data):
     X, y = data
-    mlflow.sklearn.save_model(LogisticRegression().fit(X, y), tmp_path / "m")
-    theirs = mlflow.models.Model.load(str(tmp_path / "m"))
+    theirs = mlflow.models.Model(signature=mlflow.models.infer_signature(X, y))
+    theirs.add_flavor("sklearn", pickled_model="model.pkl")
     ours = fittrace.models.Model.coerce(theirs)
     assert ours == theirs and ours.mlflow_version == mlflow.__version__
-    info = fittrace.models.ModelInfo.from_model(theirs, str(tmp_path / "m"))
+    info = fittrace.models.ModelInfo.from_model(theirs, "models:/heart/1")
     assert info.mlflow_version == mlflow.__version__ and "sklearn" in info.flavors
+    assert info.signature == theirs.signature
 
 
 def test_install_as_mlflow_is_refused_once_the_real_mlflow_is_imported():
     with pytest.raises(fittrace.FittraceError, match="real mlflow is already imported"):
         fittrace.compat.install_as_mlflow()
+
+
+class Offset(fittrace.pyfunc.PythonModel):
+    def load_context(self, context):
+        self.offset = float(open(context.artifacts["offset"]).read())
+
+    def predict(self, context, model_input, params=None):
+        return model_input["age"].to_numpy() + self.offset
+
+
+class TheirOffset(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input["age"].to_numpy() + 1
+
+
+def test_custom_models_cross_load(data, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+    X, _ = data
+    (tmp_path / "offset.txt").write_text("10")
+    fittrace.pyfunc.save_model(
+        tmp_path / "ours", python_model=Offset(), artifacts={"offset": str(tmp_path / "offset.txt")}
+    )
+    loaded = mlflow.pyfunc.load_model(str(tmp_path / "ours"))
+    assert list(loaded.predict(X)) == list(X["age"] + 10)
+    mlflow.pyfunc.save_model(
+        str(tmp_path / "theirs"), python_model=TheirOffset(), pip_requirements=["pandas"]
+    )
+    assert list(fittrace.pyfunc.load_model(tmp_path / "theirs").predict(X)) == list(X["age"] + 1)

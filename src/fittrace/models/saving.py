@@ -114,7 +114,8 @@ def write_model_metadata(
             env=env,
             **(pyfunc_conf or {}),
         )
-    mlmodel.add_flavor(flavor, **flavor_conf)
+    if flavor != PYFUNC_FLAVOR:  # a python_function-only model: pyfunc_conf is its section
+        mlmodel.add_flavor(flavor, **flavor_conf)
     mlmodel.save(directory)
     return mlmodel
 
