@@ -115,15 +115,16 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any) -> No
         metrics.update(_search.best_metrics(estimator))
     call.log_metrics(metrics)
 
+    train_inputs = []
     if settings.log_datasets and X is not None:
         name = _post_training.variable_name(X, fallback="dataset")
-        source = _source_name()
-        call.client.log_inputs(call.run_id, [datasets.dataset_input(X, y, name, "train", source)])
+        train_inputs.append(datasets.dataset_input(X, y, name, "train", _source_name()))
+        call.client.log_inputs(call.run_id, train_inputs)
 
     files = _evaluation.evaluation_files(ev, _metrics.PREFIX, settings.log_plots)
     if is_search and hasattr(estimator, "cv_results_"):
         files["cv_results.csv"] = _search.cv_results_csv(estimator.cv_results_)
-        _search.log_child_runs(call, estimator, settings.max_tuning_runs)
+        _search.log_child_runs(call, estimator, settings.max_tuning_runs, train_inputs)
     files["estimator.html"] = _html.estimator_html(estimator)
     repository = call.client.artifact_repository(call.run_id)
     for name, data in files.items():
