@@ -43,7 +43,7 @@ def test_directory_layout_and_full_reload(net, x, tmp_path):
     flavor = mlmodel["flavors"]["pytorch"]
     assert flavor["model_data"] == "data" and flavor["pytorch_version"] == torch.__version__
     assert flavor["state_dict"] == "data/state_dict.pth"
-    assert mlmodel["flavors"]["python_function"]["loader_module"] == "fittrace.pytorch"
+    assert mlmodel["flavors"]["python_function"]["loader_module"] == "mlflow.pytorch"
     assert any(
         line.startswith("torch==")
         for line in (tmp_path / "m" / "requirements.txt").read_text().splitlines()

@@ -26,7 +26,7 @@ def test_save_load_round_trip_with_inferred_signature(trained, data, tmp_path):
     assert (tmp_path / "m" / "data" / "model.keras").is_file()
     mlmodel = models.Model.load(tmp_path / "m")
     assert mlmodel.flavors["keras"]["keras_version"] == keras.__version__
-    assert mlmodel.flavors["python_function"]["loader_module"] == "fittrace.tensorflow"
+    assert mlmodel.flavors["python_function"]["loader_module"] == "mlflow.keras"
     assert mlmodel.signature.outputs.to_dict() == [
         {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 1]}}
     ]

@@ -218,7 +218,7 @@ def test_registered_model_name_creates_a_version(binary_data, runs) -> None:
     versions = sorted(
         Client().search_model_versions("name = 'churn'"), key=lambda v: int(v.version)
     )
-    assert [v.version for v in versions] == ["1", "2"]
+    assert [v.version for v in versions] == [1, 2]
     assert [v.run_id for v in versions] == [r.info.run_id for r in runs()]
 
 
