@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import sysconfig
 import venv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,8 +36,11 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def python_without_fittrace(tmp_path_factory):
-    """A new virtual environment that sees this one's packages but not their .pth files
-    (so not fittrace's editable or regular install, whose import hook lives in a .pth)."""
+    """A new virtual environment that sees this one's packages but not their .pth files,
+    so not an editable fittrace (installed as a .pth entry)."""
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    if str(Path(fittrace.__file__).parents[1]) in ours:
+        pytest.skip("fittrace is installed into site-packages; this check needs `pip install -e .`")
     root = tmp_path_factory.mktemp("fresh-venv")
     venv.create(root, with_pip=False)
     python = root / "bin" / "python"
@@ -47,10 +50,7 @@ def python_without_fittrace(tmp_path_factory):
         text=True,
         check=True,
     ).stdout.strip()
-    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    fittrace_dir = str(__import__("pathlib").Path(fittrace.__file__).parents[1])
-    paths = [p for p in ours if p != fittrace_dir]
-    (__import__("pathlib").Path(site) / "parent.pth").write_text("\n".join(paths) + "\n")
+    (Path(site) / "parent.pth").write_text("\n".join(sorted(ours)) + "\n")
     return python
 
 
