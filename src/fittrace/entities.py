@@ -6,7 +6,6 @@ Attribute names follow the MLflow vocabulary users already know
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -190,20 +189,19 @@ class RunOutputs:
     model_outputs: list[LoggedModelOutput] = field(default_factory=list)
 
 
-MODEL_HISTORY_TAG = "mlflow.log-model.history"  # JSON list: the models logged to the run
-MODEL_INPUTS_TAG = "mlflow.loggedModelInputs"  # JSON list of the model ids the run used
+# One tag per logged model a run produced / used, so a run may hold any number of them:
+# "mlflow.loggedModel.<model_id>" = {"artifact_path", "creation_timestamp"} (JSON), and
+# "mlflow.loggedModelInput.<model_id>" = "<model_id>".
+MODEL_OUTPUT_TAG_PREFIX = "mlflow.loggedModel."
+MODEL_INPUT_TAG_PREFIX = "mlflow.loggedModelInput."
 
 
-def tag_list(tags: dict[str, str], key: str) -> list[dict[str, Any]]:
-    """The entries with a ``model_id`` of a JSON-list tag (under its ``mlflow.`` or ``fittrace.`` name)."""
-    text = tags.get(key) or tags.get("fittrace." + key.removeprefix("mlflow.")) or "[]"
-    try:
-        entries = json.loads(text)
-    except ValueError:
-        return []
-    if not isinstance(entries, list):
-        return []
-    return [e for e in entries if isinstance(e, dict) and e.get("model_id")]
+def tagged_models(tags: dict[str, str], prefix: str) -> dict[str, str]:
+    """model_id -> tag value of the tags named ``prefix<model_id>`` (``mlflow.`` or ``fittrace.`` spelling)."""
+    spellings = (prefix, "fittrace." + prefix.removeprefix("mlflow."))
+    return {
+        key[len(p) :]: value for key, value in tags.items() for p in spellings if key.startswith(p)
+    }
 
 
 @dataclass(frozen=True)
@@ -215,21 +213,15 @@ class Run:
     inputs: RunInputs = field(default_factory=RunInputs)
 
     def __post_init__(self) -> None:
-        used = tag_list(self.data.tags, MODEL_INPUTS_TAG)
+        used = tagged_models(self.data.tags, MODEL_INPUT_TAG_PREFIX)
         if used and not self.inputs.model_inputs:
-            inputs = RunInputs(
-                self.inputs.dataset_inputs, [LoggedModelInput(e["model_id"]) for e in used]
-            )
+            inputs = RunInputs(self.inputs.dataset_inputs, [LoggedModelInput(m) for m in used])
             object.__setattr__(self, "inputs", inputs)
 
     @property
     def outputs(self) -> RunOutputs:
-        return RunOutputs(
-            [
-                LoggedModelOutput(e["model_id"], int(e.get("step") or 0))
-                for e in tag_list(self.data.tags, MODEL_HISTORY_TAG)
-            ]
-        )
+        produced = tagged_models(self.data.tags, MODEL_OUTPUT_TAG_PREFIX)
+        return RunOutputs([LoggedModelOutput(model_id) for model_id in produced])
 
     def to_dictionary(self) -> dict[str, Any]:
         return {

@@ -121,3 +121,9 @@ def test_model_load_reads_runs_uris(toy, toy_model):
         toy.log_model(toy_model, name="model")
     mlmodel = mlflow.models.Model.load(f"runs:/{run.info.run_id}/model")
     assert mlmodel.run_id == run.info.run_id and "toy" in mlmodel.flavors
+
+
+def test_a_run_holds_any_number_of_logged_models(toy, toy_model):
+    with mlflow.start_run() as run:
+        ids = {toy.log_model(toy_model, name=f"checkpoint_{i}").model_id for i in range(60)}
+    assert {o.model_id for o in mlflow.get_run(run.info.run_id).outputs.model_outputs} == ids

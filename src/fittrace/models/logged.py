@@ -1,8 +1,8 @@
 """MLflow 3's logged models: every ``log_model`` call gets a ``model_id`` and a ``models:/<model_id>`` URI.
 
 A logged model lives in its run's artifacts (so ``runs:/<run_id>/<name>`` keeps working) and is
-recorded in the run's ``mlflow.log-model.history`` tag, which ``run.outputs`` and the lookups
-below read: no store table of its own.
+recorded as the run's tag ``mlflow.loggedModel.<model_id>``, which ``run.outputs`` and the
+lookups below read: no store table of its own.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fittrace.entities import MODEL_HISTORY_TAG, Metric, Run, ViewType, tag_list
+from fittrace.entities import MODEL_OUTPUT_TAG_PREFIX, Metric, Run, ViewType, tagged_models
 from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
 
 _last: dict[str, str] = {}  # "model_id" of the model this process logged last
@@ -50,48 +50,41 @@ def new_model_id() -> str:
     return f"m-{uuid.uuid4().hex}"
 
 
-def record(
-    client: Any, run_id: str, model_id: str, artifact_path: str, flavors: Sequence[str]
-) -> None:
-    """Add a logged model to its run's history tag and remember it as this process's last."""
-    run = client.get_run(run_id)
-    entries = tag_list(run.data.tags, MODEL_HISTORY_TAG)
-    entries.append(
-        {
-            "model_id": model_id,
-            "artifact_path": artifact_path,
-            "creation_timestamp": time.time_ns() // 1_000_000,
-            "flavors": sorted(flavors),
-        }
-    )
-    client.set_tag(run_id, MODEL_HISTORY_TAG, json.dumps(entries, separators=(",", ":")))
+def record(client: Any, run_id: str, model_id: str, artifact_path: str) -> None:
+    """Record a logged model on its run and remember it as this process's last."""
+    entry = {"artifact_path": artifact_path, "creation_timestamp": time.time_ns() // 1_000_000}
+    client.set_tag(run_id, MODEL_OUTPUT_TAG_PREFIX + model_id, json.dumps(entry))
     _last["model_id"] = model_id
 
 
-def _from_entry(run: Run, entry: dict[str, Any]) -> LoggedModel:
-    created = int(entry.get("creation_timestamp") or run.info.start_time)
-    return LoggedModel(
-        model_id=entry["model_id"],
-        name=entry.get("artifact_path", ""),
-        experiment_id=run.info.experiment_id,
-        source_run_id=run.info.run_id,
-        artifact_location=f"{run.info.artifact_uri.rstrip('/')}/{entry.get('artifact_path', '')}",
-        creation_timestamp=created,
-        last_updated_timestamp=created,
-        params=dict(run.data.params),
-        metrics=[Metric(k, v, created, 0) for k, v in run.data.metrics.items()],
-    )
+def _models_of(run: Run) -> list[LoggedModel]:
+    found = []
+    for model_id, text in tagged_models(run.data.tags, MODEL_OUTPUT_TAG_PREFIX).items():
+        try:
+            entry = json.loads(text)
+        except ValueError:
+            continue
+        created = int(entry.get("creation_timestamp") or run.info.start_time)
+        path = str(entry.get("artifact_path", ""))
+        found.append(
+            LoggedModel(
+                model_id=model_id,
+                name=path,
+                experiment_id=run.info.experiment_id,
+                source_run_id=run.info.run_id,
+                artifact_location=f"{run.info.artifact_uri.rstrip('/')}/{path}",
+                creation_timestamp=created,
+                last_updated_timestamp=created,
+                params=dict(run.data.params),
+                metrics=[Metric(k, v, created, 0) for k, v in run.data.metrics.items()],
+            )
+        )
+    return found
 
 
-def _runs_with_models(
-    client: Any, experiment_ids: Sequence[str] | None, like: str = "%"
-) -> list[Run]:
+def _runs(client: Any, experiment_ids: Sequence[str] | None, filter_string: str = "") -> list[Run]:
     ids = list(experiment_ids or [e.experiment_id for e in client.search_experiments(ViewType.ALL)])
-    if not ids:
-        return []
-    return list(
-        client.search_runs(ids, f"tags.{MODEL_HISTORY_TAG} LIKE '{like}'", ViewType.ALL, 50_000)
-    )
+    return list(client.search_runs(ids, filter_string, ViewType.ALL, 50_000)) if ids else []
 
 
 def get_logged_model(model_id: str, client: Any = None) -> LoggedModel:
@@ -99,10 +92,10 @@ def get_logged_model(model_id: str, client: Any = None) -> LoggedModel:
     client = _client(client)
     if not isinstance(model_id, str) or not model_id.startswith("m-") or "'" in model_id:
         raise InvalidParameterError(f"Not a logged model id: {model_id!r} (ids look like m-<hex>)")
-    for run in _runs_with_models(client, None, f"%{model_id}%"):
-        for entry in tag_list(run.data.tags, MODEL_HISTORY_TAG):
-            if entry["model_id"] == model_id:
-                return _from_entry(run, entry)
+    for run in _runs(client, None, f"tags.`{MODEL_OUTPUT_TAG_PREFIX}{model_id}` IS NOT NULL"):
+        for model in _models_of(run):
+            if model.model_id == model_id:
+                return model
     raise ResourceNotFoundError(f"No logged model with id {model_id!r}")
 
 
@@ -126,11 +119,8 @@ def search_logged_models(
             f"output_format must be 'pandas' or 'list', got {output_format!r}"
         )
     client = _client(client)
-    found = [
-        _from_entry(run, entry)
-        for run in _runs_with_models(client, [str(e) for e in experiment_ids or []] or None)
-        for entry in tag_list(run.data.tags, MODEL_HISTORY_TAG)
-    ]
+    ids = [str(e) for e in experiment_ids or []] or None
+    found = [model for run in _runs(client, ids) for model in _models_of(run)]
     found = search(found, filter_string, order_by or ["creation_timestamp DESC"], _ATTRIBUTES)
     found = found[:max_results] if max_results is not None else found
     if output_format == "list":

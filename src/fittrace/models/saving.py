@@ -183,7 +183,7 @@ def log_model(
             _LOG_TARGET.reset(token)
         mlmodel = Model.load(local)
         repo.move_dir(str(local), path)
-    logged.record(client, run_id, model_id, path, mlmodel.flavors)
+    logged.record(client, run_id, model_id, path)
     version = None
     if registered_model_name:
         run_uri = f"runs:/{run_id}/{path}"

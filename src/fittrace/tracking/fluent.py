@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import contextvars
-import json
 import os
 import sys
 import threading
@@ -20,7 +19,7 @@ from typing import Any
 
 from fittrace import tags as system_tags
 from fittrace.entities import (
-    MODEL_INPUTS_TAG,
+    MODEL_INPUT_TAG_PREFIX,
     Experiment,
     Metric,
     Param,
@@ -28,7 +27,6 @@ from fittrace.entities import (
     RunStatus,
     RunTag,
     ViewType,
-    tag_list,
 )
 from fittrace.exceptions import (
     FittraceError,
@@ -372,9 +370,7 @@ def log_input(dataset: Any = None, context: str | None = None, model: Any = None
     if record is not None:
         client.log_inputs(run_id, [record])
     if model is not None:
-        used = tag_list(client.get_run(run_id).data.tags, MODEL_INPUTS_TAG)
-        used.append({"model_id": str(model.model_id)})
-        client.set_tag(run_id, MODEL_INPUTS_TAG, json.dumps(used, separators=(",", ":")))
+        client.set_tag(run_id, MODEL_INPUT_TAG_PREFIX + str(model.model_id), str(model.model_id))
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
