@@ -149,11 +149,12 @@ def from_pandas(
 
 def dataset_input(dataset: Any, context: str | None = None) -> DatasetInput:
     """A run input for a fittrace or MLflow dataset (read through its ``to_dict()``) or a DatasetInput."""
+    from fittrace.models.signature import dict_form
+
     if isinstance(dataset, DatasetInput):
         record = dataset
     else:
-        to_dict = getattr(dataset, "to_dict", None)
-        fields = to_dict() if callable(to_dict) else None
+        fields = dict_form(dataset)
         if not isinstance(fields, dict) or "name" not in fields or "digest" not in fields:
             raise InvalidParameterError(
                 "log_input takes a dataset from fittrace.data (or mlflow.data) or a DatasetInput, "

@@ -137,19 +137,13 @@ DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 
 @dataclass(frozen=True)
-class DatasetInput:
+class DatasetInput(Dataset):
     """A dataset a run consumed: identified by name and content digest, never copied.
 
     ``.dataset`` and ``.tags`` give it in MLflow's shape (the context is the
     ``mlflow.data.context`` input tag).
     """
 
-    name: str
-    digest: str
-    source_type: str = ""
-    source: str = ""
-    schema: str = ""
-    profile: str = ""
     context: str = ""
 
     @property

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from fittrace.exceptions import ResourceNotFoundError, StoreError
-from fittrace.models.signature import ModelSignature, ParamSchema, Schema
+from fittrace.models.signature import ModelSignature, ParamSchema, Schema, dict_form
 from fittrace.models.uri import _scheme, resolve_model_uri
 
 MLMODEL_FILE_NAME = "MLmodel"
@@ -119,8 +119,7 @@ class Model:
         """``model`` as fittrace's: itself, or MLflow's ``Model`` read through its ``to_dict()``."""
         if isinstance(model, cls):
             return model
-        to_dict = getattr(model, "to_dict", None)
-        encoded = to_dict() if callable(to_dict) else None
+        encoded = dict_form(model)
         if not isinstance(encoded, dict) or not isinstance(encoded.get("flavors"), dict):
             raise StoreError(f"Not an MLmodel description: {model!r}")
         return cls.from_dict(encoded)
@@ -153,8 +152,7 @@ class Model:
         raise AttributeError(f"'Model' object has no attribute {name!r}")
 
     def __eq__(self, other: object) -> bool:
-        to_dict = getattr(other, "to_dict", None)
-        return callable(to_dict) and self.to_dict() == to_dict()
+        return self.to_dict() == dict_form(other)
 
     def __repr__(self) -> str:
         return f"Model(artifact_path={self.artifact_path!r}, flavors={sorted(self.flavors)}, run_id={self.run_id!r})"
