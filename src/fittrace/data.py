@@ -14,6 +14,7 @@ import sys
 from typing import Any
 from urllib.parse import urlparse
 
+from fittrace import tags
 from fittrace.entities import DatasetInput
 from fittrace.exceptions import InvalidParameterError
 
@@ -37,7 +38,7 @@ class DatasetSource:
 
     def to_dict(self) -> dict[str, Any]:
         if self.uri is None:
-            return {"tags": {"mlflow.source.name": sys.argv[0] if sys.argv else ""}}
+            return {"tags": {tags.SOURCE_NAME: sys.argv[0] if sys.argv else ""}}
         return {"uri": self.uri}
 
     def to_json(self) -> str:

@@ -191,11 +191,8 @@ MODEL_INPUT_TAG_PREFIX = "mlflow.loggedModelInput."
 
 
 def tagged_models(tags: dict[str, str], prefix: str) -> dict[str, str]:
-    """model_id -> tag value of the tags named ``prefix<model_id>`` (``mlflow.`` or ``fittrace.`` spelling)."""
-    spellings = (prefix, "fittrace." + prefix.removeprefix("mlflow."))
-    return {
-        key[len(p) :]: value for key, value in tags.items() for p in spellings if key.startswith(p)
-    }
+    """model_id -> tag value of the tags named ``prefix<model_id>``."""
+    return {key[len(prefix) :]: value for key, value in tags.items() if key.startswith(prefix)}
 
 
 @dataclass(frozen=True)
