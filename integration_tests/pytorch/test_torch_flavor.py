@@ -100,12 +100,11 @@ def test_input_example_gives_a_signature(net, x, tmp_path):
 def test_log_model_register_and_load_by_every_uri(net, x):
     with fittrace.start_run() as run:
         info = fittrace.pytorch.log_model(net, "weights", registered_model_name="torch-net")
-    assert (
-        info.model_uri == f"runs:/{run.info.run_id}/weights" and info.registered_model_version == 1
-    )
+    assert info.model_uri == f"models:/{info.model_id}" and info.registered_model_version == 1
     fittrace.MlflowClient().set_registered_model_alias("torch-net", "champion", "1")
+    uris = (f"runs:/{run.info.run_id}/weights", "models:/torch-net/1", "models:/torch-net@champion")
     with torch.no_grad():
-        for uri in (info.model_uri, "models:/torch-net/1", "models:/torch-net@champion"):
+        for uri in (info.model_uri, *uris):
             torch.testing.assert_close(fittrace.pytorch.load_model(uri)(x), net(x), rtol=0, atol=0)
             torch.testing.assert_close(
                 fittrace.pytorch.load_model(uri, model=Net())(x), net(x), rtol=0, atol=0
