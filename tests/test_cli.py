@@ -309,8 +309,8 @@ def test_models_versions_and_aliases(capsys, runs):
     assert code == 0 and "champion" in out
     code, out, _ = cli(capsys, "models", "versions", "fraud", "--json")
     versions = {v["version"]: v for v in json.loads(out)}
-    assert versions["1"]["aliases"] == ["champion"] and versions["1"]["run_id"] == runs["good"]
-    assert versions["2"]["run_id"] == runs["bad"]
+    assert versions[1]["aliases"] == ["champion"] and versions[1]["run_id"] == runs["good"]
+    assert versions[2]["run_id"] == runs["bad"]
 
     code, out, _ = cli(capsys, "models", "versions", "fraud")
     header, *rows = table(out)

@@ -355,7 +355,7 @@ def test_sklearn_autolog_logs_and_loads_models_over_http(server, backend, monkey
         loaded = fittrace.pyfunc.load_model(f"runs:/{run_id}/model")
     assert (loaded.predict(X) == model.predict(X)).all()
     version = fittrace.register_model(f"runs:/{run_id}/model", "clf")
-    assert version.version == "1" and version.run_id == run_id
+    assert version.version == 1 and version.run_id == run_id
     assert Client(backend).get_model_version("clf", 1).source == version.source
     from_registry = fittrace.pyfunc.load_model("models:/clf/1", suppress_warnings=True)
     assert (from_registry.predict(X) == model.predict(X)).all()

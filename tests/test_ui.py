@@ -612,7 +612,7 @@ def test_a_token_server_edits_runs_and_aliases_from_its_pages(token_server, ui, 
     post_form(
         token_server, "/models/m/versions/1/edit", {"action": "alias", "alias": "prod"}, **auth
     )
-    assert client.get_model_version_by_alias("m", "prod").version == "1"  # rolled back
+    assert client.get_model_version_by_alias("m", "prod").version == 1  # rolled back
     post_form(token_server, "/models/m/edit", {"action": "describe", "description": "d"}, **auth)
     assert client.get_registered_model("m").description == "d"
 

@@ -53,7 +53,7 @@ def test_save_load_pipeline(pipeline, heart, tmp_path):
     import sklearn
 
     assert conf["sklearn_version"] == sklearn.__version__
-    assert mlmodel.flavors["python_function"]["loader_module"] == "fittrace.sklearn"
+    assert mlmodel.flavors["python_function"]["loader_module"] == "mlflow.sklearn"
     requirements = (tmp_path / "m" / "requirements.txt").read_text().splitlines()
     assert f"scikit-learn=={sklearn.__version__}" in requirements
     assert any(r.startswith("cloudpickle==") for r in requirements)

@@ -43,7 +43,7 @@ def test_directory_layout_and_full_reload(net, x, tmp_path):
     flavor = mlmodel["flavors"]["pytorch"]
     assert flavor["model_data"] == "data" and flavor["pytorch_version"] == torch.__version__
     assert flavor["state_dict"] == "data/state_dict.pth"
-    assert mlmodel["flavors"]["python_function"]["loader_module"] == "fittrace.pytorch"
+    assert mlmodel["flavors"]["python_function"]["loader_module"] == "mlflow.pytorch"
     assert any(
         line.startswith("torch==")
         for line in (tmp_path / "m" / "requirements.txt").read_text().splitlines()
@@ -100,12 +100,11 @@ def test_input_example_gives_a_signature(net, x, tmp_path):
 def test_log_model_register_and_load_by_every_uri(net, x):
     with fittrace.start_run() as run:
         info = fittrace.pytorch.log_model(net, "weights", registered_model_name="torch-net")
-    assert (
-        info.model_uri == f"runs:/{run.info.run_id}/weights" and info.registered_model_version == 1
-    )
+    assert info.model_uri == f"models:/{info.model_id}" and info.registered_model_version == 1
     fittrace.MlflowClient().set_registered_model_alias("torch-net", "champion", "1")
+    uris = (f"runs:/{run.info.run_id}/weights", "models:/torch-net/1", "models:/torch-net@champion")
     with torch.no_grad():
-        for uri in (info.model_uri, "models:/torch-net/1", "models:/torch-net@champion"):
+        for uri in (info.model_uri, *uris):
             torch.testing.assert_close(fittrace.pytorch.load_model(uri)(x), net(x), rtol=0, atol=0)
             torch.testing.assert_close(
                 fittrace.pytorch.load_model(uri, model=Net())(x), net(x), rtol=0, atol=0

@@ -26,7 +26,7 @@ def test_save_load_round_trip_with_inferred_signature(trained, data, tmp_path):
     assert (tmp_path / "m" / "data" / "model.keras").is_file()
     mlmodel = models.Model.load(tmp_path / "m")
     assert mlmodel.flavors["keras"]["keras_version"] == keras.__version__
-    assert mlmodel.flavors["python_function"]["loader_module"] == "fittrace.tensorflow"
+    assert mlmodel.flavors["python_function"]["loader_module"] == "mlflow.keras"
     assert mlmodel.signature.outputs.to_dict() == [
         {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 1]}}
     ]
@@ -53,11 +53,12 @@ def test_log_model_into_active_run_and_registry(trained, data):
     x, _ = data
     with fittrace.start_run() as run:
         info = fittrace.tensorflow.log_model(trained, "net", registered_model_name="net")
-    assert info.model_uri == f"runs:/{run.info.run_id}/net"
-    np.testing.assert_array_equal(
-        fittrace.tensorflow.load_model("models:/net/1").predict(x, verbose=0),
-        trained.predict(x, verbose=0),
-    )
+    assert info.model_uri == f"models:/{info.model_id}"
+    for uri in (info.model_uri, f"runs:/{run.info.run_id}/net", "models:/net/1"):
+        np.testing.assert_array_equal(
+            fittrace.tensorflow.load_model(uri).predict(x, verbose=0),
+            trained.predict(x, verbose=0),
+        )
 
 
 def test_loading_refuses_code_outside_safe_mode(data, tmp_path):

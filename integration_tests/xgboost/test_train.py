@@ -218,7 +218,7 @@ def test_registered_model_name_creates_a_version(binary_data, runs) -> None:
     versions = sorted(
         Client().search_model_versions("name = 'churn'"), key=lambda v: int(v.version)
     )
-    assert [v.version for v in versions] == ["1", "2"]
+    assert [v.version for v in versions] == [1, 2]
     assert [v.run_id for v in versions] == [r.info.run_id for r in runs()]
 
 
@@ -240,7 +240,8 @@ def test_datasets_are_logged_as_run_inputs(binary_data, runs) -> None:
     xgb.train(PARAMS, dtrain, 3, evals=[(dtrain, "train"), (dvalid, "valid")], verbose_eval=False)
     (run,) = runs()
     inputs = {(d.name, d.context): d for d in run.inputs.dataset_inputs}
-    assert set(inputs) == {("train", "train"), ("valid", "eval")}
+    assert set(inputs) == {("train", "train"), ("train", "eval"), ("valid", "eval")}
+    assert inputs["train", "eval"].digest == inputs["train", "train"].digest  # as MLflow records
     assert json.loads(inputs["valid", "eval"].profile)["features_shape"] == [60, 5]
     assert inputs["train", "train"].digest != inputs["valid", "eval"].digest
 

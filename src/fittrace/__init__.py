@@ -12,9 +12,10 @@ __version__ = "0.1.0"
 
 _FLUENT = (
     "set_tracking_uri get_tracking_uri set_experiment create_experiment get_experiment get_experiment_by_name "
-    "delete_experiment set_experiment_tag start_run end_run active_run last_active_run get_run delete_run "
+    "delete_experiment set_experiment_tag set_experiment_tags search_experiments start_run end_run active_run last_active_run get_run delete_run "
     "log_param log_params log_metric log_metrics set_tag set_tags delete_tag log_artifact log_artifacts "
-    "log_text log_dict log_figure log_input get_artifact_uri flush search_runs ActiveRun"
+    "log_text log_dict log_figure log_image log_table load_table log_input get_artifact_uri flush search_runs "
+    "ActiveRun"
 ).split()
 _ATTRS = {name: ("fittrace.tracking.fluent", name) for name in _FLUENT}
 _ATTRS.update(
@@ -23,6 +24,9 @@ _ATTRS.update(
         "MlflowClient": ("fittrace.tracking.client", "Client"),
         "autolog": ("fittrace.autologging", "autolog"),
         "register_model": ("fittrace.models.registry", "register_model"),
+        "last_logged_model": ("fittrace.models.logged", "last_logged_model"),
+        "get_logged_model": ("fittrace.models.logged", "get_logged_model"),
+        "search_logged_models": ("fittrace.models.logged", "search_logged_models"),
         "FittraceError": ("fittrace.exceptions", "FittraceError"),
         "MlflowException": ("fittrace.exceptions", "FittraceError"),
         "ParamConflictError": ("fittrace.exceptions", "ParamConflictError"),
@@ -39,7 +43,7 @@ _ATTRS.update(
     }
 )
 _SUBMODULES = {
-    "artifacts", "autologging", "cli", "entities", "exceptions", "keras", "models", "pyfunc", "pytorch",
+    "artifacts", "autologging", "cli", "compat", "data", "entities", "exceptions", "keras", "models", "pyfunc", "pytorch",
     "sklearn", "store", "tensorflow", "tracking", "types", "xgboost",
 }  # fmt: skip
 

@@ -115,8 +115,9 @@ class RunData:
 
 
 @dataclass(frozen=True)
-class DatasetInput:
-    """A dataset a run consumed: identified by name and content digest, never copied."""
+class Dataset:
+    """A dataset as a run records it (MLflow's ``run.inputs.dataset_inputs[i].dataset``):
+    ``source``, ``schema`` and ``profile`` are JSON strings."""
 
     name: str
     digest: str
@@ -124,19 +125,94 @@ class DatasetInput:
     source: str = ""
     schema: str = ""
     profile: str = ""
+
+
+@dataclass(frozen=True)
+class InputTag:
+    key: str
+    value: str
+
+
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+
+@dataclass(frozen=True)
+class DatasetInput(Dataset):
+    """A dataset a run consumed: identified by name and content digest, never copied.
+
+    ``.dataset`` and ``.tags`` give it in MLflow's shape (the context is the
+    ``mlflow.data.context`` input tag).
+    """
+
     context: str = ""
+
+    @property
+    def dataset(self) -> Dataset:
+        return Dataset(
+            self.name, self.digest, self.source_type, self.source, self.schema, self.profile
+        )
+
+    @property
+    def tags(self) -> list[InputTag]:
+        return [InputTag(DATASET_CONTEXT_TAG, self.context)] if self.context else []
+
+
+@dataclass(frozen=True)
+class LoggedModelInput:
+    """A logged model a run used (``run.inputs.model_inputs``)."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
+class LoggedModelOutput:
+    """A logged model a run produced (``run.outputs.model_outputs``)."""
+
+    model_id: str
+    step: int = 0
 
 
 @dataclass(frozen=True)
 class RunInputs:
     dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[LoggedModelInput] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    model_outputs: list[LoggedModelOutput] = field(default_factory=list)
+
+
+# One tag per logged model a run produced / used, so a run may hold any number of them:
+# "mlflow.loggedModel.<model_id>" = {"artifact_path", "creation_timestamp"} (JSON), and
+# "mlflow.loggedModelInput.<model_id>" = "<model_id>".
+MODEL_OUTPUT_TAG_PREFIX = "mlflow.loggedModel."
+MODEL_INPUT_TAG_PREFIX = "mlflow.loggedModelInput."
+
+
+def tagged_models(tags: dict[str, str], prefix: str) -> dict[str, str]:
+    """model_id -> tag value of the tags named ``prefix<model_id>``."""
+    return {key[len(prefix) :]: value for key, value in tags.items() if key.startswith(prefix)}
 
 
 @dataclass(frozen=True)
 class Run:
+    """A run; ``inputs.model_inputs`` and ``outputs.model_outputs`` are read from its tags."""
+
     info: RunInfo
     data: RunData
     inputs: RunInputs = field(default_factory=RunInputs)
+
+    def __post_init__(self) -> None:
+        used = tagged_models(self.data.tags, MODEL_INPUT_TAG_PREFIX)
+        if used and not self.inputs.model_inputs:
+            inputs = RunInputs(self.inputs.dataset_inputs, [LoggedModelInput(m) for m in used])
+            object.__setattr__(self, "inputs", inputs)
+
+    @property
+    def outputs(self) -> RunOutputs:
+        produced = tagged_models(self.data.tags, MODEL_OUTPUT_TAG_PREFIX)
+        return RunOutputs([LoggedModelOutput(model_id) for model_id in produced])
 
     def to_dictionary(self) -> dict[str, Any]:
         return {
@@ -167,7 +243,7 @@ class FileInfo:
 @dataclass(frozen=True)
 class ModelVersion:
     name: str
-    version: str
+    version: int
     creation_timestamp: int
     last_updated_timestamp: int
     source: str
@@ -185,5 +261,5 @@ class RegisteredModel:
     last_updated_timestamp: int
     description: str = ""
     tags: dict[str, str] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
     latest_versions: list[ModelVersion] = field(default_factory=list)

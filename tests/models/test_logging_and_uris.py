@@ -33,7 +33,7 @@ def logged(toy, toy_model, frame):
 
 def test_log_model_records_run_and_path(logged, toy_model, frame):
     run, info = logged
-    assert info.model_uri == f"runs:/{run.info.run_id}/model"
+    assert info.model_uri == f"models:/{info.model_id}" and info.model_id.startswith("m-")
     assert info.run_id == run.info.run_id and info.artifact_path == "model"
     assert info.registered_model_version == 1
     client = fittrace.MlflowClient()
@@ -52,6 +52,7 @@ def test_every_uri_form_gives_the_same_predictions(logged, toy, toy_model, frame
     expected = toy_model.predict(frame)
     uris = [
         info.model_uri,
+        f"runs:/{run.info.run_id}/model",
         f"runs://{run.info.run_id}/model",
         "models:/toy-model/1",
         "models:/toy-model/latest",
@@ -90,7 +91,7 @@ def test_log_model_to_explicit_run_and_mlflow3_name(toy, toy_model):
     client = fittrace.MlflowClient()
     run = client.create_run("0")
     info = toy.log_model(toy_model, name="named", run_id=run.info.run_id)
-    assert info.model_uri == f"runs:/{run.info.run_id}/named"
+    assert info.name == "named" and info.model_uri == f"models:/{info.model_id}"
     assert fittrace.active_run() is None
 
 
@@ -157,7 +158,7 @@ def test_non_local_origin_warns_before_unpickling(toy, toy_model, tmp_path):
 def test_register_local_path_stores_absolute_source(toy, toy_model, tmp_path):
     toy.save_model(toy_model, tmp_path / "saved")
     version = models.register_model("saved", "from-disk")
-    assert version.version == "1" and version.source == str((tmp_path / "saved").resolve())
+    assert version.version == 1 and version.source == str((tmp_path / "saved").resolve())
     assert toy.load_model("models:/from-disk/1").coef == toy_model.coef
 
 

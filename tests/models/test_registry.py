@@ -42,13 +42,13 @@ def test_versions_are_numbered_and_never_reused(client):
     versions = [
         client.create_model_version("m", f"/models/{i}", run_id=f"run{i}").version for i in range(3)
     ]
-    assert versions == ["1", "2", "3"]
+    assert versions == [1, 2, 3]
     client.delete_model_version("m", 3)
     with pytest.raises(ResourceNotFoundError, match=r"no version 3 \(versions: 1, 2\)"):
         client.get_model_version("m", 3)
-    assert client.create_model_version("m", "/models/again").version == "4"
-    assert [v.version for v in client.search_model_versions("name = 'm'")] == ["4", "2", "1"]
-    assert client.get_latest_versions("m")[0].version == "4"
+    assert client.create_model_version("m", "/models/again").version == 4
+    assert [v.version for v in client.search_model_versions("name = 'm'")] == [4, 2, 1]
+    assert client.get_latest_versions("m")[0].version == 4
     assert client.get_registered_model("m").latest_versions[0].source == "/models/again"
 
 
@@ -79,8 +79,8 @@ def test_aliases_and_rolling_back(client):
     client.set_registered_model_alias("m", "champion", 3)
     assert client.get_model_version_by_alias("m", "champion").source == "/v3"
     client.set_registered_model_alias("m", "champion", "2")  # roll back
-    assert client.get_model_version_by_alias("m", "champion").version == "2"
-    assert client.get_registered_model("m").aliases == {"champion": "2"}
+    assert client.get_model_version_by_alias("m", "champion").version == 2
+    assert client.get_registered_model("m").aliases == {"champion": 2}
     assert client.get_model_version("m", 2).aliases == ["champion"]
     client.delete_model_version("m", 2)
     with pytest.raises(ResourceNotFoundError, match="no alias 'champion'"):
@@ -119,13 +119,13 @@ def test_search(client):
         "beta-model",
     ]
     found = client.search_model_versions("run_id = 'r1'")
-    assert [(v.name, v.version) for v in found] == [("alpha-model", "1"), ("beta-model", "2")]
+    assert [(v.name, v.version) for v in found] == [("alpha-model", 1), ("beta-model", 2)]
     assert [
         v.version
         for v in client.search_model_versions(
             "name = 'beta-model'", order_by=["version_number ASC"]
         )
-    ] == ["1", "2"]
+    ] == [1, 2]
     with pytest.raises(InvalidParameterError, match="order_by"):
         client.search_registered_models(order_by=["size DESC"])
 
@@ -138,7 +138,7 @@ def test_delete_registered_model_removes_everything(client):
     with pytest.raises(ResourceNotFoundError):
         client.get_registered_model("m")
     client.create_registered_model("m")
-    assert client.create_model_version("m", "/y").version == "1"
+    assert client.create_model_version("m", "/y").version == 1
     assert client.get_registered_model("m").tags == {}
 
 

@@ -110,15 +110,18 @@ class _RunWriter:
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(self.run_id, local_dir, artifact_path)
 
-    def log_dataset(self, X: Any, y: Any, name: str, context: str) -> None:
-        """Record ``(X, y)`` as a run input (shape, schema, digest; see ``autologging.datasets``).
+    def log_dataset(self, X: Any, y: Any, name: str, context: str) -> Any:
+        """Record ``(X, y)`` as a run input (shape, schema, digest; see ``autologging.datasets``)
+        and return it (a ``DatasetInput``, e.g. for child runs to record too).
 
         ``context`` is "train" or "eval"; the source is the running script, as for the built-ins.
         """
         from fittrace.autologging.datasets import dataset_input
         from fittrace.tracking.context import source_name
 
-        self.client.log_inputs(self.run_id, [dataset_input(X, y, name, context, source_name())])
+        dataset = dataset_input(X, y, name, context, source_name())
+        self.client.log_inputs(self.run_id, [dataset])
+        return dataset
 
 
 def _text(value: Any) -> str:

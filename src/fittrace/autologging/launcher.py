@@ -4,7 +4,8 @@ The command runs with a ``sitecustomize`` bootstrap folder first on
 ``PYTHONPATH`` and the ``FITTRACE_AUTOLOG*`` variables set; the bootstrap
 enables autologging in the Python process started, then runs the user's own
 ``sitecustomize`` and restores the environment so that child processes are not
-bootstrapped again, unless ``--subprocesses`` is given. A command that is a
+bootstrapped again, unless ``--subprocesses`` is given. ``--as-mlflow`` also makes
+``import mlflow`` import fittrace (``fittrace.compat.install_as_mlflow``). A command that is a
 ``.py`` file runs with the current interpreter. Python's isolated mode (``-I``)
 ignores ``PYTHONPATH`` and so the bootstrap.
 """
@@ -44,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also enable autologging in Python child processes",
     )
+    parser.add_argument(
+        "--as-mlflow",
+        action="store_true",
+        help="run an unmodified MLflow script: `import mlflow` (and mlflow.<sub>) imports fittrace",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the program and its arguments")
     return parser
 
@@ -54,6 +60,7 @@ def build_environment(
     disable: str | None = None,
     options: Mapping[str, str] | None = None,
     subprocesses: bool = False,
+    as_mlflow: bool = False,
 ) -> dict[str, str]:
     """The environment for the command: bootstrap on PYTHONPATH, autolog variables, what to restore."""
     env = dict(base)
@@ -63,6 +70,8 @@ def build_environment(
     }
     if disable:
         changed["FITTRACE_AUTOLOG_DISABLED"] = disable
+    if as_mlflow:
+        changed["FITTRACE_AS_MLFLOW"] = "1"
     for option, value in (options or {}).items():
         changed["FITTRACE_AUTOLOG_" + option.upper()] = value
     if not subprocesses:
@@ -88,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not sep:
             parser.error(f"--set needs OPTION=VALUE, got {item!r}")
         options[option.strip()] = value
-    env = build_environment(os.environ, args.only, args.disable, options, args.subprocesses)
+    env = build_environment(
+        os.environ, args.only, args.disable, options, args.subprocesses, args.as_mlflow
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix":

@@ -90,6 +90,7 @@ _EXPORTS = {
     "class_path": "fittrace.models.flavors",
     "import_class": "fittrace.models.flavors",
     "flavor_section": "fittrace.models.flavors",
+    "set_model": "fittrace.pyfunc.custom",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 from fittrace.exceptions import ResourceNotFoundError, StoreError
-from fittrace.models.signature import ModelSignature, ParamSchema, Schema
+from fittrace.models.signature import ModelSignature, ParamSchema, Schema, dict_form
+from fittrace.models.uri import _scheme, resolve_model_uri
 
 MLMODEL_FILE_NAME = "MLmodel"
 PYFUNC_FLAVOR = "python_function"
@@ -114,8 +115,20 @@ class Model:
         return cls(**d)
 
     @classmethod
+    def coerce(cls, model: Any) -> Model:
+        """``model`` as fittrace's: itself, or MLflow's ``Model`` read through its ``to_dict()``."""
+        if isinstance(model, cls):
+            return model
+        encoded = dict_form(model)
+        if not isinstance(encoded, dict) or not isinstance(encoded.get("flavors"), dict):
+            raise StoreError(f"Not an MLmodel description: {model!r}")
+        return cls.from_dict(encoded)
+
+    @classmethod
     def load(cls, path: str | os.PathLike) -> Model:
-        """Read the MLmodel file of a local model directory (or the file itself)."""
+        """Read the MLmodel of a model directory or file, or of a model URI (runs:/, models:/, ...)."""
+        if isinstance(path, str) and len(_scheme(path) or "") > 1:  # a URI, not C:/...
+            path = resolve_model_uri(path).path
         target = Path(path)
         if target.is_dir():
             target = target / MLMODEL_FILE_NAME
@@ -139,7 +152,7 @@ class Model:
         raise AttributeError(f"'Model' object has no attribute {name!r}")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Model) and self.to_dict() == other.to_dict()
+        return self.to_dict() == dict_form(other)
 
     def __repr__(self) -> str:
         return f"Model(artifact_path={self.artifact_path!r}, flavors={sorted(self.flavors)}, run_id={self.run_id!r})"
@@ -147,7 +160,12 @@ class Model:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What ``log_model`` returns: where the model went and what it holds."""
+    """What ``log_model`` returns: where the model went and what it holds.
+
+    As in MLflow 3: ``model_id`` and ``model_uri`` (``models:/<model_id>``) name the logged model,
+    ``name`` is its ``artifact_path`` in the run; ``mlflow_version`` is set only for models MLflow
+    saved (``fittrace_version`` for fittrace's).
+    """
 
     model_uri: str
     artifact_path: str
@@ -160,11 +178,18 @@ class ModelInfo:
     metadata: dict[str, Any] | None = None
     fittrace_version: str | None = None
     registered_model_version: int | None = None
+    model_id: str | None = None
+    mlflow_version: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.artifact_path
 
     @classmethod
     def from_model(
-        cls, model: Model, model_uri: str, registered_model_version: int | None = None
+        cls, model: Any, model_uri: str, registered_model_version: int | None = None
     ) -> ModelInfo:
+        model = Model.coerce(model)
         return cls(
             model_uri=model_uri,
             artifact_path=model.artifact_path or "",
@@ -177,6 +202,8 @@ class ModelInfo:
             metadata=model.metadata,
             fittrace_version=model.extra.get("fittrace_version"),
             registered_model_version=registered_model_version,
+            model_id=model.extra.get("model_id"),
+            mlflow_version=model.extra.get("mlflow_version"),
         )
 
     @property

@@ -11,8 +11,15 @@ from fittrace.exceptions import ResourceAlreadyExistsError
 
 def _source_and_run(model_uri: str, client: Any) -> tuple[str, str | None]:
     """Where a version's files live (the run's artifact location for runs:/ URIs) and its run."""
-    from fittrace.models.uri import _scheme, parse_runs_uri
+    from fittrace.models.uri import _scheme, parse_models_uri, parse_runs_uri
 
+    if _scheme(model_uri) == "models":
+        model_id, version, alias = parse_models_uri(model_uri)
+        if version is None and alias is None:  # a logged model: models:/<model_id>
+            from fittrace.models.logged import get_logged_model
+
+            model = get_logged_model(model_id, client)
+            return model.artifact_location, model.source_run_id
     if _scheme(model_uri) == "runs":
         run_id, path = parse_runs_uri(model_uri)
         run = client.get_run(run_id)

@@ -26,6 +26,7 @@ _logger = logging.getLogger("fittrace.models")
 class _LogTarget:
     run_id: str
     artifact_path: str
+    model_id: str
 
 
 # Set by log_model while the flavor's save_model runs, so the MLmodel records where it goes.
@@ -93,17 +94,14 @@ def write_model_metadata(
         run_id=target.run_id if target else None,
         metadata=metadata,
         fittrace_version=fittrace_version(),
+        **({"model_id": target.model_id} if target else {}),
     )
     if input_example is not None:
         mlmodel.saved_input_example_info = save_input_example(directory, input_example)
         if signature is None and predict_fn is not None:
             signature = _signature_from_example(input_example, predict_fn)
     if signature is not None and signature is not False:
-        if not isinstance(signature, ModelSignature):
-            raise InvalidParameterError(
-                f"signature must be a ModelSignature (see fittrace.models.infer_signature), got {signature!r}"
-            )
-        mlmodel.signature = signature
+        mlmodel.signature = ModelSignature.coerce(signature)
     requirement_lines = merge_requirements(
         pinned_requirements(requirements, modules), pip_requirements, extra_pip_requirements
     )
@@ -116,7 +114,8 @@ def write_model_metadata(
             env=env,
             **(pyfunc_conf or {}),
         )
-    mlmodel.add_flavor(flavor, **flavor_conf)
+    if flavor != PYFUNC_FLAVOR:  # a python_function-only model: pyfunc_conf is its section
+        mlmodel.add_flavor(flavor, **flavor_conf)
     mlmodel.save(directory)
     return mlmodel
 
@@ -150,10 +149,13 @@ def log_model(
     """Save ``model`` with the flavor's ``save_fn(model, path, **save_kwargs)`` and log it to a run.
 
     Logs into ``run_id``, else the active run, else a newly started run (left active, as in
-    MLflow). ``name`` is MLflow 3's spelling of ``artifact_path``. With ``registered_model_name``
+    MLflow). ``name`` is MLflow 3's spelling of ``artifact_path``. The model gets a new
+    ``model_id``; ``ModelInfo.model_uri`` is ``models:/<model_id>`` and ``runs:/<run_id>/<name>``
+    loads it too. With ``registered_model_name``
     the model is created in the registry if needed and gets its next version (registration is
     synchronous; ``await_registration_for`` is accepted for MLflow compatibility).
     """
+    from fittrace.models import logged
     from fittrace.models.registry import register_model
     from fittrace.store.artifacts import clean_artifact_path
     from fittrace.tracking.client import Client
@@ -173,16 +175,18 @@ def log_model(
     # Saved next to the run's artifacts, so a local store takes the folder with one rename.
     with tempfile.TemporaryDirectory(prefix="fittrace-model-", dir=repo.staging_dir()) as tmp:
         local = Path(tmp) / "model"
-        token = _LOG_TARGET.set(_LogTarget(run_id, path))
+        model_id = logged.new_model_id()
+        token = _LOG_TARGET.set(_LogTarget(run_id, path, model_id))
         try:
             save_fn(model, local, **save_kwargs)
         finally:
             _LOG_TARGET.reset(token)
         mlmodel = Model.load(local)
         repo.move_dir(str(local), path)
-    model_uri = f"runs:/{run_id}/{path}"
+    logged.record(client, run_id, model_id, path)
     version = None
     if registered_model_name:
-        version = int(register_model(model_uri, registered_model_name, client=client).version)
-    _logger.debug("Logged model %s", model_uri)
-    return ModelInfo.from_model(mlmodel, model_uri, version)
+        run_uri = f"runs:/{run_id}/{path}"
+        version = register_model(run_uri, registered_model_name, client=client).version
+    _logger.debug("Logged model %s to runs:/%s/%s", model_id, run_id, path)
+    return ModelInfo.from_model(mlmodel, f"models:/{model_id}", version)

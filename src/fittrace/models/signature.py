@@ -276,6 +276,12 @@ class ParamSchema:
         return "[" + ", ".join(repr(p) for p in self.params) + "]"
 
 
+def dict_form(obj: Any) -> Any:
+    """``obj.to_dict()``, the public dict form of fittrace's and MLflow's objects; None without one."""
+    to_dict = getattr(obj, "to_dict", None)
+    return to_dict() if callable(to_dict) else None
+
+
 class ModelSignature:
     """Input and output schemas of a model, plus its inference parameters."""
 
@@ -315,8 +321,21 @@ class ModelSignature:
             ParamSchema.from_json(params) if params else None,
         )
 
+    @classmethod
+    def coerce(cls, signature: Any) -> ModelSignature:
+        """``signature`` as fittrace's: itself, or MLflow's ``ModelSignature`` read through its ``to_dict()``."""
+        if isinstance(signature, cls):
+            return signature
+        encoded = dict_form(signature)
+        if not isinstance(encoded, Mapping) or not {"inputs", "outputs"} <= set(encoded):
+            raise InvalidParameterError(
+                "signature must be a ModelSignature (fittrace.models.infer_signature or MLflow's), "
+                f"got {signature!r}"
+            )
+        return cls.from_dict(encoded)
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ModelSignature) and self.to_dict() == other.to_dict()
+        return self.to_dict() == dict_form(other)
 
     def __repr__(self) -> str:
         lines = ["inputs:", f"  {self.inputs!r}", "outputs:", f"  {self.outputs!r}"]

@@ -1,6 +1,7 @@
 """Model URIs to local model directories.
 
-Accepted: ``runs:/<run_id>/<path>``, ``models:/<name>/<version>``, ``models:/<name>/latest``,
+Accepted: ``runs:/<run_id>/<path>``, ``models:/<model_id>`` (a logged model, MLflow 3),
+``models:/<name>/<version>``, ``models:/<name>/latest``,
 ``models:/<name>@<alias>``, local paths, ``file://`` URIs and artifact-store URLs
 (``s3://...`` or any fsspec URL). Local models are used in place unless ``dst_path`` is given;
 anything else is downloaded into ``dst_path`` or a new temporary directory.
@@ -22,7 +23,7 @@ from fittrace.exceptions import InvalidUriError, ResourceNotFoundError
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 _FORMS = (
-    "runs:/<run_id>/<artifact_path>, models:/<name>/<version>, models:/<name>@<alias>, "
+    "runs:/<run_id>/<artifact_path>, models:/<model_id>, models:/<name>/<version>, models:/<name>@<alias>, "
     "models:/<name>/latest, a local path, file:///<path> or an artifact-store URL"
 )
 
@@ -62,8 +63,11 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
 
 
 def parse_models_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """(name, version, alias) of a ``models:/`` URI; version may be ``"latest"``."""
+    """(name, version, alias) of a ``models:/`` URI; version may be ``"latest"``; for
+    ``models:/<model_id>`` both are None."""
     rest = uri[len("models:") :].lstrip("/")
+    if re.fullmatch(r"m-[0-9a-f]{32}", rest):
+        return rest, None, None
     if "/" in rest:
         name, _, ref = rest.partition("/")
         ref = ref.strip("/")
@@ -161,6 +165,11 @@ def _from_run(uri: str, run_id: str, path: str, dst_path: Any, client: Any) -> R
 def _from_registry(uri: str, dst_path: Any, client: Any) -> ResolvedModel:
     name, version, alias = parse_models_uri(uri)
     client = _client(client)
+    if version is None and alias is None:
+        from fittrace.models.logged import get_logged_model
+
+        model = get_logged_model(name, client)
+        return _from_run(uri, model.source_run_id, model.artifact_path, dst_path, client)
     if alias is not None:
         model_version = client.get_model_version_by_alias(name, alias)
     elif version == "latest":

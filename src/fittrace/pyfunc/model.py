@@ -14,6 +14,9 @@ from fittrace.models.enforcement import enforce_params, enforce_schema
 from fittrace.models.loading import loading_from
 from fittrace.models.model import PYFUNC_FLAVOR, Model
 from fittrace.models.uri import resolve_model_uri
+from fittrace.pyfunc.custom import PythonModel, PythonModelContext  # mlflow.pyfunc.model's names
+
+__all__ = ["FLAVOR_NAME", "PyFuncModel", "PythonModel", "PythonModelContext", "load_model"]
 
 FLAVOR_NAME = PYFUNC_FLAVOR
 
@@ -24,6 +27,7 @@ _MLFLOW_LOADERS = {
     "mlflow.tensorflow": "fittrace.tensorflow",
     "mlflow.keras": "fittrace.tensorflow",
     "mlflow.pytorch": "fittrace.pytorch",
+    "mlflow.pyfunc.model": "fittrace.pyfunc.custom",
 }
 
 

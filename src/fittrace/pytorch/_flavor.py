@@ -2,7 +2,7 @@
 
 A saved model directory holds::
 
-    MLmodel                   flavors: python_function (loader fittrace.pytorch) and pytorch
+    MLmodel                   flavors: python_function (loader mlflow.pytorch) and pytorch
     data/model.pth            torch.save(module) with cloudpickle: classes defined in __main__ travel
     data/pickle_module_info.txt   the unpickler MLflow's loader should use ("pickle")
     data/state_dict.pth       torch.save(module.state_dict()): tensors only, loadable weights_only=True
@@ -103,8 +103,10 @@ def save_model(
                 "module_class": f"{type(module).__module__}.{type(module).__qualname__}",
                 "code": None,
             },
-            loader_module="fittrace.pytorch",
+            loader_module="mlflow.pytorch",  # MLflow's format: MLflow loads it without fittrace
             requirements=["torch", getattr(pickler, "__name__", "pickle")],
+            # the module's base classes' packages: lightning for a LightningModule
+            modules={cls.__module__ for cls in type(module).__mro__},
             signature=signature,
             input_example=_as_numpy(input_example),
             predict_fn=_example_predict_fn(module),

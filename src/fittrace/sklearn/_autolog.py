@@ -115,10 +115,12 @@ def _capture_predict(call: Call) -> Generator[None, Any, None]:
     if run_id is None:
         return
     X = call.get_arg("X", 0)
-    dataset = tracker.dataset_name(run_id, X, variable_name(X))
+    dataset, first = tracker.dataset_name(run_id, X, variable_name(X))
     result = yield
     tracker.add_prediction(result, run_id, dataset)
-    if call.settings.log_datasets and X is not None and tracker.first_input(run_id, X):
+    if (
+        first and call.settings.log_datasets and X is not None
+    ):  # the eval data, as MLflow records it
         with call.guard("eval dataset"):
             call.log_dataset(X, None, dataset, "eval")
 
@@ -131,7 +133,7 @@ def _capture_score(call: Call) -> Generator[None, Any, None]:
     if run_id is None:
         return
     X = call.get_arg("X", 0)
-    dataset = _post_training.tracker.dataset_name(run_id, X, _post_training.variable_name(X))
+    dataset, _ = _post_training.tracker.dataset_name(run_id, X, _post_training.variable_name(X))
     name = type(call.instance).__name__
     command = _post_training.describe_call(
         f"{name}.score", call.instance.score, call.args, call.kwargs, sys._getframe(1)

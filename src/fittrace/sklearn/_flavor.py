@@ -134,7 +134,7 @@ def save_model(
             model_dir,
             flavor=FLAVOR_NAME,
             flavor_conf=conf,
-            loader_module="fittrace.sklearn",
+            loader_module="mlflow.sklearn",  # MLflow's format: MLflow loads it without fittrace
             requirements=["scikit-learn", "numpy", "scipy", *extra],
             modules=_estimator_modules(sk_model),
             signature=signature,

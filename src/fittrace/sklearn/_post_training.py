@@ -112,22 +112,16 @@ class Tracker:
         self._calls: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(dict)
         self._inputs: dict[str, set[int]] = defaultdict(set)
 
-    def dataset_name(self, run_id: str, dataset: Any, name: str) -> str:
-        """``name``, or ``name-2``, ``name-3``... when other objects of this run had that name."""
+    def dataset_name(self, run_id: str, dataset: Any, name: str) -> tuple[str, bool]:
+        """``name``, or ``name-2``, ``name-3``... when other objects of this run had that name;
+        and whether this is the first time the run sees ``dataset``."""
         with self._lock:
             ids = self._datasets[run_id].setdefault(name, [])
-            if id(dataset) not in ids:
+            first = id(dataset) not in ids
+            if first:
                 ids.append(id(dataset))
             index = ids.index(id(dataset))
-        return _indexed(name, index)
-
-    def first_input(self, run_id: str, data: Any) -> bool:
-        """Whether ``data`` is new as prediction input of this run (its eval dataset is not logged yet)."""
-        with self._lock:
-            seen = self._inputs[run_id]
-            new = id(data) not in seen
-            seen.add(id(data))
-        return new
+        return _indexed(name, index), first
 
     def add_prediction(self, result: Any, run_id: str, dataset: str) -> None:
         key = id(result)

@@ -79,8 +79,11 @@ def candidate_metrics(cv_results: dict[str, Any], index: int) -> dict[str, float
     return metrics
 
 
-def log_child_runs(call: Any, search: Any, max_tuning_runs: int | None) -> int:
-    """One finished child run of ``call``'s run per top candidate; returns how many."""
+def log_child_runs(
+    call: Any, search: Any, max_tuning_runs: int | None, train_inputs: list[Any]
+) -> int:
+    """One finished child run of ``call``'s run per top candidate, each with the search's
+    training data as input (as MLflow records it); returns how many."""
     cv_results = search.cv_results_
     seed = search.estimator
     base = estimator_params(seed)
@@ -90,6 +93,8 @@ def log_child_runs(call: Any, search: Any, max_tuning_runs: int | None) -> int:
         with call.start_child_run(tags=tags) as child:
             child.log_params({**base, **stringify_params(cv_results["params"][index])})
             child.log_metrics(candidate_metrics(cv_results, index))
+            if train_inputs:
+                call.client.log_inputs(child.run_id, train_inputs)
     omitted = len(cv_results["params"]) - len(indices)
     _logger.info(
         "Logged %d child runs for %s; %d candidates omitted",

@@ -142,16 +142,17 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
         with call.guard("search results"):
             call.log_params(_search.best_params(estimator))
             call.log_metrics(_search.best_metrics(estimator))
+    train_inputs = []
     if settings.log_datasets and X is not None:
         with call.guard("datasets"):
             name = _post_training.variable_name(X, fallback="dataset")
-            call.log_dataset(X, y, name, "train")
+            train_inputs.append(call.log_dataset(X, y, name, "train"))
     with call.guard("artifacts"):
         docs = _evaluation.evaluation_data(ev)
         files = _evaluation.json_files(docs, _metrics.PREFIX)
         if is_search and hasattr(estimator, "cv_results_"):
             files["cv_results.csv"] = _search.cv_results_csv(estimator.cv_results_)
-            _search.log_child_runs(call, estimator, settings.max_tuning_runs)
+            _search.log_child_runs(call, estimator, settings.max_tuning_runs, train_inputs)
         files["estimator.html"] = _html.estimator_html(estimator)
         repository = call.client.artifact_repository(call.run_id)
         for name, data in files.items():

@@ -112,7 +112,7 @@ class RegistryStore:
                 conn.execute("SELECT key, value FROM registered_model_tags WHERE name = ?", (name,))
             )
             aliases = {
-                alias: str(version)
+                alias: int(version)
                 for alias, version in conn.execute(
                     "SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias",
                     (name,),
@@ -261,7 +261,7 @@ class RegistryStore:
             out.append(
                 ModelVersion(
                     name,
-                    str(version),
+                    int(version),
                     created,
                     updated,
                     source,

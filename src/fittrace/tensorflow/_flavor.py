@@ -2,7 +2,7 @@
 
 Directory::
 
-    MLmodel                  flavors: python_function (loader fittrace.tensorflow), keras,
+    MLmodel                  flavors: python_function (loader mlflow.keras), keras,
                              and tensorflow on the TensorFlow backend
     data/model.keras         keras.Model.save(): architecture, weights, compile and optimizer state
     data/keras_module.txt    "keras"
@@ -28,7 +28,7 @@ FLAVOR_NAME = "keras"
 TF_FLAVOR_NAME = "tensorflow"
 DATA_DIR = "data"
 MODEL_FILE = "model.keras"
-LOADER_MODULE = "fittrace.tensorflow"
+LOADER_MODULE = "mlflow.keras"  # MLflow's format: MLflow loads it without fittrace
 _BACKEND_DISTRIBUTIONS = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}
 
 

@@ -48,6 +48,9 @@ def _page_offset(token: str | None) -> int:
     return offset
 
 
+_EXPERIMENT_ATTRIBUTES = ("name", "experiment_id", "creation_time", "last_update_time")
+
+
 def _now() -> int:
     return time.time_ns() // 1_000_000
 
@@ -76,8 +79,21 @@ class Client(RegistryClient):
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         return self._store.get_experiment_by_name(name)
 
-    def search_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> list[Experiment]:
-        return self._store.search_experiments(view_type)
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+    ) -> list[Experiment]:
+        """Experiments matching ``filter_string`` (``name LIKE 'x%'``, ``tags.k = 'v'``), newest first."""
+        experiments = self._store.search_experiments(view_type)
+        if filter_string or order_by:
+            from fittrace.tracking.entity_filter import search
+
+            order = order_by or ["creation_time DESC"]
+            experiments = search(experiments, filter_string, order, _EXPERIMENT_ATTRIBUTES)
+        return experiments[:max_results] if max_results is not None else experiments
 
     def count_runs(self) -> dict[str, int]:
         """Number of active runs per experiment id."""
@@ -287,6 +303,47 @@ class Client(RegistryClient):
                 )
             with open(path, "rb") as f:
                 self.artifact_repository(run_id).write_bytes(artifact_file, f.read())
+
+    def log_image(self, run_id: str, image: Any, artifact_file: str) -> None:
+        """Save a numpy array (HxW, HxWx3, HxWx4; floats in [0, 1] or uint8) or a PIL image (needs Pillow)."""
+        import io
+
+        from PIL import Image
+
+        if not isinstance(image, Image.Image):
+            import numpy as np
+
+            array = np.asarray(image)
+            if array.dtype.kind == "f":
+                array = np.clip(array * 255, 0, 255).round()
+            image = Image.fromarray(array.astype(np.uint8))
+        buffer = io.BytesIO()
+        image.save(
+            buffer,
+            format=(os.path.splitext(artifact_file)[1][1:] or "png").upper().replace("JPG", "JPEG"),
+        )
+        self.artifact_repository(run_id).write_bytes(artifact_file, buffer.getvalue())
+
+    def load_table(self, run_id: str, artifact_file: str) -> dict[str, list] | None:
+        """The ``{"columns": [...], "data": [[...], ...]}`` table ``log_table`` wrote (None if absent)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                local = self.download_artifacts(run_id, artifact_file, tmp)
+            except ResourceNotFoundError:
+                return None
+            with open(local, encoding="utf-8") as f:
+                return json.load(f)
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """Save a dict of columns or a DataFrame as a JSON table; rows are added to an existing one."""
+        import pandas
+
+        frame = data if isinstance(data, pandas.DataFrame) else pandas.DataFrame(data)
+        existing = self.load_table(run_id, artifact_file)
+        if existing is not None:
+            old = pandas.DataFrame(existing["data"], columns=existing["columns"])
+            frame = pandas.concat([old, frame], ignore_index=True)
+        self.log_text(run_id, frame.to_json(orient="split", index=False), artifact_file)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         pending.wait(run_id)

@@ -21,7 +21,7 @@ from typing import Any
 
 from fittrace import tags as system_tags
 from fittrace.entities import (
-    DatasetInput,
+    MODEL_INPUT_TAG_PREFIX,
     Experiment,
     Metric,
     Param,
@@ -128,6 +128,23 @@ def delete_experiment(experiment_id: str) -> None:
 def set_experiment_tag(key: str, value: Any) -> None:
     client = _client()
     client.set_experiment_tag(_current_experiment_id(client), key, value)
+
+
+def set_experiment_tags(tags: dict[str, Any]) -> None:
+    client = _client()
+    experiment_id = _current_experiment_id(client)
+    for key, value in tags.items():
+        client.set_experiment_tag(experiment_id, key, value)
+
+
+def search_experiments(
+    view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+) -> list[Experiment]:
+    """Experiments matching ``filter_string`` (e.g. ``"name LIKE 'fraud%'"``, ``"tags.team = 'risk'"``)."""
+    return _client().search_experiments(view_type, max_results, filter_string, order_by)
 
 
 # -- runs --------------------------------------------------------------------------
@@ -325,26 +342,51 @@ def log_figure(figure: Any, artifact_file: str) -> None:
     client.log_figure(run_id, figure, artifact_file)
 
 
-def log_input(dataset: Any, context: str | None = None) -> None:
-    """Record a dataset the run used by name and digest (never a copy of the data)."""
-    if not isinstance(dataset, DatasetInput):
-        try:
-            dataset = DatasetInput(
-                name=str(dataset.name),
-                digest=str(dataset.digest),
-                source_type=str(getattr(dataset, "source_type", "") or ""),
-                source=str(getattr(dataset, "source", "") or ""),
-                schema=str(getattr(dataset, "schema", "") or ""),
-                profile=str(getattr(dataset, "profile", "") or ""),
-            )
-        except AttributeError as e:
-            raise InvalidParameterError(
-                f"log_input takes a DatasetInput or an object with name and digest, got {type(dataset).__name__}"
-            ) from e
-    if context is not None:
-        dataset = DatasetInput(**{**dataset.__dict__, "context": context})
+def log_image(image: Any, artifact_file: str) -> None:
+    """Save a numpy array (HxW, HxWx3, HxWx4; floats in [0, 1] or uint8) or a PIL image as an artifact."""
     client, run_id = _active_run_id()
-    client.log_inputs(run_id, [dataset])
+    client.log_image(run_id, image, artifact_file)
+
+
+def log_table(data: Any, artifact_file: str) -> None:
+    """Save a dict of columns or a DataFrame as a JSON table artifact; rows add to an existing one."""
+    client, run_id = _active_run_id()
+    client.log_table(run_id, data, artifact_file)
+
+
+def load_table(artifact_file: str, run_ids: Sequence[str] | None = None) -> Any:
+    """The table ``log_table`` wrote, as a DataFrame; the rows of every run in ``run_ids``
+    (default: all runs of the current experiment that have it)."""
+    import pandas
+
+    client = _client()
+    if run_ids is None:
+        run_ids = [r.info.run_id for r in client.search_runs([_current_experiment_id(client)])]
+    frames = []
+    for run_id in run_ids:
+        table = client.load_table(run_id, artifact_file)
+        if table is not None:
+            frames.append(pandas.DataFrame(table["data"], columns=table["columns"]))
+    return pandas.concat(frames, ignore_index=True) if frames else pandas.DataFrame()
+
+
+def log_input(dataset: Any = None, context: str | None = None, model: Any = None) -> None:
+    """Record a dataset the run used (by name and digest, never a copy of the data) and/or a
+    logged model it used (``model``: a ``LoggedModelInput`` or anything with ``model_id``).
+
+    ``dataset`` is a ``fittrace.data`` dataset, MLflow's (``mlflow.data.from_numpy``, ...) or a
+    ``DatasetInput``.
+    """
+    from fittrace.data import dataset_input
+
+    if dataset is None and model is None:
+        raise InvalidParameterError("log_input needs a dataset or a model")
+    record = dataset_input(dataset, context) if dataset is not None else None
+    client, run_id = _active_run_id()
+    if record is not None:
+        client.log_inputs(run_id, [record])
+    if model is not None:
+        client.set_tag(run_id, MODEL_INPUT_TAG_PREFIX + str(model.model_id), str(model.model_id))
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:

@@ -61,10 +61,10 @@ def link(href: str, text: Any) -> Html:
     return tag("a", text, href=href)
 
 
-def url(*segments: str, **query: Any) -> str:
+def url(*segments: str | int, **query: Any) -> str:
     """A path from raw segments (each percent-encoded) with the non-empty query values (a list
     value repeats its name)."""
-    path = "/" + "/".join(quote(s, safe="") for s in segments)
+    path = "/" + "/".join(quote(str(s), safe="") for s in segments)
     params = {k: v for k, v in query.items() if v not in (None, "", [])}
     return f"{path}?{urlencode(params, doseq=True)}" if params else path
 

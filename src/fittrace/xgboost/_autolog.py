@@ -52,6 +52,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Generator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from fittrace.autologging import Call, Patcher
@@ -232,10 +233,13 @@ def _log_dmatrix_inputs(call: Call, dtrain: Any, evals: list[tuple[Any, str]]) -
     from fittrace.xgboost._datasets import dmatrix_input
 
     source = source_name()
-    inputs = [dmatrix_input(dtrain, "train", "train", source)]
-    inputs += [
-        dmatrix_input(data, name, "eval", source) for data, name in evals if data is not dtrain
-    ]
+    train = dmatrix_input(dtrain, "train", "train", source)
+    inputs = [train]
+    for data, name in evals:  # the training set used as an eval set is recorded as one, too
+        if data is dtrain:
+            inputs.append(replace(train, name=name, context="eval"))
+        else:
+            inputs.append(dmatrix_input(data, name, "eval", source))
     call.client.log_inputs(call.run_id, inputs)
 
 
@@ -343,10 +347,14 @@ def _log_array_inputs(call: Call, X: Any, y: Any) -> None:
     from fittrace.tracking.context import source_name
 
     source = source_name()
-    inputs = [dataset_input(X, y, "train", "train", source)]
+    train = dataset_input(X, y, "train", "train", source)
+    inputs = [train]
     for index, pair in enumerate(call.get_arg("eval_set") or ()):
-        if pair[0] is not X:
-            inputs.append(dataset_input(pair[0], pair[1], f"validation_{index}", "eval", source))
+        name = f"validation_{index}"
+        if pair[0] is X and pair[1] is y:
+            inputs.append(replace(train, name=name, context="eval"))
+        else:
+            inputs.append(dataset_input(pair[0], pair[1], name, "eval", source))
     call.client.log_inputs(call.run_id, inputs)
 
 

@@ -96,7 +96,7 @@ def save_model(
                 "model_format": model_format,
                 "code": None,
             },
-            loader_module="fittrace.xgboost",
+            loader_module="mlflow.xgboost",  # MLflow's format: MLflow loads it without fittrace
             requirements=requirements,
             signature=signature,
             input_example=input_example,

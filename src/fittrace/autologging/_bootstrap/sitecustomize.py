@@ -31,6 +31,10 @@ def _bootstrap() -> None:
             f"fittrace run: fittrace is not importable by {sys.executable}: {exc}", stacklevel=1
         )
     else:
+        if prepared.get("FITTRACE_AS_MLFLOW") == "1":
+            from fittrace.compat import install_as_mlflow
+
+            install_as_mlflow()
         enable_from_environment(prepared)
     this = sys.modules.pop("sitecustomize", None)
     try:
