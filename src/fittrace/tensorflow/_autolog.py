@@ -28,9 +28,8 @@ chief (rank 0) records.
 
 from __future__ import annotations
 
-import functools
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,11 +45,8 @@ SUMMARY_FILE = "model_summary.txt"
 
 # model -> step after its last autologged fit, where evaluate() results are logged
 _final_steps: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-
-
-def _report(call: Call, what: str) -> Callable[[Exception], None]:
-    """An error handler that reports like the machinery does: one warning per cause + the run's errors tag."""
-    return functools.partial(call.record_error, what)
+# model -> ids of the inputs its predict() already recorded
+_predicted: weakref.WeakKeyDictionary[Any, set[int]] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
@@ -59,7 +55,7 @@ def _step(call: Call, what: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        _report(call, what)(exc)
+        call.record_error(what, exc)
 
 
 def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
@@ -79,12 +75,7 @@ def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
     with _step(call, "fit (adding the callback)"):
         from fittrace.tensorflow._callback import make_callback
 
-        callback = make_callback(
-            lambda metrics, step: call.log_metrics(metrics, step=step),
-            _report(call, "fit (callback)"),
-            settings.log_every_epoch,
-            settings.log_every_n_steps,
-        )
+        callback = make_callback(call, settings)
         call.replace_arg("callbacks", FIT_CALLBACKS_POSITION, _with_callback(callbacks, callback))
     if _data.is_generator(x):
         with _step(call, "fit (peeking the generator)"):
@@ -160,14 +151,14 @@ def _log_early_stopping(
     final_step: int,
 ) -> None:
     metrics: dict[str, float] = {}
-    if getattr(callback, "stopped_epoch", 0) > 0:
-        metrics["stopped_epoch"] = callback.stopped_epoch
+    if getattr(callback, "stopped_epoch", 0) <= 0:
+        return  # it never stopped training: nothing was restored either
+    metrics["stopped_epoch"] = callback.stopped_epoch
     restored = callback.restore_best_weights and getattr(callback, "best_weights", None) is not None
     if restored:
         best = int(getattr(callback, "best_epoch", 0))
         metrics["restored_epoch"] = best
-    if metrics:
-        call.log_metrics(metrics, step=final_step)
+    call.log_metrics(metrics, step=final_step)
     if restored and best != last_epoch and best in epoch_logs:
         call.log_metrics(epoch_logs[best], step=final_step)
 
@@ -206,16 +197,38 @@ def _log_datasets(call: Call, arguments: dict[str, Any]) -> None:
     from fittrace.tensorflow import _data
 
     inputs = []
-    x, y = arguments.get("x"), arguments.get("y")
-    if _data.is_numpy_or_pandas(x):
+    x, y = _data.array_data(arguments.get("x")), _data.array_data(arguments.get("y"))
+    if x is not None:
         inputs.append(_data.dataset_input(x, y, "train"))
     validation = arguments.get("validation_data")
     if validation is not None:
         vx, vy, _ = _data.unpack(validation)
-        if _data.is_numpy_or_pandas(vx):
+        vx, vy = _data.array_data(vx), _data.array_data(vy)
+        if vx is not None:
             inputs.append(_data.dataset_input(vx, vy, "eval"))
     if inputs:
         call.client.log_inputs(call.run_id, inputs)
+
+
+def _capture_predict(call: Call):  # noqa: ANN202 - a capture generator
+    """``predict`` on a model fitted under autologging: its input as a dataset (context ``eval``).
+
+    Each input object is described once per model (later calls with it cost an id lookup).
+    """
+    from fittrace.autologging import runs
+    from fittrace.tensorflow import _data
+
+    if not call.settings.log_datasets or runs.run_for(call.instance) is None:
+        return  # a model fitted without autologging: the active run is not its run
+    yield
+    x = call.get_arg("x", 0)
+    seen = _predicted.setdefault(call.instance, set())
+    if id(x) in seen:
+        return
+    seen.add(id(x))
+    data = _data.array_data(x)
+    if data is not None:
+        call.client.log_inputs(call.run_id, [_data.dataset_input(data, None, "eval")])
 
 
 def _capture_evaluate(call: Call):  # noqa: ANN202 - a capture generator
@@ -238,3 +251,4 @@ def install(patcher: Patcher) -> None:
 
     patcher.patch(keras.Model, "fit", _capture_fit, run="managed")
     patcher.patch(keras.Model, "evaluate", _capture_evaluate, run="model")
+    patcher.patch(keras.Model, "predict", _capture_predict, run="model")
