@@ -157,3 +157,27 @@ def test_tensor_inputs_and_predict_data_are_datasets(model, data, runs):
     digests = {d.context: d.digest for d in run.inputs.dataset_inputs}
     assert set(digests) == {"train", "eval"}
     assert digests["train"] != digests["eval"]  # the train tensor, and the rows predicted
+
+
+def test_tensorboard_logs_when_tensorboard_is_installed_and_opt_out(
+    make_model, data, runs, client, tmp_path
+):
+    pytest.importorskip("tensorboard")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("Keras's TensorBoard callback writes through tf.summary")
+    x, y = data
+    fittrace.tensorflow.autolog(log_models=False)
+    make_model().fit(x, y, epochs=1, verbose=0)
+    own = keras.callbacks.TensorBoard(str(tmp_path / "tb"))
+    make_model().fit(x, y, epochs=1, verbose=0, callbacks=[own])
+    fittrace.tensorflow.autolog(log_models=False, log_tensorboard=False)
+    make_model().fit(x, y, epochs=1, verbose=0)
+    added, users, off = runs()
+
+    def uploaded(run) -> list[str]:
+        return [f.path for f in client.list_artifacts(run.info.run_id, "tensorboard_logs")]
+
+    assert uploaded(added) == ["tensorboard_logs/train"]
+    assert uploaded(users) == ["tensorboard_logs/train"]
+    assert (tmp_path / "tb" / "train").is_dir()  # the user's folder stays
+    assert uploaded(off) == []

@@ -7,26 +7,43 @@
   ``gradient_clip_algorithm``, ``devices``, ``num_nodes``, ``strategy``, ``accelerator``,
   ``check_val_every_n_epoch``, ``val_check_interval``), the LightningModule's and the
   DataModule's ``hparams`` (flattened; a name clashing with a setting becomes ``hparams.<name>``),
-  ``early_stopping.{monitor,mode,patience,min_delta}`` and ``model_checkpoint.{monitor,mode,save_top_k}``;
-- params at train start: every optimizer (see ``_describe``) and ``lr_scheduler`` class,
-  interval, frequency and scalar settings (``lr_scheduler.gamma``, ...);
+  ``early_stopping.{monitor,mode,patience,min_delta}`` (canonical) and, for the first
+  EarlyStopping, MLflow's unprefixed ``monitor``, ``mode``, ``patience``, ``min_delta``;
+  ``model_checkpoint.{monitor,mode,save_top_k}``;
+- params at train start: every optimizer (see ``_describe``: ``optimizer_name``,
+  ``optimizer.<key>``, canonical) plus MLflow's unprefixed names for the first optimizer's
+  defaults (``lr``, ``betas``, ``eps``, ``weight_decay``, ...; a name an hparam already holds
+  with another value is left to the hparam), and ``lr_scheduler`` class, interval, frequency
+  and scalar settings (``lr_scheduler.gamma``, ...);
 - metrics: ``trainer.callback_metrics`` at each training epoch end (step = epoch, every
   ``log_every_n_epoch``), validation metrics at each validation end outside the sanity check
-  (the keys validation updated, step = epoch), step-level metrics every ``log_every_n_step``
-  global steps (step = global step), ``lr`` per param group at each epoch's start;
+  (the keys validation updated, step = epoch), ``lr`` per param group at each epoch's start;
+  with ``log_every_n_step=n``, every n training steps (batches that stepped the optimizers, one
+  per batch however many optimizers) the metrics that batch logged with ``on_step=True``, at
+  step = global step; those are then left out of the epoch logs (``x_step`` per step, ``x`` and
+  ``x_epoch`` per epoch for a forked metric; an ``on_epoch``-only metric per epoch only);
 - after training, from the callbacks' own state: ``early_stopping.stopped_epoch``,
   ``.best_score``, ``.wait_count``, ``.best_epoch`` (the epoch at which ``best_score`` last
-  changed) and the tag ``early_stopping.stopping_reason``; ModelCheckpoint's tag
-  ``model_checkpoint.best_model_path`` and metric ``model_checkpoint.best_model_score`` (the
-  checkpoint files as artifacts under ``checkpoints/`` with ``checkpoint=True``);
+  changed) and the tag ``early_stopping.stopping_reason``; MLflow's param ``stopped_epoch`` and,
+  when it stopped training, metrics ``stopped_epoch``, ``restored_epoch`` (= best epoch),
+  ``best_score``, ``wait_count``; with ``log_models`` and early stopping, the checkpoint
+  callback's best file under ``restored_model_checkpoint/``; ModelCheckpoint's tag
+  ``model_checkpoint.best_model_path`` and metric ``model_checkpoint.best_model_score``;
+- with ``checkpoint=True``: checkpoints saved while training (``autologging.checkpoints``,
+  per epoch or every ``checkpoint_save_freq`` steps; ``load_checkpoint`` reads them) and the
+  ModelCheckpoint's best and last files under ``checkpoints/``;
 - ``model_summary.txt`` (Lightning's ModelSummary, all depths), params ``model_class`` and
   parameter counts, and with ``log_models`` the LightningModule (pytorch flavor, under
-  ``model``) with a signature from the first single-tensor ``forward`` call of the fit;
+  ``model``) with a signature from the first single-tensor ``forward`` call of the fit (seen
+  by a global forward hook: nothing is set on the module);
 - with ``log_datasets``, the datasets (see ``_datasets``) of the loaders the trainer actually
   uses — ``train_dataloaders``, ``val_dataloaders``, a datamodule's or the module's own —
   read from ``trainer.train_dataloader`` at each training epoch's start (context ``train``)
   and ``trainer.val_dataloaders`` at each validation's start, sanity check included (context
   ``eval``); each dataset once per context. Validation that never runs records nothing.
+
+The callback pickles (``ddp_spawn``, ``torch.save``, ``deepcopy``): a copy logs into the same
+run through a ``RunHandle``, so with ``ddp_spawn`` the rank-0 worker records the metrics.
 
 ``test`` / ``validate`` log the metrics they return into the run the trainer was fitted in
 (else the active run), at step = ``trainer.current_epoch``, and with ``log_datasets`` the

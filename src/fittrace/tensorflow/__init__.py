@@ -25,6 +25,8 @@ class TensorflowSettings(CheckpointSettings):
       when the model is logged.
     - ``checkpoint`` and MLflow's ``checkpoint_*`` options: save checkpoints as artifacts while
       training (``fittrace.autologging.checkpoints``; ``load_checkpoint`` reads them back).
+    - ``log_tensorboard``: upload TensorBoard's event files as ``tensorboard_logs`` (a
+      TensorBoard callback of the fit's, or one fittrace adds when TensorBoard is installed).
     - ``save_exported_model``, ``saved_model_kwargs``: accepted for MLflow's callers; fittrace
       always logs the ``.keras`` file, so a value other than the default warns once.
     """
@@ -33,6 +35,7 @@ class TensorflowSettings(CheckpointSettings):
     log_every_n_steps: int | None = None
     save_model_kwargs: dict | None = None
     keras_model_kwargs: dict | None = None
+    log_tensorboard: bool = True
     save_exported_model: bool = False
     saved_model_kwargs: dict | None = None
 

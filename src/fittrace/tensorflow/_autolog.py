@@ -1,4 +1,4 @@
-"""Keras 3 autologging: what ``Model.fit`` and ``Model.evaluate`` record.
+"""Keras 3 autologging: what ``Model.fit``, ``Model.evaluate`` and ``Model.predict`` record.
 
 Covers ``tf.keras`` in TensorFlow >= 2.16 (which is Keras 3) and standalone Keras 3 on
 the TensorFlow, PyTorch or JAX backend. Nothing heavy is imported at module level.
@@ -8,21 +8,28 @@ the TensorFlow, PyTorch or JAX backend. Nothing heavy is imported at module leve
     batch size that actually runs, read from datasets and generators without consuming
     them; ``class_weight``/``sample_weight`` as presence), ``optimizer_class`` and
     ``optimizer_<config key>`` (a learning-rate schedule as its class and
-    ``optimizer_learning_rate_<key>``), ``loss``, ``metrics``, and after training
+    ``optimizer_learning_rate_<key>``) with MLflow's ``optimizer_name`` and
+    ``opt_<config key>`` copies, ``loss``, ``metrics``, and after training
     ``total_params``/``trainable_params``/``non_trainable_params``; EarlyStopping's
     ``monitor``/``patience``/``min_delta``/``baseline``/``restore_best_weights``;
   - metrics: every epoch's logs (``loss``, ``val_loss``, ...) at step = epoch (so a fit
-    with ``initial_epoch`` continues the steps), ``learning_rate`` per epoch, and with
-    ``log_every_n_steps`` the running batch logs as ``batch_<key>`` at the global step;
-  - early stopping: ``stopped_epoch`` when training stopped early; ``restored_epoch``
+    with ``initial_epoch`` continues the steps), each validation's logs again as MLflow's
+    ``validation_<key>`` (step = epoch), ``learning_rate`` per epoch, and with
+    ``log_every_n_steps`` the running batch logs as ``batch_<key>`` at the global step (also
+    under the metric's own name when ``log_every_epoch=False``, as MLflow logs them);
+  - early stopping, only when it stopped training: ``stopped_epoch``; ``restored_epoch``
     when Keras restored the best weights, and then that epoch's metrics again at step
     ``last epoch + 1`` so a run's latest values describe the model that was logged;
+  - with ``checkpoint=True``, checkpoints as artifacts (``autologging.checkpoints``);
   - artifacts: ``model_summary.txt`` and the model (``.keras``, signature from a few rows
     of the real input, input example when asked, ``registered_model_name``).
-``evaluate`` on a model fitted under autologging logs ``eval_<key>`` into the fit's run.
+``evaluate`` on a model fitted under autologging logs ``eval_<key>`` into the fit's run;
+``predict`` on such a model records its array input as a dataset (context ``eval``).
 
 The injected callback goes into a copy of the caller's callbacks (list, tuple, single
-callback, ``CallbackList``; positional or keyword). In distributed training only the
+callback, ``CallbackList``; positional or keyword); it pickles and deep-copies (a copy
+logs into the same run). Array inputs (numpy, pandas, backend tensors such as
+``tf.Tensor``) are recorded as datasets. In distributed training only the
 chief (rank 0) records.
 """
 
@@ -59,7 +66,7 @@ def _step(call: Call, what: str) -> Iterator[None]:
 
 
 def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
-    from fittrace.tensorflow import _data, _distributed, _params
+    from fittrace.tensorflow import _data, _distributed, _params, _tensorboard
 
     if not _distributed.is_chief():
         return
@@ -71,12 +78,17 @@ def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
     peeked: _data.Peeked | None = None
     early_stopping = None
 
-    callback = None
+    callback = board = None
     with _step(call, "fit (adding the callback)"):
         from fittrace.tensorflow._callback import make_callback
 
         callback = make_callback(call, settings)
-        call.replace_arg("callbacks", FIT_CALLBACKS_POSITION, _with_callback(callbacks, callback))
+        added = [callback]
+        if settings.log_tensorboard:
+            board = _tensorboard.TensorboardLogs.for_fit(_callback_list(callbacks))
+            if board is not None and board.callback is not None:
+                added.append(board.callback)
+        call.replace_arg("callbacks", FIT_CALLBACKS_POSITION, _with_callback(callbacks, *added))
     if _data.is_generator(x):
         with _step(call, "fit (peeking the generator)"):
             peeked = _data.Peeked(x)  # Keras gets a generator replaying the peeked batch first
@@ -96,7 +108,12 @@ def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
         with _step(call, "fit (datasets)"):
             _log_datasets(call, arguments)
 
-    yield  # the original fit runs here; its exception, if any, propagates from this line
+    try:
+        yield  # the original fit runs here; its exception, if any, propagates from this line
+    finally:
+        if board is not None:
+            with _step(call, "fit (TensorBoard logs)"):
+                board.upload(call)
 
     last_epoch = getattr(callback, "last_epoch", None)
     final_step = 0 if last_epoch is None else last_epoch + 1
@@ -120,18 +137,16 @@ def _fit_function() -> Any:
     return keras.Model.fit
 
 
-def _with_callback(callbacks: Any, callback: Any) -> Any:
-    """A new callbacks argument: the caller's callbacks followed by ``callback``."""
+def _with_callback(callbacks: Any, *added: Any) -> Any:
+    """A new callbacks argument: the caller's callbacks followed by ``added``."""
     import keras
-
-    from fittrace.autologging import appended
 
     if isinstance(callbacks, keras.callbacks.CallbackList):
         combined = keras.callbacks.CallbackList(
-            [*callbacks.callbacks, callback], model=callbacks.model, **(callbacks.params or {})
+            [*callbacks.callbacks, *added], model=callbacks.model, **(callbacks.params or {})
         )
         return combined
-    return appended(callbacks, callback)
+    return [*_callback_list(callbacks), *added]
 
 
 def _callback_list(callbacks: Any) -> list[Any]:
