@@ -21,15 +21,6 @@ import fittrace.pytorch  # noqa: E402
 from .test_torch_lightning import Regressor, TwoOptimizers, _loaders, _trainer  # noqa: E402
 
 
-class Forked(Regressor):
-    """Logs ``train_loss`` per step and per epoch (forked), ``epoch_only`` per epoch only."""
-
-    def training_step(self, batch, batch_idx):
-        loss = super().training_step(batch, batch_idx)
-        self.log("epoch_only", loss, on_step=False, on_epoch=True)
-        return loss
-
-
 class TwoOptimizersLogging(TwoOptimizers):
     def training_step(self, batch, batch_idx):
         super().training_step(batch, batch_idx)
@@ -124,21 +115,6 @@ if __name__ == "__main__":
 def test_ddp_spawn_on_two_cpu_processes_trains_and_records(run_script):
     result = run_script(DDP_SCRIPT, env={"FITTRACE_TESTING": "1"})
     assert "OK FINISHED" in result.stdout
-
-
-def test_step_logging_keeps_each_metric_at_its_granularity(regression, runs, history):
-    fittrace.pytorch.autolog(log_every_n_step=1, log_models=False)
-    train, val = _loaders(regression)  # 3 batches per epoch
-    model = Forked()
-    _trainer(max_epochs=2).fit(model, train, val)
-    [run] = runs()
-    run_id = run.info.run_id
-    assert [step for step, _ in history(run_id, "epoch_only")] == [0, 1]
-    assert [step for step, _ in history(run_id, "train_loss_epoch")] == [0, 1]
-    assert history(run_id, "train_loss_step") == [
-        (step, pytest.approx(loss)) for step, loss in enumerate(model.step_losses, start=1)
-    ]
-    assert [step for step, _ in history(run_id, "val_loss")] == [0, 1]
 
 
 def test_step_logging_with_two_optimizers_logs_once_per_batch(regression, runs, history):

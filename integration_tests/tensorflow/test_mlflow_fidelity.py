@@ -79,12 +79,13 @@ def test_step_values_under_their_own_name_when_epochs_are_not_logged(
 ):
     x, y = data  # 64 rows, batch 16: 4 steps per epoch
     fittrace.tensorflow.autolog(log_models=False, log_every_epoch=False, log_every_n_steps=2)
-    make_model().fit(x, y, batch_size=16, epochs=2, verbose=0)
+    make_model().fit(x, y, batch_size=16, epochs=2, verbose=0, validation_data=(x, y))
     fittrace.tensorflow.autolog(log_models=False, log_every_n_steps=2)
     make_model().fit(x, y, batch_size=16, epochs=2, verbose=0)
     steps_only, both = runs()
     assert [s for s, _ in history(steps_only.info.run_id, "loss")] == [2, 4, 6, 8]
     assert history(steps_only.info.run_id, "loss") == history(steps_only.info.run_id, "batch_loss")
+    assert [s for s, _ in history(steps_only.info.run_id, "validation_loss")] == [0, 1]
     assert [s for s, _ in history(both.info.run_id, "batch_loss")] == [2, 4, 6, 8]
     assert [s for s, _ in history(both.info.run_id, "loss")] == [0, 1]  # epochs only
 

@@ -332,6 +332,20 @@ class Call(_RunWriter):
         )
 
 
+class _FlushingClient:
+    """A Client whose ``log_batch`` writes through at once (see ``RunHandle``)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def log_batch(self, *args: Any, **kwargs: Any) -> None:
+        self._client.log_batch(*args, **kwargs)
+        self._client.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 class RunHandle(_RunWriter):
     """A picklable writer for one run: what a ``Call`` becomes in a copy or another process.
 
@@ -357,23 +371,11 @@ class RunHandle(_RunWriter):
         if self._client_obj is None:
             from fittrace.tracking.client import Client
 
-            self._client_obj = Client(self.tracking_uri)
+            self._client_obj = _FlushingClient(Client(self.tracking_uri))
         return self._client_obj
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RunHandle, (self._run_id, self.tracking_uri, self.integration, self.settings))
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        super().log_params(params)
-        self.client.flush()
-
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        super().log_metrics(metrics, step=step)
-        self.client.flush()
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        super().set_tags(tags)
-        self.client.flush()
 
     def record_error(self, what: str, exc: Exception) -> None:
         from fittrace.autologging import safety

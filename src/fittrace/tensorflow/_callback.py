@@ -87,7 +87,7 @@ class FittraceCallback(keras.callbacks.Callback):
     @_guarded
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
         metrics = {f"validation_{k}": v for k, v in scalar_logs(logs).items()}
-        if metrics and self._log_every_epoch:
+        if metrics:  # also with log_every_epoch=False, as MLflow does
             self._log_metrics(metrics, self._epoch)
 
     def save_checkpoint(self, metrics: dict[str, float], epoch: int, step: int) -> None:
