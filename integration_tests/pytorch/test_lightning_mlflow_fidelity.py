@@ -117,6 +117,17 @@ def test_ddp_spawn_on_two_cpu_processes_trains_and_records(run_script):
     assert "OK FINISHED" in result.stdout
 
 
+def test_step_metrics_stay_out_of_epoch_logs_before_their_first_logged_step(
+    regression, runs, history
+):
+    fittrace.pytorch.autolog(log_every_n_step=4, log_models=False)
+    train, val = _loaders(regression)  # 3 batches per epoch: epoch 0 ends before step 4
+    model = Regressor()
+    _trainer(max_epochs=2).fit(model, train, val)
+    [run] = runs()
+    assert history(run.info.run_id, "train_loss_step") == [(4, pytest.approx(model.step_losses[3]))]
+
+
 def test_step_logging_with_two_optimizers_logs_once_per_batch(regression, runs, history):
     fittrace.pytorch.autolog(log_every_n_step=1, log_models=False)
     train, _ = _loaders(regression)

@@ -15,7 +15,6 @@ the same runs):
 
 from __future__ import annotations
 
-import math
 import os
 
 from fittrace.autologging.settings import AutologSettings
@@ -75,7 +74,7 @@ class CheckpointPolicy:
 
     def _improved(self, metrics: Mapping[str, float]) -> bool:
         value = metrics.get(self.monitor) if self.monitor else None
-        if value is None or math.isnan(value):
+        if value is None or value != value:  # missing or NaN
             return False
         if self.best is not None and (
             value >= self.best if self.mode == "min" else value <= self.best

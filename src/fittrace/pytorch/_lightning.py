@@ -311,7 +311,7 @@ class _CallbackMixin:
         if self.checkpoints is not None and self.checkpoints.due_at_step(step):
             self._save_checkpoint(trainer)
         every = self.settings.log_every_n_step
-        if not every or self._train_steps % every:
+        if not every:
             return
         before, metrics = self._batch_start, trainer.callback_metrics
         items = {
@@ -319,8 +319,9 @@ class _CallbackMixin:
             for k, v in metrics.items()
             if before.get(k) is not v and k not in self._eval_keys and f"{k}_step" not in metrics
         }
-        self._step_keys.update(items)
-        self._log(items, step)
+        self._step_keys.update(items)  # from the first batch: these never go into epoch logs
+        if self._train_steps % every == 0:
+            self._log(items, step)
 
     def _save_checkpoint(self, trainer: Any) -> None:
         def write(path: str, weights_only: bool) -> None:

@@ -41,10 +41,10 @@ class TensorflowSettings(CheckpointSettings):
 
     def validate(self) -> None:
         super().validate()
-        from fittrace.autologging import safety
-
         for name in ("save_exported_model", "saved_model_kwargs"):
             if getattr(self, name) and not self.silent:
+                from fittrace.autologging import safety
+
                 safety.warn(
                     f"fittrace.tensorflow.autolog({name}=...) is accepted but not honoured: "
                     "the model is logged as a .keras file"
