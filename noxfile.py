@@ -56,7 +56,9 @@ def tests(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Real training with the newest supported frameworks and MLflow; posargs narrow it to given paths."""
     session.install(TORCH)
-    session.install("-e", ".[all,test,bench]", "dask[array]", "distributed", TORCH)
+    # tensorboard: Keras autologging uploads its logs when it is installed (TensorFlow >= 2.20
+    # no longer pulls it in; 2.16 in `oldest_tensorflow` does).
+    session.install("-e", ".[all,test,bench]", "dask[array]", "distributed", "tensorboard", TORCH)
     paths = session.posargs or [
         "integration_tests",
         "--ignore=integration_tests/stores",

@@ -163,15 +163,27 @@ def test_every_optimizer_is_logged(regression, runs):
     assert (params["optimizer1_name"], params["optimizer1.lr"]) == ("RMSprop", "0.01")
 
 
-def test_step_metrics_every_n_global_steps(regression, runs, history):
+class Forked(Regressor):
+    """Also logs ``epoch_only`` with ``on_step=False, on_epoch=True``."""
+
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        self.log("epoch_only", loss, on_step=False, on_epoch=True)
+        return loss
+
+
+def test_step_metrics_every_n_global_steps_epoch_metrics_per_epoch(regression, runs, history):
     fittrace.pytorch.autolog(log_every_n_step=2, log_models=False)
     train, val = _loaders(regression)  # 3 batches per epoch
-    model = Regressor()
+    model = Forked()
     _trainer(max_epochs=2).fit(model, train, val)
     [run] = runs()
-    assert history(run.info.run_id, "train_loss_step") == [
+    run_id = run.info.run_id
+    assert history(run_id, "train_loss_step") == [
         (step, pytest.approx(model.step_losses[step - 1])) for step in (2, 4, 6)
     ]
+    for per_epoch in ("epoch_only", "train_loss_epoch", "val_loss"):
+        assert [step for step, _ in history(run_id, per_epoch)] == [0, 1]
 
 
 def test_early_stopping_values_are_the_callbacks_state(regression, runs, history):

@@ -322,3 +322,68 @@ class Call(_RunWriter):
         )
         self._children.append(child)
         return child
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A copy (pickle, ``copy.deepcopy``) is a ``RunHandle`` on the same run.
+
+        Objects fittrace attaches to a user's trainer or callbacks hold their ``Call``; this is
+        what lets them travel into ``spawn`` / ``ddp_spawn`` processes and ``torch.save``.
+        """
+        return (
+            RunHandle,
+            (self.run_id, self.client.tracking_uri, self.integration, self.settings),
+        )
+
+
+class _FlushingClient:
+    """A Client whose ``log_batch`` writes through at once (see ``RunHandle``)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def log_batch(self, *args: Any, **kwargs: Any) -> None:
+        self._client.log_batch(*args, **kwargs)
+        self._client.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class RunHandle(_RunWriter):
+    """A picklable writer for one run: what a ``Call`` becomes in a copy or another process.
+
+    Every write is flushed at once, because a ``multiprocessing`` child exits without running
+    ``atexit`` (where buffered writes are otherwise flushed). ``record_error`` reports like a
+    ``Call`` does (one warning per cause, the run's errors tag; a raise in testing mode).
+    """
+
+    def __init__(
+        self, run_id: str, tracking_uri: str, integration: str, settings: AutologSettings
+    ) -> None:
+        self._run_id = run_id
+        self.tracking_uri = tracking_uri
+        self.integration = integration
+        self.settings = settings
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    def client(self) -> Any:
+        if self._client_obj is None:
+            from fittrace.tracking.client import Client
+
+            self._client_obj = _FlushingClient(Client(self.tracking_uri))
+        return self._client_obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RunHandle, (self._run_id, self.tracking_uri, self.integration, self.settings))
+
+    def record_error(self, what: str, exc: Exception) -> None:
+        from fittrace.autologging import safety
+
+        brief = safety.report(self.integration, what, exc, silent=self.settings.silent)
+        if safety.testing():
+            raise safety.testing_error(self.integration, brief, exc) from exc
+        self.set_tags({safety.ERRORS_TAG: brief})

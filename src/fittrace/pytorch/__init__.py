@@ -10,20 +10,23 @@ flavor loads on first use.
 from __future__ import annotations
 
 from fittrace._lazy import lazy_attributes
+from fittrace.autologging.checkpoints import CheckpointSettings
 from fittrace.autologging.integration import Integration
-from fittrace.autologging.settings import AutologSettings
 
-_FLAVOR_NAMES = "FLAVOR_NAME load_model load_state_dict log_model save_model _load_pyfunc".split()
+_FLAVOR_NAMES = "FLAVOR_NAME load_checkpoint load_model load_state_dict log_model save_model _load_pyfunc".split()
 __getattr__ = lazy_attributes(__name__, dict.fromkeys(_FLAVOR_NAMES, "._flavor"))
 
 
-class PytorchSettings(AutologSettings):
+class PytorchSettings(CheckpointSettings):
     """The common options plus:
 
     - ``log_every_n_epoch``: log epoch metrics every n epochs (MLflow's option);
-    - ``log_every_n_step``: also log step-level metrics every n optimizer steps (None: never);
+    - ``log_every_n_step``: also log step-level metrics every n training steps (None: never);
     - ``log_grad_norm``: plain loops: the total gradient L2 norm (per epoch, and per logged step);
-    - ``checkpoint``: Lightning: upload the ModelCheckpoint's best and last files as artifacts;
+    - ``checkpoint`` (and MLflow's ``checkpoint_monitor``, ``checkpoint_mode``,
+      ``checkpoint_save_best_only``, ``checkpoint_save_weights_only``, ``checkpoint_save_freq``):
+      Lightning: save checkpoints as artifacts while training (``autologging.checkpoints``;
+      ``load_checkpoint`` reads them back) and upload the ModelCheckpoint's best and last files;
     - ``plain_loops``: track plain training loops (``optimizer.step()`` outside Lightning); a
       change applies from the next optimizer that starts training (``disable=True``: at once).
     """
@@ -31,7 +34,6 @@ class PytorchSettings(AutologSettings):
     log_every_n_epoch: int = 1
     log_every_n_step: int | None = None
     log_grad_norm: bool = False
-    checkpoint: bool = False
     plain_loops: bool = True
 
 

@@ -177,6 +177,24 @@ def load_state_dict(
     return _read_state_dict(loaded, "cpu" if map_location is None else map_location)
 
 
+def load_checkpoint(
+    model_class: Any,
+    run_id: str | None = None,
+    epoch: int | None = None,
+    global_step: int | None = None,
+    kwargs: dict[str, Any] | None = None,
+) -> Any:
+    """A LightningModule restored from a checkpoint autologging saved (``checkpoint=True``).
+
+    The run's latest checkpoint (of the active run when ``run_id`` is None), or the one saved
+    at ``epoch`` / ``global_step``; ``kwargs`` go to ``model_class.load_from_checkpoint``.
+    """
+    from fittrace.autologging import checkpoints
+
+    path = checkpoints.download(run_id, epoch, global_step, None)
+    return model_class.load_from_checkpoint(path, **(kwargs or {}))
+
+
 def _read_state_dict(loaded: Any, location: Any) -> dict[str, Any]:
     import torch
 

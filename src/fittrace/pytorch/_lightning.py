@@ -7,26 +7,43 @@
   ``gradient_clip_algorithm``, ``devices``, ``num_nodes``, ``strategy``, ``accelerator``,
   ``check_val_every_n_epoch``, ``val_check_interval``), the LightningModule's and the
   DataModule's ``hparams`` (flattened; a name clashing with a setting becomes ``hparams.<name>``),
-  ``early_stopping.{monitor,mode,patience,min_delta}`` and ``model_checkpoint.{monitor,mode,save_top_k}``;
-- params at train start: every optimizer (see ``_describe``) and ``lr_scheduler`` class,
-  interval, frequency and scalar settings (``lr_scheduler.gamma``, ...);
+  ``early_stopping.{monitor,mode,patience,min_delta}`` (canonical) and, for the first
+  EarlyStopping, MLflow's unprefixed ``monitor``, ``mode``, ``patience``, ``min_delta``;
+  ``model_checkpoint.{monitor,mode,save_top_k}``;
+- params at train start: every optimizer (see ``_describe``: ``optimizer_name``,
+  ``optimizer.<key>``, canonical) plus MLflow's unprefixed names for the first optimizer's
+  defaults (``lr``, ``betas``, ``eps``, ``weight_decay``, ...; a name an hparam already holds
+  with another value is left to the hparam), and ``lr_scheduler`` class, interval, frequency
+  and scalar settings (``lr_scheduler.gamma``, ...);
 - metrics: ``trainer.callback_metrics`` at each training epoch end (step = epoch, every
   ``log_every_n_epoch``), validation metrics at each validation end outside the sanity check
-  (the keys validation updated, step = epoch), step-level metrics every ``log_every_n_step``
-  global steps (step = global step), ``lr`` per param group at each epoch's start;
+  (the keys validation updated, step = epoch), ``lr`` per param group at each epoch's start;
+  with ``log_every_n_step=n``, every n training steps (batches that stepped the optimizers, one
+  per batch however many optimizers) the metrics that batch logged with ``on_step=True``, at
+  step = global step; those are then left out of the epoch logs (``x_step`` per step, ``x`` and
+  ``x_epoch`` per epoch for a forked metric; an ``on_epoch``-only metric per epoch only);
 - after training, from the callbacks' own state: ``early_stopping.stopped_epoch``,
   ``.best_score``, ``.wait_count``, ``.best_epoch`` (the epoch at which ``best_score`` last
-  changed) and the tag ``early_stopping.stopping_reason``; ModelCheckpoint's tag
-  ``model_checkpoint.best_model_path`` and metric ``model_checkpoint.best_model_score`` (the
-  checkpoint files as artifacts under ``checkpoints/`` with ``checkpoint=True``);
+  changed) and the tag ``early_stopping.stopping_reason``; MLflow's param ``stopped_epoch`` and,
+  when it stopped training, metrics ``stopped_epoch``, ``restored_epoch`` (= best epoch),
+  ``best_score``, ``wait_count``; with ``log_models`` and early stopping, the checkpoint
+  callback's best file under ``restored_model_checkpoint/``; ModelCheckpoint's tag
+  ``model_checkpoint.best_model_path`` and metric ``model_checkpoint.best_model_score``;
+- with ``checkpoint=True``: checkpoints saved while training (``autologging.checkpoints``,
+  per epoch or every ``checkpoint_save_freq`` steps; ``load_checkpoint`` reads them) and the
+  ModelCheckpoint's best and last files under ``checkpoints/``;
 - ``model_summary.txt`` (Lightning's ModelSummary, all depths), params ``model_class`` and
   parameter counts, and with ``log_models`` the LightningModule (pytorch flavor, under
-  ``model``) with a signature from the first single-tensor ``forward`` call of the fit;
+  ``model``) with a signature from the first single-tensor ``forward`` call of the fit (seen
+  by a global forward hook: nothing is set on the module);
 - with ``log_datasets``, the datasets (see ``_datasets``) of the loaders the trainer actually
   uses — ``train_dataloaders``, ``val_dataloaders``, a datamodule's or the module's own —
   read from ``trainer.train_dataloader`` at each training epoch's start (context ``train``)
   and ``trainer.val_dataloaders`` at each validation's start, sanity check included (context
   ``eval``); each dataset once per context. Validation that never runs records nothing.
+
+The callback pickles (``ddp_spawn``, ``torch.save``, ``deepcopy``): a copy logs into the same
+run through a ``RunHandle``, so with ``ddp_spawn`` the rank-0 worker records the metrics.
 
 ``test`` / ``validate`` log the metrics they return into the run the trainer was fitted in
 (else the active run), at step = ``trainer.current_epoch``, and with ``log_datasets`` the
@@ -41,7 +58,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from fittrace.autologging import Call
+from fittrace.autologging import Call, checkpoints
 from fittrace.pytorch import _datasets, _describe
 
 _logger = logging.getLogger("fittrace.pytorch")
@@ -91,10 +108,15 @@ def callback_params(trainer: Any) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for index, callback in enumerate(trainer.early_stopping_callbacks):
         head = _indexed("early_stopping", index)
-        params[f"{head}.monitor"] = callback.monitor
-        params[f"{head}.mode"] = callback.mode
-        params[f"{head}.patience"] = callback.patience
-        params[f"{head}.min_delta"] = abs(callback.min_delta)
+        settings = {
+            "monitor": callback.monitor,
+            "mode": callback.mode,
+            "patience": callback.patience,
+            "min_delta": abs(callback.min_delta),
+        }
+        params.update({f"{head}.{key}": value for key, value in settings.items()})
+        if index == 0:
+            params.update(settings)  # MLflow's names
     for index, callback in enumerate(_model_checkpoints(trainer)):
         head = _indexed("model_checkpoint", index)
         params[f"{head}.monitor"] = callback.monitor
@@ -127,6 +149,11 @@ def hparams_params(model: Any, datamodule: Any, reserved: dict[str, Any]) -> dic
     return params
 
 
+def unclaimed(params: dict[str, Any], logged: dict[str, Any]) -> dict[str, Any]:
+    """``params`` less the names already logged with another value (an hparam called ``lr``)."""
+    return {k: v for k, v in params.items() if k not in logged or str(logged[k]) == str(v)}
+
+
 def scheduler_params(configs: list[Any]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for index, config in enumerate(configs):
@@ -156,6 +183,16 @@ def callback_class(base: type) -> type:
     return cls
 
 
+def _rebuilt_callback(package: str, state: dict[str, Any]) -> Any:
+    """A copied callback (see ``_CallbackMixin.__reduce__``): the class for ``package``, ``state``."""
+    import importlib
+
+    cls = callback_class(importlib.import_module(package).Callback)
+    callback = cls.__new__(cls)
+    callback.__dict__.update(state)
+    return callback
+
+
 def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
     """A callback hook whose failure is reported (a warning, the run's errors tag), never raised
     into the user's ``fit``: the safety contract for code that runs inside Lightning's loop."""
@@ -173,18 +210,37 @@ def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
 class _CallbackMixin:
     """Logs parameters, metrics and early-stopping state while ``fit`` runs (global rank 0 only)."""
 
-    def __init__(self, call: Call) -> None:
+    def __init__(self, call: Call, logged: dict[str, Any]) -> None:
         super().__init__()
         self.call = call
         self.settings = call.settings
+        self.logged = logged  # the params logged before fit
+        self.checkpoints = (
+            checkpoints.CheckpointPolicy(call.settings, ".pth")
+            if call.settings.checkpoint
+            else None
+        )
+        self._batch_start: dict[str, Any] = {}
+        self._train_steps = 0
         self._step_keys: set[str] = set()
         self._eval_keys: set[str] = set()
         self._snapshot: dict[str, Any] = {}
-        self._last_logged_step = -1
+        self._last_step = 0
         self._best_refs: list[Any] = []
         self.best_epochs: list[int | None] = []
         self._epoch_lrs: dict[str, float] = {}
         self._inputs: _datasets.RunInputs | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Copies (``ddp_spawn``, ``torch.save`` of the trainer, ``deepcopy``) log into the same run.
+
+        The class is made per Lightning package, so a copy names the package, not the class;
+        ``call`` becomes a ``RunHandle``.
+        """
+        package = (
+            "pytorch_lightning" if _callback_base_is_classic(type(self)) else "lightning.pytorch"
+        )
+        return (_rebuilt_callback, (package, {**self.__dict__, "_inputs": None}))
 
     def _record_datasets(self, trainer: Any, context: str) -> None:
         """The datasets behind the loaders the fit uses now; reported, never raised, on failure."""
@@ -211,6 +267,8 @@ class _CallbackMixin:
         for index, optimizer in enumerate(trainer.optimizers):
             params.update(_describe.optimizer_params(optimizer, index))
         params.update(scheduler_params(trainer.lr_scheduler_configs))
+        if trainer.optimizers:  # MLflow's names: the first optimizer's class and defaults
+            params.update(unclaimed(dict(trainer.optimizers[0].defaults), self.logged))
         self.call.log_params(params)
         self._best_refs = [c.best_score for c in trainer.early_stopping_callbacks]
         self.best_epochs = [None] * len(self._best_refs)
@@ -233,27 +291,45 @@ class _CallbackMixin:
                 self.best_epochs[index] = epoch
 
     @_guarded
+    def on_train_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.settings.log_every_n_step and trainer.is_global_zero:
+            self._batch_start = dict(trainer.callback_metrics)
+
+    @_guarded
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        every = self.settings.log_every_n_step
+        """Every n training steps (batches that stepped the optimizers, however many), the
+        metrics this batch logged with ``on_step=True``, at step = global step."""
         step = trainer.global_step
-        if (
-            not every
-            or not trainer.is_global_zero
-            or step == self._last_logged_step
-            or step % every
-        ):
+        if step == self._last_step or not trainer.is_global_zero:
+            return  # gradient accumulation: no optimizer step in this batch
+        self._last_step = step
+        self._train_steps += 1
+        if self.checkpoints is not None and self.checkpoints.due_at_step(step):
+            self._save_checkpoint(trainer)
+        every = self.settings.log_every_n_step
+        if not every:
             return
-        self._last_logged_step = step
-        metrics = trainer.callback_metrics
+        before, metrics = self._batch_start, trainer.callback_metrics
         items = {
             k: v
             for k, v in metrics.items()
-            if k not in self._eval_keys and not k.endswith("_epoch") and f"{k}_step" not in metrics
+            if before.get(k) is not v and k not in self._eval_keys and f"{k}_step" not in metrics
         }
-        self._step_keys.update(items)
-        self._log(items, step)
+        self._step_keys.update(items)  # from the first batch: these never go into epoch logs
+        if self._train_steps % every == 0:
+            self._log(items, step)
+
+    def _save_checkpoint(self, trainer: Any) -> None:
+        def write(path: str, weights_only: bool) -> None:
+            checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only)
+            trainer.strategy.save_checkpoint(checkpoint, path)
+
+        metrics = {k: _number(v) for k, v in trainer.callback_metrics.items()}
+        self.checkpoints.save(self.call, write, metrics, trainer.current_epoch, trainer.global_step)
 
     @_guarded
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
@@ -285,45 +361,48 @@ class _CallbackMixin:
         }
         metrics.update(self._epoch_lrs)
         self._log(metrics, epoch)
+        if self.checkpoints is not None and self.checkpoints.per_epoch:
+            self._save_checkpoint(trainer)
 
 
 # -- the forward sampler (signature from a real batch) -------------------------------------------
 class _ForwardSampler:
-    """Wraps the module's ``forward`` (instance attribute) until its first call, keeping a few rows."""
+    """Keeps a few rows of the module's first ``forward`` call (input and output).
+
+    A global forward hook, removed at that first call: nothing is set on the user's module, so
+    it pickles, deep-copies and ``torch.save``-s as if fittrace were not there.
+    """
 
     def __init__(self, module: Any) -> None:
+        from torch.nn.modules.module import register_module_forward_hook
+
         self.module = module
         self.samples: tuple[Any, Any] | None = None
-        original = module.forward
+        self._handle = register_module_forward_hook(self._hook)
 
-        def forward(*args: Any, **kwargs: Any) -> Any:
-            output = original(*args, **kwargs)
-            self.restore()
-            try:
-                self._take(args, kwargs, output)
-            except Exception:  # a batch we cannot sample only means no signature
-                _logger.debug("could not sample the model's first forward call", exc_info=True)
-            return output
+    def _hook(self, module: Any, args: tuple, output: Any) -> None:
+        if module is not self.module:
+            return
+        self.restore()
+        try:
+            self._take(args, output)
+        except Exception:  # a batch we cannot sample only means no signature
+            _logger.debug("could not sample the model's first forward call", exc_info=True)
 
-        self._wrapper = forward
-        object.__setattr__(module, "forward", forward)
-
-    def _take(self, args: tuple, kwargs: dict, output: Any) -> None:
+    def _take(self, args: tuple, output: Any) -> None:
         import torch
 
         from fittrace.pytorch._loop import _sample
 
         if (
             len(args) == 1
-            and not kwargs
             and isinstance(args[0], torch.Tensor)
             and isinstance(output, torch.Tensor)
         ):
             self.samples = (_sample(args[0]), _sample(output))
 
     def restore(self) -> None:
-        if self.module.__dict__.get("forward") is self._wrapper:
-            del self.module.__dict__["forward"]
+        self._handle.remove()
 
 
 # -- captures -----------------------------------------------------------------------------------
@@ -339,12 +418,13 @@ def capture_fit(call: Call) -> Any:
     settings = call.settings
     model = call.get_arg("model", 0)
     datamodule = call.get_arg("datamodule", 3)
-    callback = callback_class(_callback_base(trainer))(call)
+    system = {**trainer_params(trainer), **callback_params(trainer)}
+    logged = {**hparams_params(model, datamodule, system), **system}
+    call.log_params(logged)
+    callback = callback_class(_callback_base(trainer))(call, logged)
     trainer.callbacks[:] = [
         c for c in trainer.callbacks if type(c).__name__ != "FittraceCallback"
     ] + [callback]
-    system = {**trainer_params(trainer), **callback_params(trainer)}
-    call.log_params({**hparams_params(model, datamodule, system), **system})
     call.remember_run(trainer)
     sampler = None
     if (
@@ -377,6 +457,10 @@ def _callback_base(trainer: Any) -> type:
     return lightning.pytorch.Callback
 
 
+def _callback_base_is_classic(cls: type) -> bool:
+    return any(base.__module__.startswith("pytorch_lightning") for base in cls.__mro__)
+
+
 def _model_summary(trainer: Any, module: Any) -> str:
     if type(trainer).__module__.startswith("pytorch_lightning"):
         from pytorch_lightning.utilities.model_summary import ModelSummary
@@ -399,6 +483,8 @@ def _log_callback_state(call: Call, trainer: Any, callback: Any) -> None:
         reason = getattr(stopper, "stopping_reason", None)
         if reason is not None:
             tags[f"{head}.stopping_reason"] = reason.name.lower()
+        if index == 0:
+            _log_mlflow_early_stopping(call, stopper, metrics, callback)
     for index, checkpoint in enumerate(_model_checkpoints(trainer)):
         head = _indexed("model_checkpoint", index)
         if checkpoint.best_model_path:
@@ -411,6 +497,30 @@ def _log_callback_state(call: Call, trainer: Any, callback: Any) -> None:
                     call.log_artifact(path, "checkpoints")
     call.log_metrics(metrics, step=trainer.current_epoch)
     call.set_tags(tags)
+    best_path = getattr(trainer.checkpoint_callback, "best_model_path", None)
+    if (
+        call.settings.log_models
+        and trainer.early_stopping_callbacks
+        and best_path
+        and os.path.isfile(best_path)
+    ):
+        call.log_artifact(best_path, "restored_model_checkpoint")
+
+
+def _log_mlflow_early_stopping(
+    call: Call, stopper: Any, metrics: dict[str, float], callback: Any
+) -> None:
+    """MLflow's names for the first EarlyStopping: param ``stopped_epoch``; when it stopped
+    training, metrics ``stopped_epoch``, ``restored_epoch`` (the best epoch, which the
+    ``restored_model_checkpoint`` holds), ``best_score`` and ``wait_count``."""
+    call.log_params(unclaimed({"stopped_epoch": stopper.stopped_epoch}, callback.logged))
+    if not stopper.stopped_epoch:
+        return
+    metrics["stopped_epoch"] = stopper.stopped_epoch
+    metrics["best_score"] = _number(stopper.best_score)
+    metrics["wait_count"] = stopper.wait_count
+    if callback.best_epochs and callback.best_epochs[0] is not None:
+        metrics["restored_epoch"] = callback.best_epochs[0]
 
 
 def _log_model(call: Call, module: Any, samples: tuple[Any, Any] | None) -> None:

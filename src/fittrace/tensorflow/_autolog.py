@@ -1,4 +1,4 @@
-"""Keras 3 autologging: what ``Model.fit`` and ``Model.evaluate`` record.
+"""Keras 3 autologging: what ``Model.fit``, ``Model.evaluate`` and ``Model.predict`` record.
 
 Covers ``tf.keras`` in TensorFlow >= 2.16 (which is Keras 3) and standalone Keras 3 on
 the TensorFlow, PyTorch or JAX backend. Nothing heavy is imported at module level.
@@ -8,29 +8,35 @@ the TensorFlow, PyTorch or JAX backend. Nothing heavy is imported at module leve
     batch size that actually runs, read from datasets and generators without consuming
     them; ``class_weight``/``sample_weight`` as presence), ``optimizer_class`` and
     ``optimizer_<config key>`` (a learning-rate schedule as its class and
-    ``optimizer_learning_rate_<key>``), ``loss``, ``metrics``, and after training
+    ``optimizer_learning_rate_<key>``) with MLflow's ``optimizer_name`` and
+    ``opt_<config key>`` copies, ``loss``, ``metrics``, and after training
     ``total_params``/``trainable_params``/``non_trainable_params``; EarlyStopping's
     ``monitor``/``patience``/``min_delta``/``baseline``/``restore_best_weights``;
   - metrics: every epoch's logs (``loss``, ``val_loss``, ...) at step = epoch (so a fit
-    with ``initial_epoch`` continues the steps), ``learning_rate`` per epoch, and with
-    ``log_every_n_steps`` the running batch logs as ``batch_<key>`` at the global step;
-  - early stopping: ``stopped_epoch`` when training stopped early; ``restored_epoch``
+    with ``initial_epoch`` continues the steps), each validation's logs again as MLflow's
+    ``validation_<key>`` (step = epoch), ``learning_rate`` per epoch, and with
+    ``log_every_n_steps`` the running batch logs as ``batch_<key>`` at the global step (also
+    under the metric's own name when ``log_every_epoch=False``, as MLflow logs them);
+  - early stopping, only when it stopped training: ``stopped_epoch``; ``restored_epoch``
     when Keras restored the best weights, and then that epoch's metrics again at step
     ``last epoch + 1`` so a run's latest values describe the model that was logged;
+  - with ``checkpoint=True``, checkpoints as artifacts (``autologging.checkpoints``);
   - artifacts: ``model_summary.txt`` and the model (``.keras``, signature from a few rows
     of the real input, input example when asked, ``registered_model_name``).
-``evaluate`` on a model fitted under autologging logs ``eval_<key>`` into the fit's run.
+``evaluate`` on a model fitted under autologging logs ``eval_<key>`` into the fit's run;
+``predict`` on such a model records its array input as a dataset (context ``eval``).
 
 The injected callback goes into a copy of the caller's callbacks (list, tuple, single
-callback, ``CallbackList``; positional or keyword). In distributed training only the
+callback, ``CallbackList``; positional or keyword); it pickles and deep-copies (a copy
+logs into the same run). Array inputs (numpy, pandas, backend tensors such as
+``tf.Tensor``) are recorded as datasets. In distributed training only the
 chief (rank 0) records.
 """
 
 from __future__ import annotations
 
-import functools
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,11 +52,8 @@ SUMMARY_FILE = "model_summary.txt"
 
 # model -> step after its last autologged fit, where evaluate() results are logged
 _final_steps: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-
-
-def _report(call: Call, what: str) -> Callable[[Exception], None]:
-    """An error handler that reports like the machinery does: one warning per cause + the run's errors tag."""
-    return functools.partial(call.record_error, what)
+# model -> ids of the inputs its predict() already recorded
+_predicted: weakref.WeakKeyDictionary[Any, set[int]] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
@@ -59,11 +62,11 @@ def _step(call: Call, what: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        _report(call, what)(exc)
+        call.record_error(what, exc)
 
 
 def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
-    from fittrace.tensorflow import _data, _distributed, _params
+    from fittrace.tensorflow import _data, _distributed, _params, _tensorboard
 
     if not _distributed.is_chief():
         return
@@ -75,17 +78,17 @@ def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
     peeked: _data.Peeked | None = None
     early_stopping = None
 
-    callback = None
+    callback = board = None
     with _step(call, "fit (adding the callback)"):
         from fittrace.tensorflow._callback import make_callback
 
-        callback = make_callback(
-            lambda metrics, step: call.log_metrics(metrics, step=step),
-            _report(call, "fit (callback)"),
-            settings.log_every_epoch,
-            settings.log_every_n_steps,
-        )
-        call.replace_arg("callbacks", FIT_CALLBACKS_POSITION, _with_callback(callbacks, callback))
+        callback = make_callback(call, settings)
+        added = [callback]
+        if settings.log_tensorboard:
+            board = _tensorboard.TensorboardLogs.for_fit(_callback_list(callbacks))
+            if board is not None and board.callback is not None:
+                added.append(board.callback)
+        call.replace_arg("callbacks", FIT_CALLBACKS_POSITION, _with_callback(callbacks, *added))
     if _data.is_generator(x):
         with _step(call, "fit (peeking the generator)"):
             peeked = _data.Peeked(x)  # Keras gets a generator replaying the peeked batch first
@@ -105,7 +108,12 @@ def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
         with _step(call, "fit (datasets)"):
             _log_datasets(call, arguments)
 
-    yield  # the original fit runs here; its exception, if any, propagates from this line
+    try:
+        yield  # the original fit runs here; its exception, if any, propagates from this line
+    finally:
+        if board is not None:
+            with _step(call, "fit (TensorBoard logs)"):
+                board.upload(call)
 
     last_epoch = getattr(callback, "last_epoch", None)
     final_step = 0 if last_epoch is None else last_epoch + 1
@@ -129,18 +137,16 @@ def _fit_function() -> Any:
     return keras.Model.fit
 
 
-def _with_callback(callbacks: Any, callback: Any) -> Any:
-    """A new callbacks argument: the caller's callbacks followed by ``callback``."""
+def _with_callback(callbacks: Any, *added: Any) -> Any:
+    """A new callbacks argument: the caller's callbacks followed by ``added``."""
     import keras
-
-    from fittrace.autologging import appended
 
     if isinstance(callbacks, keras.callbacks.CallbackList):
         combined = keras.callbacks.CallbackList(
-            [*callbacks.callbacks, callback], model=callbacks.model, **(callbacks.params or {})
+            [*callbacks.callbacks, *added], model=callbacks.model, **(callbacks.params or {})
         )
         return combined
-    return appended(callbacks, callback)
+    return [*_callback_list(callbacks), *added]
 
 
 def _callback_list(callbacks: Any) -> list[Any]:
@@ -160,14 +166,14 @@ def _log_early_stopping(
     final_step: int,
 ) -> None:
     metrics: dict[str, float] = {}
-    if getattr(callback, "stopped_epoch", 0) > 0:
-        metrics["stopped_epoch"] = callback.stopped_epoch
+    if getattr(callback, "stopped_epoch", 0) <= 0:
+        return  # it never stopped training: nothing was restored either
+    metrics["stopped_epoch"] = callback.stopped_epoch
     restored = callback.restore_best_weights and getattr(callback, "best_weights", None) is not None
     if restored:
         best = int(getattr(callback, "best_epoch", 0))
         metrics["restored_epoch"] = best
-    if metrics:
-        call.log_metrics(metrics, step=final_step)
+    call.log_metrics(metrics, step=final_step)
     if restored and best != last_epoch and best in epoch_logs:
         call.log_metrics(epoch_logs[best], step=final_step)
 
@@ -206,16 +212,38 @@ def _log_datasets(call: Call, arguments: dict[str, Any]) -> None:
     from fittrace.tensorflow import _data
 
     inputs = []
-    x, y = arguments.get("x"), arguments.get("y")
-    if _data.is_numpy_or_pandas(x):
+    x, y = _data.array_data(arguments.get("x")), _data.array_data(arguments.get("y"))
+    if x is not None:
         inputs.append(_data.dataset_input(x, y, "train"))
     validation = arguments.get("validation_data")
     if validation is not None:
         vx, vy, _ = _data.unpack(validation)
-        if _data.is_numpy_or_pandas(vx):
+        vx, vy = _data.array_data(vx), _data.array_data(vy)
+        if vx is not None:
             inputs.append(_data.dataset_input(vx, vy, "eval"))
     if inputs:
         call.client.log_inputs(call.run_id, inputs)
+
+
+def _capture_predict(call: Call):  # noqa: ANN202 - a capture generator
+    """``predict`` on a model fitted under autologging: its input as a dataset (context ``eval``).
+
+    Each input object is described once per model (later calls with it cost an id lookup).
+    """
+    from fittrace.autologging import runs
+    from fittrace.tensorflow import _data
+
+    if not call.settings.log_datasets or runs.run_for(call.instance) is None:
+        return  # a model fitted without autologging: the active run is not its run
+    yield
+    x = call.get_arg("x", 0)
+    seen = _predicted.setdefault(call.instance, set())
+    if id(x) in seen:
+        return
+    seen.add(id(x))
+    data = _data.array_data(x)
+    if data is not None:
+        call.client.log_inputs(call.run_id, [_data.dataset_input(data, None, "eval")])
 
 
 def _capture_evaluate(call: Call):  # noqa: ANN202 - a capture generator
@@ -238,3 +266,4 @@ def install(patcher: Patcher) -> None:
 
     patcher.patch(keras.Model, "fit", _capture_fit, run="managed")
     patcher.patch(keras.Model, "evaluate", _capture_evaluate, run="model")
+    patcher.patch(keras.Model, "predict", _capture_predict, run="model")

@@ -2,8 +2,10 @@
 
 Imported only once Keras is (it subclasses ``keras.callbacks.Callback``). It uses
 Keras's backend-neutral API only, so it works on the TensorFlow, PyTorch and JAX
-backends. Every hook is guarded: an error in fittrace's own code is handed to
-``on_error`` (a warning, or a raise in test mode) and training goes on.
+backends. Every hook is guarded: an error in fittrace's own code is handed to the
+writer's ``record_error`` (a warning, or a raise in test mode) and training goes on.
+The writer is the autologged call (``log_metrics``, ``record_error``); a copy of the
+callback (pickle, ``deepcopy``) holds a ``RunHandle`` on the same run instead.
 
 Per epoch it costs one dict filter, one learning-rate read (``float`` of the
 optimizer's variable; a schedule is evaluated once per epoch at the end of
@@ -20,7 +22,6 @@ from typing import Any
 
 import keras
 
-LogMetrics = Callable[[dict[str, float], int], None]
 LEARNING_RATE = "learning_rate"
 
 
@@ -30,7 +31,7 @@ def _guarded(hook: Callable[..., None]) -> Callable[..., None]:
         try:
             hook(self, *args, **kwargs)
         except Exception as error:
-            self._on_error(error)
+            self.writer.record_error("fit (callback)", error)
 
     return guarded
 
@@ -47,22 +48,20 @@ def scalar_logs(logs: dict[str, Any] | None) -> dict[str, float]:
 
 
 class FittraceCallback(keras.callbacks.Callback):
-    """Logs every epoch's logs at step = epoch, and the learning rate, through ``log_metrics``.
+    """Logs every epoch's logs at step = epoch, and the learning rate, through ``writer``.
 
+    Each validation's logs also go under MLflow's ``validation_<key>`` names (step = epoch).
     ``epoch_logs`` keeps each epoch's values so the capture can log the metrics of the
-    epoch EarlyStopping restored; ``last_epoch`` is the last epoch that finished.
+    epoch EarlyStopping restored; ``last_epoch`` is the last epoch that finished. With a
+    ``checkpoints`` policy, checkpoints are saved as artifacts at each epoch's end.
     """
 
-    def __init__(
-        self,
-        log_metrics: LogMetrics,
-        on_error: Callable[[Exception], None],
-        log_every_epoch: bool = True,
-    ) -> None:
+    def __init__(self, writer: Any, log_every_epoch: bool = True, checkpoints: Any = None) -> None:
         super().__init__()
-        self._log_metrics = log_metrics
-        self._on_error = on_error
+        self.writer = writer
         self._log_every_epoch = log_every_epoch
+        self.checkpoints = checkpoints
+        self._epoch = 0
         self.epoch_logs: dict[int, dict[str, float]] = {}
         self.last_epoch: int | None = None
         self._schedule: Any = None
@@ -78,9 +77,33 @@ class FittraceCallback(keras.callbacks.Callback):
             rate if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) else None
         )
 
+    def _log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.writer.log_metrics(metrics, step=step)
+
+    @_guarded
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
+
+    @_guarded
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        metrics = {f"validation_{k}": v for k, v in scalar_logs(logs).items()}
+        if metrics:  # also with log_every_epoch=False, as MLflow does
+            self._log_metrics(metrics, self._epoch)
+
+    def save_checkpoint(self, metrics: dict[str, float], epoch: int, step: int) -> None:
+        def write(path: str, weights_only: bool) -> None:
+            if weights_only:
+                self.model.save_weights(path)
+            else:
+                self.model.save(path)
+
+        self.checkpoints.save(self.writer, write, metrics, epoch, step)
+
     @_guarded
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         metrics = scalar_logs(logs)
+        if self.checkpoints is not None and self.checkpoints.per_epoch:
+            self.save_checkpoint(metrics, epoch, int(float(self.model.optimizer.iterations)))
         self.epoch_logs[epoch] = metrics
         self.last_epoch = epoch
         if not self._log_every_epoch:
@@ -102,21 +125,24 @@ class FittraceCallback(keras.callbacks.Callback):
 
 
 class BatchLoggingCallback(FittraceCallback):
-    """Also logs the running batch logs as ``batch_<key>`` every ``every_n_steps`` training steps.
+    """Also logs the running batch logs every ``every_n_steps`` training steps, or saves a
+    checkpoint every ``checkpoint_save_freq`` steps.
 
-    The step is the optimizer's iteration count, so repeated fits continue it. Overriding
-    ``on_train_batch_end`` makes Keras call batch hooks synchronously, so this class is used
-    only when per-step logging is asked for.
+    Values go under ``batch_<key>`` (the canonical name: never mixed with epoch values) and,
+    when epoch logging is off (``log_every_epoch=False``, MLflow's per-step mode), also under
+    the metric's own name, as MLflow logs them. The step is the optimizer's iteration count,
+    so repeated fits continue it. Overriding ``on_train_batch_end`` makes Keras call batch
+    hooks synchronously, so this class is used only when asked for.
     """
 
     def __init__(
         self,
-        log_metrics: LogMetrics,
-        on_error: Callable[[Exception], None],
+        writer: Any,
         log_every_epoch: bool,
-        every_n_steps: int,
+        every_n_steps: int | None,
+        checkpoints: Any = None,
     ) -> None:
-        super().__init__(log_metrics, on_error, log_every_epoch)
+        super().__init__(writer, log_every_epoch, checkpoints)
         self._every = every_n_steps
         self._epoch_base = 0  # global step before this epoch's first batch
         self._steps_done = 0
@@ -132,10 +158,19 @@ class BatchLoggingCallback(FittraceCallback):
     @_guarded
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         step = self._epoch_base + batch + 1  # batch may jump by steps_per_execution
-        if step // self._every > self._steps_done // self._every:
-            metrics = {f"batch_{k}": v for k, v in scalar_logs(logs).items()}
+        every, done = self._every, self._steps_done
+        if every and step // every > done // every:
+            values = scalar_logs(logs)
+            metrics = {f"batch_{k}": v for k, v in values.items()}
+            if not self._log_every_epoch:
+                metrics.update(values)
             if metrics:
                 self._log_metrics(metrics, step)
+        policy = self.checkpoints
+        if policy is not None and not policy.per_epoch:
+            freq = int(policy.save_freq)
+            if step // freq > done // freq:
+                self.save_checkpoint(scalar_logs(logs), self._epoch, step)
         self._steps_done = step
 
     @_guarded
@@ -153,13 +188,15 @@ class EvaluationLogs(keras.callbacks.Callback):
         self.logs = logs
 
 
-def make_callback(
-    log_metrics: LogMetrics,
-    on_error: Callable[[Exception], None],
-    log_every_epoch: bool = True,
-    log_every_n_steps: int | None = None,
-) -> FittraceCallback:
-    """The callback for one fit: epoch logging, plus per-step logging when ``log_every_n_steps``."""
-    if log_every_n_steps:
-        return BatchLoggingCallback(log_metrics, on_error, log_every_epoch, int(log_every_n_steps))
-    return FittraceCallback(log_metrics, on_error, log_every_epoch)
+def make_callback(writer: Any, settings: Any) -> FittraceCallback:
+    """The callback for one fit: epoch logging, plus per-step work when some is asked for."""
+    checkpoints = None
+    if settings.checkpoint:
+        from fittrace.autologging.checkpoints import CheckpointPolicy
+
+        weights = settings.checkpoint_save_weights_only
+        checkpoints = CheckpointPolicy(settings, ".h5" if weights else ".keras")
+    every = settings.log_every_n_steps
+    if every or (checkpoints is not None and not checkpoints.per_epoch):
+        return BatchLoggingCallback(writer, settings.log_every_epoch, every, checkpoints)
+    return FittraceCallback(writer, settings.log_every_epoch, checkpoints)

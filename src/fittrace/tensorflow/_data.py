@@ -168,13 +168,24 @@ def is_numpy_or_pandas(x: Any) -> bool:
     return module == "numpy" or module.startswith("pandas")
 
 
+def array_data(x: Any) -> Any | None:
+    """``x`` as data a run input can describe: numpy/pandas as is, a backend tensor (TensorFlow,
+    torch, JAX) as numpy; None for anything else (datasets, generators, dicts)."""
+    if x is None or is_numpy_or_pandas(x):
+        return x
+    module = type(x).__module__
+    if module.startswith(("tensorflow", "torch", "jax", "jaxlib")) and hasattr(x, "shape"):
+        return to_numpy(x)
+    return None
+
+
 def dataset_input(x: Any, y: Any, context: str) -> Any:
     """A run input (name, digest, schema, profile; never the data) for numpy/pandas ``x`` and ``y``."""
     from fittrace.autologging.datasets import dataset_input as describe  # the shared digest code
 
     return describe(
         x,
-        y if is_numpy_or_pandas(y) else None,
+        y if y is not None and is_numpy_or_pandas(y) else None,
         name="dataset",
         context=context,
         source="keras.Model.fit",

@@ -122,6 +122,37 @@ def load_model(
     )
 
 
+def load_checkpoint(
+    model: Any = None,
+    run_id: str | None = None,
+    epoch: int | None = None,
+    global_step: int | None = None,
+) -> Any:
+    """A Keras model from a checkpoint autologging saved (``checkpoint=True``).
+
+    The run's latest checkpoint (of the active run when ``run_id`` is None), or the one saved
+    at ``epoch`` / ``global_step``. A weights-only checkpoint is loaded into ``model``; a full
+    one is loaded as a new model (into ``model``'s weights too when one is given).
+    """
+    import keras
+
+    from fittrace.autologging import checkpoints
+
+    path = checkpoints.download(run_id, epoch, global_step, None)
+    if path.endswith(".weights.h5"):
+        if model is None:
+            raise InvalidParameterError(
+                "this checkpoint holds weights only: pass the model to load them into"
+            )
+        model.load_weights(path)
+        return model
+    loaded = keras.models.load_model(path)
+    if model is None:
+        return loaded
+    model.set_weights(loaded.get_weights())
+    return model
+
+
 def _load_keras(model_dir: Path, **load_kwargs: Any) -> Any:
     import keras
 

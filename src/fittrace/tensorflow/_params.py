@@ -67,8 +67,8 @@ def fit_params(arguments: Mapping[str, Any], batch_size: int | None) -> dict[str
 def optimizer_params(optimizer: Any) -> dict[str, Any]:
     """``optimizer_class`` plus ``optimizer_<key>`` for each config entry; a schedule is expanded.
 
-    The config's ``name`` is left out: Keras makes it unique per object (``adam_2``), so it
-    would differ between otherwise identical runs.
+    MLflow's names come too: ``optimizer_name`` (the config's ``name``, which Keras makes unique
+    per object: ``adam_2``) and ``opt_<key>`` (``mlflow.tensorflow``'s prefix) for every entry.
     """
     if optimizer is None:
         return {}
@@ -78,8 +78,6 @@ def optimizer_params(optimizer: Any) -> dict[str, Any]:
     except Exception:  # an optimizer without a config still has a class
         return params
     for key, value in config.items():
-        if key == "name":
-            continue
         name = f"optimizer_{key}"
         if isinstance(value, Mapping) and "class_name" in value:  # a serialized schedule
             params[name] = value["class_name"]
@@ -88,6 +86,7 @@ def optimizer_params(optimizer: Any) -> dict[str, Any]:
                     params[f"{name}_{sub_key}"] = _plain(sub_value)
         else:
             params[name] = _plain(value)
+    params.update({f"opt_{k[10:]}": v for k, v in params.items() if k != "optimizer_class"})
     return params
 
 
