@@ -66,7 +66,7 @@ def test_threads_registering_versions_get_distinct_numbers(uri):
         t.start()
     for t in threads:
         t.join()
-    assert sorted(versions, key=int) == [str(v) for v in range(1, 9)]
+    assert sorted(versions) == list(range(1, 9))
 
 
 def _sessions(uri: str) -> int:

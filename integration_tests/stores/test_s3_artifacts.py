@@ -194,7 +194,7 @@ def test_sklearn_model_round_trip_through_s3(
         )
 
     model_uri = f"runs:/{run.info.run_id}/model"
-    assert info.model_uri == model_uri
+    assert info.model_uri == f"models:/{info.model_id}" and info.artifact_path == "model"
     assert "model/MLmodel" in bucket.keys(_artifact_prefix(bucket, run))
     with pytest.warns(UserWarning, match=rf"s3://{bucket.name}/.*not on this machine"):
         pyfunc_model = fittrace.pyfunc.load_model(model_uri)

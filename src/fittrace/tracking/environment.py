@@ -152,12 +152,17 @@ def requirements() -> str:
     """``environment/requirements.txt``: computed on first use, again only after a package install.
 
     An install changes the modification time of its ``sys.path`` directory;
-    otherwise the process's first answer is reused.
+    otherwise the process's first answer is reused. The working directory and the script's own
+    folder are not watched: runs write there (``fitruns/``), installs do not.
     """
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    unwatched = {os.getcwd(), os.path.dirname(os.path.abspath(main)) if main else ""}
     key = []
     for entry in sys.path:
+        if os.path.abspath(entry or ".") in unwatched:
+            continue
         try:
-            key.append((entry, os.stat(entry or ".").st_mtime_ns))
+            key.append((entry, os.stat(entry).st_mtime_ns))
         except OSError:
             continue
     if _requirements.get("key") != key:
