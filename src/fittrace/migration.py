@@ -112,15 +112,11 @@ class _Side:
         return self.client.get_experiment_by_name(name)
 
     def runs(self, experiment_id: str) -> Iterator[Any]:
-        token = None
-        while True:
-            page = self.client.search_runs(
+        return _pages(
+            lambda token: self.client.search_runs(
                 [experiment_id], run_view_type=3, max_results=_PAGE, page_token=token
             )
-            yield from page
-            token = page.token
-            if not token:
-                return
+        )
 
     def history(self, run_id: str, key: str) -> list[Any]:
         return list(self.client.get_metric_history(run_id, key))
@@ -243,17 +239,28 @@ class _MlflowSide(_Side):
         return entities
 
     def registered_models(self) -> list[Any]:
-        found, token = [], None
-        while True:
-            page = self.client.search_registered_models(max_results=_PAGE, page_token=token)
-            found.extend(page)
-            token = page.token
-            if not token:
-                return found
+        return list(
+            _pages(
+                lambda token: self.client.search_registered_models(
+                    max_results=_PAGE, page_token=token
+                )
+            )
+        )
 
     def logged_models(self, experiment_id: str) -> list[Any]:
         search = getattr(self.client, "search_logged_models", None)
         return list(search(experiment_ids=[experiment_id])) if search else []
+
+
+def _pages(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
+    """Every item of a paged search: ``fetch(page_token)`` returns a page with a ``token``."""
+    token = None
+    while True:
+        page = fetch(token)
+        yield from page
+        token = page.token
+        if not token:
+            return
 
 
 def _quote(text: str) -> str:
