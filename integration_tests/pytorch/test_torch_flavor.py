@@ -44,10 +44,13 @@ def test_directory_layout_and_full_reload(net, x, tmp_path):
     assert flavor["model_data"] == "data" and flavor["pytorch_version"] == torch.__version__
     assert flavor["state_dict"] == "data/state_dict.pth"
     assert mlmodel["flavors"]["python_function"]["loader_module"] == "mlflow.pytorch"
-    assert any(
-        line.startswith("torch==")
-        for line in (tmp_path / "m" / "requirements.txt").read_text().splitlines()
-    )
+    requirements = (tmp_path / "m" / "requirements.txt").read_text().splitlines()
+    assert f"torch=={torch.__version__}" in requirements  # the local label (+cpu) stays
+    local_label = torch.__version__.partition("+")[2]
+    if local_label:  # and pip gets the wheel index that serves such builds
+        assert (
+            requirements[0] == f"--extra-index-url https://download.pytorch.org/whl/{local_label}"
+        )
     state = torch.load(tmp_path / "m" / "data" / "state_dict.pth", weights_only=True)
     assert state.keys() == net.state_dict().keys()
     reloaded = fittrace.pytorch.load_model(tmp_path / "m")

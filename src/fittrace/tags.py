@@ -26,6 +26,7 @@ FRAMEWORK = "mlflow.framework."  # fittrace's: + module name, the version of a f
 NOTE = "mlflow.note.content"
 AUTOLOGGING = "mlflow.autologging"
 AUTOLOGGING_ERRORS = "mlflow.autologging.errors"
+LOGGED_IMAGES = "mlflow.loggedImages"  # "True" once log_image(key=...) stored a step image
 
 
 def canonical(key: str) -> str:

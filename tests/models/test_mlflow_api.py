@@ -77,6 +77,36 @@ def test_tables_images_and_artifact_loading():
     assert {f.path for f in top} == {"eval", "plots", "conf.yaml", "notes"}
 
 
+def test_image_series_by_key_and_step_as_mlflow_lays_them_out():
+    with mlflow.start_run() as run:
+        for step in (0, 1):
+            mlflow.log_image(
+                np.full((300, 600, 3), step * 255, np.uint8), key="val/sample", step=step
+            )
+        with pytest.raises(mlflow.exceptions.InvalidParameterError, match="key"):
+            mlflow.log_image(np.zeros((2, 2)), key="bad:key")
+        with pytest.raises(mlflow.exceptions.InvalidParameterError, match="exactly one"):
+            mlflow.log_image(np.zeros((2, 2)))
+    run = mlflow.get_run(run.info.run_id)
+    assert run.data.tags["mlflow.loggedImages"] == "True"
+    names = sorted(
+        f.path
+        for f in mlflow.artifacts.list_artifacts(run_id=run.info.run_id, artifact_path="images")
+    )
+    assert len(names) == 4
+    full = [n for n in names if n.endswith(".png")]
+    assert [n.split("+")[:3] for n in full] == [
+        ["images/val~sample", "step", "0"],
+        ["images/val~sample", "step", "1"],
+    ]
+    white = mlflow.artifacts.load_image(f"runs:/{run.info.run_id}/{full[1]}")
+    assert white.size == (600, 300) and white.getpixel((0, 0)) == (255, 255, 255)
+    thumbnail = mlflow.artifacts.load_image(
+        f"runs:/{run.info.run_id}/{full[1][:-4]}+compressed.webp"
+    )
+    assert thumbnail.size == (256, 128)
+
+
 def test_registry_versions_are_ints_and_aliases_map_to_them(toy, toy_model):
     with mlflow.start_run():
         info = toy.log_model(toy_model, name="model", registered_model_name="heart")

@@ -56,6 +56,25 @@ def test_requirements_are_pinned_from_installed_versions(toy, toy_model, tmp_pat
     assert python_env["dependencies"] == ["-r requirements.txt"]
 
 
+def test_local_version_labels_kept_only_for_pytorch_builds(monkeypatch):
+    from fittrace.models import requirements
+
+    versions = {
+        "fittrace": "0.2.0",
+        "torch": "2.13.0+cu128",
+        "torchvision": "0.28.0+cu128",
+        "numpy": "2.1.0+custom",
+    }
+    monkeypatch.setattr(requirements, "_full_version", versions.get)
+    assert requirements.pinned_requirements(["torch", "torchvision", "numpy"]) == [
+        "--extra-index-url https://download.pytorch.org/whl/cu128",
+        "fittrace==0.2.0",
+        "torch==2.13.0+cu128",
+        "torchvision==0.28.0+cu128",
+        "numpy==2.1.0",
+    ]
+
+
 def test_pip_requirements_replace_the_inferred_list(toy, toy_model, tmp_path):
     toy.save_model(toy_model, tmp_path / "m", pip_requirements=["only-this==1.0"])
     assert (tmp_path / "m" / "requirements.txt").read_text() == "only-this==1.0\n"

@@ -34,14 +34,24 @@ _SKIP_MODULES = frozenset(
 )
 
 
+# PyTorch's wheel index serves the builds whose version has a local label (2.13.0+cpu, +cu128):
+# pip finds ``torch==2.13.0+cpu`` only with that index, so those pins keep the label and the index.
+_PYTORCH_DISTRIBUTIONS = frozenset({"torch", "torchvision", "torchaudio"})
+_PYTORCH_INDEX = "https://download.pytorch.org/whl/"
+
+
 @lru_cache(maxsize=256)
-def installed_version(distribution: str) -> str | None:
-    """The installed version of a distribution, without a local label (``2.13.0+cpu`` -> ``2.13.0``)."""
+def _full_version(distribution: str) -> str | None:
     try:
-        found = metadata.version(distribution)
+        return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
-    return found.split("+", 1)[0]
+
+
+def installed_version(distribution: str) -> str | None:
+    """The installed version of a distribution, without a local label (``2.13.0+cpu`` -> ``2.13.0``)."""
+    found = _full_version(distribution)
+    return found and found.split("+", 1)[0]
 
 
 def distribution_for_module(module: str) -> str | None:
@@ -60,7 +70,8 @@ def pinned_requirements(
 ) -> list[str]:
     """``name==version`` lines for fittrace, the given distributions and the given modules' distributions.
 
-    Distributions that are not installed are skipped.
+    Distributions that are not installed are skipped; local version labels are dropped except
+    on PyTorch's own builds, which get their wheel index as a first line.
     """
     names: dict[str, None] = {"fittrace": None}
     names.update((d, None) for d in distributions)
@@ -70,9 +81,17 @@ def pinned_requirements(
             names[dist] = None
     lines = []
     for name in names:
-        version = installed_version(name)
-        if version is not None:
-            lines.append(f"{name}=={version}")
+        version = _full_version(name)
+        if version is None:
+            continue
+        public, _, local = version.partition("+")
+        if local and name in _PYTORCH_DISTRIBUTIONS:
+            index = f"--extra-index-url {_PYTORCH_INDEX}{local}"
+            if index not in lines:
+                lines.insert(0, index)
+        else:
+            version = public
+        lines.append(f"{name}=={version}")
     return lines
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +48,24 @@ def _page_offset(token: str | None) -> int:
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise InvalidParameterError(f"Invalid page_token {token!r}: not from search_runs")
     return offset
+
+
+_IMAGE_KEY = re.compile(r"^[A-Za-z0-9_\-./ ]+$")
+_THUMBNAIL_PX = 256  # the longer side of log_image's thumbnails, as MLflow's
+
+
+def _pil_image(image: Any) -> Any:
+    """A PIL image from a PIL image or a numpy array (floats in [0, 1] or uint8)."""
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image
+    import numpy as np
+
+    array = np.asarray(image)
+    if array.dtype.kind == "f":
+        array = np.clip(array * 255, 0, 255).round()
+    return Image.fromarray(array.astype(np.uint8))
 
 
 _EXPERIMENT_ATTRIBUTES = ("name", "experiment_id", "creation_time", "last_update_time")
@@ -304,24 +324,51 @@ class Client(RegistryClient):
             with open(path, "rb") as f:
                 self.artifact_repository(run_id).write_bytes(artifact_file, f.read())
 
-    def log_image(self, run_id: str, image: Any, artifact_file: str) -> None:
-        """Save a numpy array (HxW, HxWx3, HxWx4; floats in [0, 1] or uint8) or a PIL image (needs Pillow)."""
+    def log_image(
+        self,
+        run_id: str,
+        image: Any,
+        artifact_file: str | None = None,
+        key: str | None = None,
+        step: int | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        """Save a numpy array (HxW, HxWx3, HxWx4; floats in [0, 1] or uint8) or a PIL image (needs Pillow).
+
+        Either as ``artifact_file``, or as one step of the image series ``key``: MLflow's layout,
+        ``images/<key>+step+<step>+timestamp+<ms>+<uuid>.png`` beside a thumbnail of at most
+        256 px ``...+compressed.webp``, and the run tagged ``mlflow.loggedImages``.
+        """
+        if (artifact_file is None) == (key is None):
+            raise InvalidParameterError("log_image takes exactly one of artifact_file and key")
+        image = _pil_image(image)
+        if artifact_file is not None:
+            self._write_image(run_id, image, artifact_file)
+            return
+        if not _IMAGE_KEY.match(key):
+            raise InvalidParameterError(
+                f"log_image key {key!r} may only hold letters, digits, '_', '-', '.', ' ' and '/'"
+            )
+        timestamp = (
+            int(time.time() * 1000)
+            if timestamp is None
+            else validation.integer("timestamp", timestamp)
+        )
+        stem = "images/{}+step+{}+timestamp+{}+{}".format(
+            key.replace("/", "~"), validation.integer("step", step or 0), timestamp, uuid.uuid4()
+        )
+        self._write_image(run_id, image, stem + ".png")
+        thumbnail = image.copy()
+        thumbnail.thumbnail((_THUMBNAIL_PX, _THUMBNAIL_PX))
+        self._write_image(run_id, thumbnail, stem + "+compressed.webp")
+        self.set_tag(run_id, tags_.LOGGED_IMAGES, "True")
+
+    def _write_image(self, run_id: str, image: Any, artifact_file: str) -> None:
         import io
 
-        from PIL import Image
-
-        if not isinstance(image, Image.Image):
-            import numpy as np
-
-            array = np.asarray(image)
-            if array.dtype.kind == "f":
-                array = np.clip(array * 255, 0, 255).round()
-            image = Image.fromarray(array.astype(np.uint8))
         buffer = io.BytesIO()
-        image.save(
-            buffer,
-            format=(os.path.splitext(artifact_file)[1][1:] or "png").upper().replace("JPG", "JPEG"),
-        )
+        suffix = (os.path.splitext(artifact_file)[1][1:] or "png").upper()
+        image.save(buffer, format=suffix.replace("JPG", "JPEG"))
         self.artifact_repository(run_id).write_bytes(artifact_file, buffer.getvalue())
 
     def load_table(self, run_id: str, artifact_file: str) -> dict[str, list] | None:

@@ -342,10 +342,17 @@ def log_figure(figure: Any, artifact_file: str) -> None:
     client.log_figure(run_id, figure, artifact_file)
 
 
-def log_image(image: Any, artifact_file: str) -> None:
-    """Save a numpy array (HxW, HxWx3, HxWx4; floats in [0, 1] or uint8) or a PIL image as an artifact."""
+def log_image(
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+) -> None:
+    """Save a numpy array or PIL image as ``artifact_file``, or as step ``step`` of the image
+    series ``key`` (see ``Client.log_image``)."""
     client, run_id = _active_run_id()
-    client.log_image(run_id, image, artifact_file)
+    client.log_image(run_id, image, artifact_file, key=key, step=step, timestamp=timestamp)
 
 
 def log_table(data: Any, artifact_file: str) -> None:
