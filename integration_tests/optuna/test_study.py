@@ -202,3 +202,25 @@ def test_a_failing_store_changes_no_trial_and_warns_once(monkeypatch, fault, run
             (str(x), "FINISHED") for _, x, _, _ in expected
         ]
         assert "tracking store unavailable" in _parent(runs).data.tags[tags.AUTOLOGGING_ERRORS]
+
+
+def test_objective_and_callback_pickle_as_the_users_own(monkeypatch, runs):
+    import pickle
+
+    seen = {}
+    real = optuna.study.study._optimize
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.study.study, "_optimize", spy)
+    fittrace.optuna.autolog()
+    user_callback = optuna.study.MaxTrialsCallback(50)
+    optuna.create_study().optimize(_quadratic, n_trials=2, callbacks=[user_callback])
+    assert pickle.loads(pickle.dumps(seen["func"])) is _quadratic
+    shipped = pickle.loads(pickle.dumps(seen["callbacks"]))
+    assert type(shipped[0]) is optuna.study.MaxTrialsCallback
+    trial = optuna.create_study().ask()
+    shipped[1](None, trial)  # a shipped recorder records nothing and raises nothing
+    assert len(_children(runs, _parent(runs))) == 2

@@ -112,24 +112,46 @@ class _Trials:
                 self.finish(trial)
 
 
-def _objective(call: Call, trials: _Trials, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """The user's objective, run with its trial's run active (when that run could be made)."""
+class _TrialObjective:
+    """The user's objective, run with its trial's run active (when that run could be made).
 
-    def objective(trial: Any) -> Any:
+    Pickled (to ship the objective to another process), it is the user's objective alone.
+    """
+
+    def __init__(self, call: Call, trials: _Trials, func: Callable[[Any], Any]) -> None:
+        self._call, self._trials, self.func = call, trials, func
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unwrapped, (self.func,)
+
+    def __call__(self, trial: Any) -> Any:
         with contextlib.ExitStack() as stack:
-            with call.guard("starting the trial run"):
-                stack.enter_context(trials.open(trial.number).activate())
-            return func(trial)
-
-    return objective
+            with self._call.guard("starting the trial run"):
+                stack.enter_context(self._trials.open(trial.number).activate())
+            return self.func(trial)
 
 
-def _callback(call: Call, trials: _Trials) -> Callable[[Any, Any], None]:
-    def record_trial(study: Any, trial: Any) -> None:
-        with call.guard("recording a trial"):
-            trials.finish(trial)
+def _unwrapped(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return func
 
-    return record_trial
+
+class TrialRecorder:
+    """The callback that records each finished trial into its run.
+
+    Pickled, it records nothing: its runs belong to the process that made them.
+    """
+
+    def __init__(self, call: Call | None, trials: _Trials | None) -> None:
+        self._call, self._trials = call, trials
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return TrialRecorder, (None, None)
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        if self._call is None or self._trials is None:
+            return
+        with self._call.guard("recording a trial"):
+            self._trials.finish(trial)
 
 
 def _log_best(call: Call, study: Any) -> None:
@@ -153,9 +175,9 @@ def _capture_optimize(call: Call) -> Generator[None, Any, None]:
     call.log_params(_study_params(call, study))
     call.set_tags({"optuna.study_name": study.study_name})
     trials = _Trials(call)
-    call.replace_arg("func", 0, _objective(call, trials, func))
+    call.replace_arg("func", 0, _TrialObjective(call, trials, func))
     callbacks = call.get_arg("callbacks", 5)
-    call.replace_arg("callbacks", 5, [*(callbacks or ()), _callback(call, trials)])
+    call.replace_arg("callbacks", 5, [*(callbacks or ()), TrialRecorder(call, trials)])
     try:
         yield
     finally:
