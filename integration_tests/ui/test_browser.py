@@ -14,6 +14,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -113,6 +114,9 @@ def content(tmp_path: Path) -> dict[str, str]:
                 )
                 fittrace.log_metric("acc", 0.8 + i / 20)
                 ids[f"trial-{i}"] = child.info.run_id
+                if i == 2:
+                    with fittrace.start_run(run_name="fold-a", nested=True):
+                        fittrace.log_param("fold", "a")
     ids["sweep"] = parent.info.run_id
     with fittrace.start_run(run_name="wide") as wide:
         client.log_batch(
@@ -141,7 +145,18 @@ def _wait(driver, css: str):
     return WebDriverWait(driver, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, css))
 
 
+def _ready(driver) -> bool:
+    """Whether the page's script has finished setting the page up."""
+    return driver.execute_script("return document.documentElement.dataset.ready === '1'")
+
+
+def _wait_url(driver, part: str) -> None:
+    """Until the page the last click navigated to (its URL holds ``part``) is set up."""
+    WebDriverWait(driver, 10).until(lambda d: part in unquote_plus(d.current_url) and _ready(d))
+
+
 def _row_names(driver) -> list[str]:
+    WebDriverWait(driver, 10).until(_ready)
     cells = driver.find_elements(
         By.CSS_SELECTOR, "table.runs tbody tr:not([hidden]) td:nth-child(2) a"
     )
@@ -167,23 +182,38 @@ def test_runs_table_filter_sort_columns_nesting_and_compare(browser, ui, content
     assert _fits_viewport(browser)
     shots(browser, "01-runs")
 
-    browser.find_element(By.CSS_SELECTOR, "button.expand").click()
+    sweep, trial = browser.find_elements(By.CSS_SELECTOR, "button.expand")
+    sweep.click()
     assert _row_names(browser) == ["modelled", "wide", "sweep", "trial-2", "trial-1", "trial-0"]
-    parent_cells = browser.find_elements(By.CSS_SELECTOR, "tr.child td:nth-child(3)")
+    parent_cells = browser.find_elements(By.CSS_SELECTOR, "tr.child:not([hidden]) td:nth-child(3)")
     assert [c.text for c in parent_cells] == ["sweep"] * 3
+    trial.click()  # a grandchild unfolds under its own parent
+    assert _row_names(browser) == [
+        "modelled",
+        "wide",
+        "sweep",
+        "trial-2",
+        "fold-a",
+        "trial-1",
+        "trial-0",
+    ]
     shots(browser, "02-runs-expanded")
+    sweep.click()  # folding the parent folds the whole subtree
+    assert _row_names(browser) == ["modelled", "wide", "sweep"]
+    sweep.click()
+    assert _row_names(browser) == ["modelled", "wide", "sweep", "trial-2", "trial-1", "trial-0"]
+    assert trial.get_attribute("aria-expanded") == "false"
 
     box = browser.find_element(By.NAME, "filter")
     box.send_keys("metrics.acc >= 0.85")
     box.submit()
-    _wait(browser, "p.pager")
+    _wait_url(browser, "filter=metrics.acc")
     assert "of 3" in browser.find_element(By.CSS_SELECTOR, "p.pager").text
     assert sorted(_row_names(browser)) == ["modelled", "trial-1", "trial-2"]
 
     browser.get(f"{ui}/experiments/{content['experiment']}")
     browser.find_element(By.LINK_TEXT, "metrics.acc").click()  # sort: highest first
-    _wait(browser, "table.runs")
-    assert "order_by=metrics" in browser.current_url
+    _wait_url(browser, "order_by=metrics.`acc` DESC")
     accs = [
         c.text
         for c in browser.find_elements(By.CSS_SELECTOR, "table.runs tbody tr td:nth-child(7)")
@@ -191,8 +221,7 @@ def test_runs_table_filter_sort_columns_nesting_and_compare(browser, ui, content
     shots(browser, "03-runs-sorted")
     assert accs[0] == "0.9"
     browser.find_element(By.PARTIAL_LINK_TEXT, "metrics.acc").click()  # again: lowest first
-    _wait(browser, "table.runs")
-    assert "ASC" in browser.current_url.replace("%20", " ").replace("+", " ")
+    _wait_url(browser, "order_by=metrics.`acc` ASC")
 
     # choose columns: only params.lr besides the name
     browser.find_element(By.CSS_SELECTOR, "details.columns summary").click()
@@ -200,7 +229,7 @@ def test_runs_table_filter_sort_columns_nesting_and_compare(browser, ui, content
         if box.is_selected() != (box.get_attribute("value") == "params.lr"):
             box.click()
     browser.find_element(By.XPATH, "//button[text()='Show columns']").click()
-    _wait(browser, "table.runs")
+    _wait_url(browser, "col=params.lr")
     headers = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "table.runs th")]
     assert headers[-1].startswith("params.lr") and "metrics.acc" not in headers
     assert "col=params.lr" in browser.current_url
@@ -208,7 +237,7 @@ def test_runs_table_filter_sort_columns_nesting_and_compare(browser, ui, content
 
     # select the three trials and compare them
     browser.get(f"{ui}/experiments/{content['experiment']}")
-    browser.find_element(By.CSS_SELECTOR, "button.expand").click()
+    browser.find_element(By.CSS_SELECTOR, "button.expand").click()  # the sweep's
     for name in ("trial-0", "trial-1", "trial-2"):
         browser.find_element(By.CSS_SELECTOR, f"input[value='{content[name]}']").click()
     compare = browser.find_element(By.ID, "compare")

@@ -192,6 +192,7 @@ def _row(
         join(cells),
         class_="child" if depth else None,
         data_parent=parent if depth else None,
+        data_depth=min(depth, 4) if depth > 1 else None,
     )
 
 

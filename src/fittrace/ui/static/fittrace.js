@@ -112,14 +112,21 @@
 
   function nestedRuns() {
     document.querySelectorAll("tr[data-parent]").forEach(function (row) { row.hidden = true; });
+    // Folding a run folds its whole subtree; unfolding shows only its own children.
+    function setOpen(button, open) {
+      button.setAttribute("aria-expanded", String(open));
+      button.textContent = (open ? "▾ " : "▸ ") + button.dataset.count;
+      document.querySelectorAll('tr[data-parent="' + button.dataset.run + '"]').forEach(
+        function (row) {
+          row.hidden = !open;
+          var inner = row.querySelector("button.expand");
+          if (inner && !open) setOpen(inner, false);
+        });
+    }
     document.querySelectorAll("button.expand").forEach(function (button) {
       button.hidden = false;
       button.addEventListener("click", function () {
-        var open = button.getAttribute("aria-expanded") !== "true";
-        button.setAttribute("aria-expanded", String(open));
-        button.textContent = (open ? "▾ " : "▸ ") + button.dataset.count;
-        document.querySelectorAll('tr[data-parent="' + button.dataset.run + '"]').forEach(
-          function (row) { row.hidden = !open; });
+        setOpen(button, button.getAttribute("aria-expanded") !== "true");
       });
     });
   }
@@ -144,5 +151,6 @@
     nestedRuns();
     compareSelection();
     charts();
+    document.documentElement.dataset.ready = "1";  // for tests and tools driving the page
   });
 })();
