@@ -1,5 +1,6 @@
 """Tracking through a tracking server (``http://``) beside tracking straight into SQLite,
-and beside MLflow's tracking server with MLflow's client (when mlflow is installed).
+and beside MLflow's tracking server with MLflow's client and with fittrace's (when mlflow is
+installed).
 
 Each server (``fittrace server`` / ``mlflow server`` over a SQLite file of its own, artifacts
 proxied to a local folder) runs in its own process; each measurement runs in a fresh
@@ -197,6 +198,9 @@ def main() -> None:
                 metrics = _child("mlflow-metrics", args.metrics, ml_url)
                 fits = _child("mlflow-fits", args.fits, ml_url)
                 rows.append(("mlflow http", metrics, fits))
+                metrics = _child("metrics", args.metrics, ml_url)
+                fits = _child("fits", args.fits, ml_url)
+                rows.append(("fittrace→mlflow", metrics, fits))
     print(f"{args.metrics:,} buffered log_metric calls + flush; autologged LogisticRegression fit")
     print(f"{'store':18} {'accepted/s':>12} {'persisted/s':>12} {'total s':>8} {'fit ms':>8}")
     for name, metrics, fits in rows:
@@ -205,12 +209,17 @@ def main() -> None:
             f" {metrics['total_s']:>8.3f} {fits['fit_s'] * 1000:>8.1f}"
         )
     print(f"plain fit (no autolog): {rows[0][2]['plain_fit_s'] * 1000:.1f} ms")
-    if len(rows) == 3:
-        (_, _, _), (_, ours, our_fit), (_, theirs, their_fit) = rows
-        print(
-            f"over http, fittrace vs MLflow: {ours['persisted_per_s'] / theirs['persisted_per_s']:.0f}x"
-            f" the metric throughput, 1/{their_fit['fit_s'] / our_fit['fit_s']:.0f} of the fit time"
-        )
+    if len(rows) == 4:
+        _, (_, ours, our_fit), (_, theirs, their_fit), (_, into, into_fit) = rows
+        for what, mine, fit in (
+            ("fittrace server", ours, our_fit),
+            ("mlflow server", into, into_fit),
+        ):
+            print(
+                f"fittrace into {what} vs MLflow into mlflow server: "
+                f"{mine['persisted_per_s'] / theirs['persisted_per_s']:.0f}x the metric throughput,"
+                f" 1/{their_fit['fit_s'] / fit['fit_s']:.0f} of the fit time"
+            )
 
 
 if __name__ == "__main__":
