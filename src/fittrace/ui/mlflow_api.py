@@ -1,0 +1,925 @@
+"""MLflow's REST API 2.0 on ``fittrace server``: an unmodified ``mlflow`` client logs to it.
+
+Endpoints under ``/api/2.0/mlflow/`` (and ``/ajax-api/2.0/mlflow/``) for experiments, runs,
+metric histories, logged models, registered models and model versions, answered in MLflow's JSON
+(int64 values as strings, ``run_uuid`` beside ``run_id``) with MLflow's errors:
+``{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": ...}`` and its status codes.
+
+The artifact proxy ``/api/2.0/mlflow-artifacts/artifacts`` serves the server's artifact root:
+``GET <path>`` downloads a file, ``PUT <path>`` uploads one, ``GET ?path=<folder>`` lists a folder.
+To MLflow clients every location under the artifact root is spelled ``mlflow-artifacts:/<path
+below the root>`` (MLflow's ``--serve-artifacts`` default); the store keeps the real location, so
+fittrace's own client and UI read the same runs. Locations a client sends are accepted only under
+the root, so the server never touches anything but its own artifact root.
+
+A logged model (MLflow 3's ``log_model``) is kept as fittrace keeps its own: the run's tag
+``mlflow.loggedModel.<model_id>``, its files in the run's artifacts; so a logged model needs a run.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import json
+import logging
+import posixpath
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from fittrace import tags as tags_
+from fittrace.entities import (
+    MODEL_OUTPUT_TAG_PREFIX,
+    Experiment,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    RunInfo,
+    RunStatus,
+    ViewType,
+    tagged_models,
+)
+from fittrace.exceptions import (
+    FittraceError,
+    InvalidParameterError,
+    ResourceAlreadyExistsError,
+    ResourceNotFoundError,
+)
+from fittrace.models import logged
+from fittrace.store.artifacts import clean_artifact_path, repository_for
+from fittrace.store.mlflow_rest import (
+    _VIEW,
+    ARTIFACTS_API,
+    _dict,
+    _float_in,
+    _float_out,
+    _offset_token,
+    _pairs,
+    dataset_input,
+    dataset_json,
+)
+from fittrace.tracking import context, validation
+from fittrace.ui import api
+
+log = logging.getLogger("fittrace.server")
+
+_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
+_ARTIFACT_PREFIXES = (ARTIFACTS_API, "/ajax-api/2.0/mlflow-artifacts/artifacts")
+SCHEME = "mlflow-artifacts:/"
+_VIEWS = {name: view for view, name in _VIEW.items()}
+_STATUS = {
+    "RESOURCE_DOES_NOT_EXIST": 404,
+    "ENDPOINT_NOT_FOUND": 404,
+    "PERMISSION_DENIED": 403,
+    "INTERNAL_ERROR": 500,
+}
+_MAX_PAGE = 50_000
+
+
+def handles(path: str) -> bool:
+    """Whether ``path`` is one of MLflow's API paths (tracking or artifact proxy)."""
+    return path.startswith(_PREFIXES) or path.startswith(_ARTIFACT_PREFIXES)
+
+
+class MlflowError(Exception):
+    """An answer in MLflow's error shape."""
+
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status or _STATUS.get(code, 400)
+
+
+def _code(error: FittraceError) -> str:
+    if isinstance(error, ResourceNotFoundError):
+        return "RESOURCE_DOES_NOT_EXIST"
+    if isinstance(error, ResourceAlreadyExistsError):
+        return "RESOURCE_ALREADY_EXISTS"
+    if isinstance(error, InvalidParameterError):
+        return "INVALID_PARAMETER_VALUE"
+    return "INTERNAL_ERROR"
+
+
+def _reply(value: dict[str, Any], status: int = 200) -> api.Reply:
+    return api.Reply(status, json.dumps(value, allow_nan=False).encode())
+
+
+def error_reply(code: str, message: str, status: int) -> api.Reply:
+    return _reply({"error_code": code, "message": message}, status)
+
+
+# ------------------------------------------------------------------------- request arguments
+
+
+class Args:
+    """A request's arguments: its JSON body, or its query string (GET)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def one(self, name: str, default: Any = None) -> Any:
+        value = self.values.get(name, default)
+        if isinstance(value, list):
+            value = value[0] if value else default
+        return default if value is None else value
+
+    def text(self, name: str) -> str:
+        value = self.one(name)
+        if not isinstance(value, str) or not value:
+            raise InvalidParameterError(f"Missing value for required parameter '{name}'")
+        return value
+
+    def many(self, name: str) -> list[Any]:
+        value = self.values.get(name)
+        return [] if value is None else value if isinstance(value, list) else [value]
+
+    def integer(self, name: str, default: int | None = None) -> int | None:
+        value = self.one(name)
+        return default if value in (None, "") else _integer(name, value)
+
+    def pairs(self, name: str) -> dict[str, str]:
+        return _dict(self.many(name))
+
+
+def _integer(name: str, value: Any) -> int:
+    """An int64 of MLflow's JSON: a number, or its decimal text."""
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            raise InvalidParameterError(f"{name} must be an integer, got {value!r}") from None
+    return validation.integer(name, value)
+
+
+def _offset(token: Any) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.b64decode(token))["offset"]
+    except (ValueError, TypeError, KeyError):
+        raise InvalidParameterError(f"Invalid page_token {token!r}") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidParameterError(f"Invalid page_token {token!r}")
+    return offset
+
+
+def _page(items: list[Any], offset: int, size: int) -> tuple[list[Any], str | None]:
+    """Items ``offset`` to ``offset + size`` of a list holding one more if there are more."""
+    more = len(items) > offset + size
+    return items[offset : offset + size], _offset_token(offset + size) if more else None
+
+
+def _max_results(args: Args, default: int) -> int:
+    size = args.integer("max_results", default)
+    if size is None or not 1 <= size <= _MAX_PAGE:
+        raise InvalidParameterError(f"max_results must be between 1 and {_MAX_PAGE}")
+    return size
+
+
+# ---------------------------------------------------------------------------------- the API
+
+
+class MlflowApi:
+    """MLflow's endpoints over the store, pool, write permission and artifact root of ``tracking``."""
+
+    def __init__(self, tracking: api.TrackingApi, client: Any) -> None:
+        self.tracking, self.client, self.store = tracking, client, tracking.store
+        self.root = (self.store.artifact_root or "").rstrip("/")
+        self.routes: dict[tuple[str, str], tuple[Callable[[Args], dict[str, Any]], bool]] = {}
+        for method, endpoint, handler, write in _endpoints(self):
+            self.routes[(method, endpoint)] = (handler, write)
+
+    # -- locations -------------------------------------------------------------------
+    def public(self, location: str) -> str:
+        """How an MLflow client sees a location: ``mlflow-artifacts:/...`` under the root."""
+        if self.root and (location == self.root or location.startswith(self.root + "/")):
+            return SCHEME + location[len(self.root) + 1 :]
+        return location
+
+    def private(self, location: str) -> str:
+        """The store's spelling of a location an MLflow client sent; only under the root."""
+        if location.startswith("mlflow-artifacts:"):
+            rel = clean_artifact_path(unquote(urlsplit(location).path))
+            return f"{self.root}/{rel}" if rel else self.root
+        api._check_location(self.store, location)
+        return location
+
+    def write(
+        self,
+        run_id: str,
+        metrics: list[dict[str, Any]] | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> None:
+        """Rows of one run, checked as fittrace's own API checks them, in one store write."""
+        now = int(time.time() * 1000)
+        arguments = {
+            "metrics": [
+                [
+                    run_id,
+                    m.get("key"),
+                    _float_in(m.get("value")),
+                    _integer("timestamp", m.get("timestamp", now)),
+                    _integer("step", m.get("step", 0)),
+                ]
+                for m in metrics or ()
+            ],  # fmt: skip
+            "params": [[run_id, k, v] for k, v in (params or {}).items()],
+            "tags": [[run_id, k, v] for k, v in (tags or {}).items()],
+        }
+        api.check_batch(arguments)
+        self.store.write_batch(**arguments)
+
+    # -- artifact proxy ----------------------------------------------------------------
+    def _artifacts(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Any,
+        body: BinaryIO,
+        resources: contextlib.ExitStack,
+    ) -> api.Reply:
+        """The artifact root's files: list (``?path=``), download (GET) and upload (PUT)."""
+        if not self.root:
+            raise MlflowError("ENDPOINT_NOT_FOUND", "This server has no artifact root to serve")
+        repo = repository_for(self.root)
+        rel = clean_artifact_path(path)
+        if not rel:
+            self.tracking._allow(method, "GET")
+            folder = clean_artifact_path(parse_qs(query).get("path", [""])[0])
+            infos = self.tracking._on_pool(repo.list_artifacts, folder or None)
+            files = [
+                {"path": posixpath.relpath(f.path, folder) if folder else f.path,
+                 "is_dir": f.is_dir, **({} if f.file_size is None else {"file_size": str(f.file_size)})}
+                for f in infos
+            ]  # fmt: skip
+            return _reply({"files": files})
+        if method == "PUT":
+            self.tracking._refuse_write("Uploading an artifact")
+            length = self.tracking._length(headers, self.tracking.max_upload)
+            api.receive_file(repo, rel, length, body, resources)
+            return _reply({})
+        self.tracking._allow(method, "GET", "PUT")
+        info = self.tracking._on_pool(api.find, repo, rel)
+        if info is None or info.is_dir:
+            raise ResourceNotFoundError(f"No artifact file {rel!r}")
+        stream = api.open_file(repo, rel, resources)
+        return api.Reply(200, stream, "application/octet-stream")
+
+    # -- dispatch --------------------------------------------------------------------
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: Any,
+        body: BinaryIO,
+        resources: contextlib.ExitStack,
+    ) -> api.Reply:
+        parts = urlsplit(target)
+        try:
+            artifact = next((p for p in _ARTIFACT_PREFIXES if parts.path.startswith(p)), None)
+            if artifact is not None:
+                rest = parts.path[len(artifact) :]
+                if rest not in ("", "/") and not rest.startswith("/"):
+                    raise MlflowError("ENDPOINT_NOT_FOUND", f"No endpoint at {parts.path}")
+                return self._artifacts(
+                    method, unquote(rest[1:]), parts.query, headers, body, resources
+                )
+            prefix = next(p for p in _PREFIXES if parts.path.startswith(p))
+            endpoint = parts.path[len(prefix) :].rstrip("/")
+            handler, write, args = self._route(method, endpoint, parts.query, headers, body)
+            if write:
+                self.tracking._refuse_write(f"{method} {parts.path} (a write)")
+            return _reply(self.tracking._on_pool(handler, args))
+        except MlflowError as e:
+            return error_reply(e.code, self.tracking.artifacts.redact(str(e)), e.status)
+        except api.ApiError as e:
+            code = "ENDPOINT_NOT_FOUND" if e.status == 404 else "INVALID_PARAMETER_VALUE"
+            if e.status == 405:
+                code = "PERMISSION_DENIED"
+            return error_reply(code, self.tracking.artifacts.redact(str(e)), e.status)
+        except FittraceError as e:
+            code = _code(e)
+            return error_reply(code, self.tracking.artifacts.redact(str(e)), _STATUS.get(code, 400))
+        except Exception as e:
+            log.exception("fittrace server: %s %s failed", method, target)
+            message = self.tracking.artifacts.redact(f"The server failed: {type(e).__name__}: {e}")
+            return error_reply("INTERNAL_ERROR", message, 500)
+
+    def _route(
+        self, method: str, endpoint: str, query: str, headers: Any, body: BinaryIO
+    ) -> tuple[Callable[[Args], dict[str, Any]], bool, Args]:
+        values: dict[str, Any] = parse_qs(query, keep_blank_values=True)
+        route = self.routes.get((method, endpoint))
+        if route is None and endpoint.startswith("logged-models/"):
+            model_id, _, rest = endpoint.removeprefix("logged-models/").partition("/")
+            route = self.routes.get((method, "logged-models/{id}" + ("/" + rest if rest else "")))
+            values["model_id"] = [unquote(model_id)]
+        if route is None:
+            raise MlflowError("ENDPOINT_NOT_FOUND", f"No endpoint {method} {endpoint}")
+        if method != "GET":
+            data = self.tracking._read(body, self.tracking._length(headers, api.MAX_CALL_BYTES))
+            try:
+                posted = json.loads(data) if data.strip() else {}
+            except (ValueError, RecursionError):
+                raise MlflowError("MALFORMED_REQUEST", "The body is not valid JSON") from None
+            if not isinstance(posted, dict):
+                raise MlflowError("MALFORMED_REQUEST", "The body must be a JSON object")
+            values.update(posted)
+        return route[0], route[1], Args(values)
+
+    # -- JSON of entities ------------------------------------------------------------
+    def experiment_json(self, e: Experiment) -> dict[str, Any]:
+        return {
+            "experiment_id": e.experiment_id,
+            "name": e.name,
+            "artifact_location": self.public(e.artifact_location),
+            "lifecycle_stage": e.lifecycle_stage,
+            "last_update_time": str(e.last_update_time or 0),
+            "creation_time": str(e.creation_time or 0),
+            "tags": _pairs(e.tags),
+        }
+
+    def info_json(self, info: RunInfo) -> dict[str, Any]:
+        found = {
+            "run_id": info.run_id,
+            "run_uuid": info.run_id,
+            "run_name": info.run_name,
+            "experiment_id": info.experiment_id,
+            "user_id": info.user_id,
+            "status": info.status,
+            "start_time": str(info.start_time),
+            "artifact_uri": self.public(info.artifact_uri),
+            "lifecycle_stage": info.lifecycle_stage,
+        }
+        if info.end_time is not None:
+            found["end_time"] = str(info.end_time)
+        return found
+
+    def run_json(self, run: Run) -> dict[str, Any]:
+        outputs = tagged_models(run.data.tags, MODEL_OUTPUT_TAG_PREFIX)
+        return {
+            "info": self.info_json(run.info),
+            "data": {
+                "metrics": [
+                    {"key": k, "value": _float_out(v)} for k, v in run.data.metrics.items()
+                ],
+                "params": _pairs(run.data.params),
+                "tags": _pairs(run.data.tags),
+            },
+            "inputs": {"dataset_inputs": [dataset_json(d) for d in run.inputs.dataset_inputs]},
+            "outputs": {"model_outputs": [{"model_id": m, "step": "0"} for m in outputs]},
+        }
+
+    def version_json(self, v: ModelVersion) -> dict[str, Any]:
+        found = {
+            "name": v.name,
+            "version": str(v.version),
+            "creation_timestamp": str(v.creation_timestamp),
+            "last_updated_timestamp": str(v.last_updated_timestamp),
+            "current_stage": "None",
+            "description": v.description,
+            "source": self.public(v.source),
+            "status": v.status,
+            "tags": _pairs(v.tags),
+            "aliases": list(v.aliases),
+        }
+        if v.run_id:
+            found["run_id"] = v.run_id
+        return found
+
+    def model_json(self, m: RegisteredModel) -> dict[str, Any]:
+        return {
+            "name": m.name,
+            "creation_timestamp": str(m.creation_timestamp),
+            "last_updated_timestamp": str(m.last_updated_timestamp),
+            "description": m.description,
+            "tags": _pairs(m.tags),
+            "aliases": [{"alias": a, "version": str(v)} for a, v in m.aliases.items()],
+            "latest_versions": [self.version_json(v) for v in m.latest_versions],
+        }
+
+
+# ------------------------------------------------------------------------------ experiments
+
+
+def _create_experiment(self: MlflowApi, args: Args) -> dict[str, Any]:
+    location = args.one("artifact_location")
+    experiment_id = self.store.create_experiment(
+        args.text("name"), self.private(location) if location else None, args.pairs("tags")
+    )
+    return {"experiment_id": experiment_id}
+
+
+def _get_experiment(self: MlflowApi, args: Args) -> dict[str, Any]:
+    return {
+        "experiment": self.experiment_json(self.store.get_experiment(args.text("experiment_id")))
+    }
+
+
+def _get_experiment_by_name(self: MlflowApi, args: Args) -> dict[str, Any]:
+    name = args.text("experiment_name")
+    experiment = self.store.get_experiment_by_name(name)
+    if experiment is None:
+        raise ResourceNotFoundError(f"Could not find experiment with name '{name}'")
+    return {"experiment": self.experiment_json(experiment)}
+
+
+_EXPERIMENT_FIELDS = ("name", "experiment_id", "creation_time", "last_update_time")
+
+
+def _search_experiments(self: MlflowApi, args: Args) -> dict[str, Any]:
+    from fittrace.tracking.entity_filter import search
+
+    view = _VIEWS.get(args.one("view_type", "ACTIVE_ONLY"), ViewType.ACTIVE_ONLY)
+    size, offset = _max_results(args, 1000), _offset(args.one("page_token"))
+    order_by = args.many("order_by") or ["last_update_time DESC", "experiment_id ASC"]
+    found = search(
+        self.store.search_experiments(view), args.one("filter"), order_by, _EXPERIMENT_FIELDS
+    )
+    page, token = _page(found, offset, size)
+    answer: dict[str, Any] = {"experiments": [self.experiment_json(e) for e in page]}
+    if token:
+        answer["next_page_token"] = token
+    return answer
+
+
+def _experiment_stage(stage: str) -> Callable[[MlflowApi, Args], dict[str, Any]]:
+    def change(self: MlflowApi, args: Args) -> dict[str, Any]:
+        self.store.set_experiment_lifecycle(args.text("experiment_id"), stage)
+        return {}
+
+    return change
+
+
+def _set_experiment_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
+    key = validation.tag_key(args.text("key"))
+    self.store.set_experiment_tag(args.text("experiment_id"), key, str(args.one("value", "")))
+    return {}
+
+
+# ------------------------------------------------------------------------------------- runs
+
+
+def _run_id(args: Args) -> str:
+    return args.one("run_id") or args.text("run_uuid")
+
+
+def _create_run(self: MlflowApi, args: Args) -> dict[str, Any]:
+    tags = args.pairs("tags")
+    name = validation.run_name(
+        args.one("run_name") or tags.get(tags_.RUN_NAME) or context.random_run_name()
+    )
+    run = self.store.create_run(
+        str(args.one("experiment_id", "0")),
+        str(args.one("user_id", "")),
+        args.integer("start_time") or int(time.time() * 1000),
+        name,
+        {**tags, tags_.RUN_NAME: name},
+        owned=False,
+    )
+    return {"run": self.run_json(run)}
+
+
+def _update_run(self: MlflowApi, args: Args) -> dict[str, Any]:
+    run_id = _run_id(args)
+    info = self.store.get_run_info(run_id)
+    name = args.one("run_name")
+    if name:
+        self.write(run_id, tags={tags_.RUN_NAME: validation.run_name(name)})
+    status = args.one("status") or info.status
+    if status not in RunStatus.ALL:
+        raise InvalidParameterError(f"status must be one of {RunStatus.ALL}, got {status!r}")
+    if args.one("status") or args.one("end_time") is not None:
+        self.store.update_run_info(run_id, status, args.integer("end_time"))
+    return {"run_info": self.info_json(self.store.get_run_info(run_id))}
+
+
+def _log_metric(self: MlflowApi, args: Args) -> dict[str, Any]:
+    metric = {
+        k: args.one(k) for k in ("key", "value", "timestamp", "step") if args.one(k) is not None
+    }
+    self.write(_run_id(args), metrics=[metric])
+    return {}
+
+
+def _log_param(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.write(_run_id(args), params={args.text("key"): str(args.one("value", ""))})
+    return {}
+
+
+def _set_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.write(_run_id(args), tags={args.text("key"): str(args.one("value", ""))})
+    return {}
+
+
+def _delete_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.store.delete_tag(args.text("run_id"), args.text("key"))
+    return {}
+
+
+def _log_batch(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.write(
+        args.text("run_id"),
+        metrics=args.many("metrics"),
+        params=args.pairs("params"),
+        tags=args.pairs("tags"),
+    )
+    return {}
+
+
+def _log_inputs(self: MlflowApi, args: Args) -> dict[str, Any]:
+    run_id = args.text("run_id")
+    try:
+        datasets = [dataset_input(item) for item in args.many("datasets")]
+    except (KeyError, TypeError, AttributeError):
+        raise InvalidParameterError("Each dataset needs a name and a digest") from None
+    self.store.get_run_info(run_id)
+    if datasets:
+        self.store.log_inputs(run_id, datasets)
+    return {}
+
+
+def _log_outputs(self: MlflowApi, args: Args) -> dict[str, Any]:
+    """The models are on the run already: a logged model is created with its run."""
+    run_id = args.text("run_id")
+    tags = self.store.get_run(run_id).data.tags
+    for item in args.many("models"):
+        if MODEL_OUTPUT_TAG_PREFIX + str(item.get("model_id")) not in tags:
+            raise InvalidParameterError(
+                f"Logged model {item.get('model_id')!r} was not created with run {run_id}"
+            )
+    return {}
+
+
+def _get_run(self: MlflowApi, args: Args) -> dict[str, Any]:
+    return {"run": self.run_json(self.store.get_run(_run_id(args)))}
+
+
+def _run_stage(stage: str) -> Callable[[MlflowApi, Args], dict[str, Any]]:
+    def change(self: MlflowApi, args: Args) -> dict[str, Any]:
+        self.store.set_run_lifecycle(args.text("run_id"), stage)
+        return {}
+
+    return change
+
+
+def _search_runs(self: MlflowApi, args: Args) -> dict[str, Any]:
+    size, offset = _max_results(args, 1000), _offset(args.one("page_token"))
+    view = _VIEWS.get(args.one("run_view_type", "ACTIVE_ONLY"), ViewType.ACTIVE_ONLY)
+    runs = self.store.search_runs(
+        [str(e) for e in args.many("experiment_ids")],
+        args.one("filter") or None,
+        view,
+        size + 1,
+        args.many("order_by") or None,
+        offset,
+    )
+    answer: dict[str, Any] = {"runs": [self.run_json(r) for r in runs[:size]]}
+    if len(runs) > size:
+        answer["next_page_token"] = _offset_token(offset + size)
+    return answer
+
+
+def _metric_history(self: MlflowApi, args: Args) -> dict[str, Any]:
+    run_id = args.one("run_id") or args.text("run_uuid")
+    key = args.text("metric_key")
+    size, offset = _max_results(args, _MAX_PAGE), _offset(args.one("page_token"))
+    history = self.store.get_metric_history(run_id, key)
+    if not history:
+        self.store.get_run_info(run_id)  # a missing run is an error, a missing key is not
+    page, token = _page(history, offset, size)
+    answer: dict[str, Any] = {
+        "metrics": [
+            {
+                "key": m.key,
+                "value": _float_out(m.value),
+                "timestamp": str(m.timestamp),
+                "step": str(m.step),
+            }
+            for m in page
+        ]  # fmt: skip
+    }
+    if token:
+        answer["next_page_token"] = token
+    return answer
+
+
+# ---------------------------------------------------------------------------- logged models
+
+
+def _entry(run: Run, model_id: str) -> dict[str, Any]:
+    text = run.data.tags.get(MODEL_OUTPUT_TAG_PREFIX + model_id)
+    if text is None:
+        raise ResourceNotFoundError(f"No logged model with id {model_id!r}")
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        entry = None
+    return entry if isinstance(entry, dict) else {}
+
+
+def _logged_json(self: MlflowApi, run: Run, model_id: str) -> dict[str, Any]:
+    entry = _entry(run, model_id)
+    path = str(entry.get("artifact_path", ""))
+    created = str(entry.get("creation_timestamp") or run.info.start_time)
+    return {
+        "info": {
+            "model_id": model_id,
+            "experiment_id": run.info.experiment_id,
+            "name": path,
+            "creation_timestamp_ms": created,
+            "last_updated_timestamp_ms": str(entry.get("last_updated_timestamp") or created),
+            "artifact_uri": self.public(f"{run.info.artifact_uri.rstrip('/')}/{path}"),
+            "status": entry.get("status", "LOGGED_MODEL_READY"),
+            "model_type": entry.get("model_type", ""),
+            "source_run_id": run.info.run_id,
+            "tags": _pairs(entry.get("tags")),
+        },
+        "data": {
+            "params": _pairs(entry.get("params")),
+            "metrics": [
+                {"key": k, "value": _float_out(v), "model_id": model_id, "run_id": run.info.run_id}
+                for k, v in run.data.metrics.items()
+            ],
+        },
+    }
+
+
+def _create_logged_model(self: MlflowApi, args: Args) -> dict[str, Any]:
+    run_id = args.one("source_run_id")
+    if not run_id:
+        raise InvalidParameterError(
+            "fittrace keeps a logged model in its run: log the model inside a run"
+        )
+    run = self.store.get_run(run_id)
+    taken = {
+        str(_entry(run, m).get("artifact_path"))
+        for m in tagged_models(run.data.tags, MODEL_OUTPUT_TAG_PREFIX)
+    }
+    model_id = logged.new_model_id()
+    name = str(args.one("name") or "model")
+    path = name if name not in taken else f"{name}-{model_id[2:10]}"
+    entry = {
+        "artifact_path": clean_artifact_path(path),
+        "creation_timestamp": int(time.time() * 1000),
+        "status": "LOGGED_MODEL_PENDING",
+        "model_type": str(args.one("model_type") or ""),
+        "tags": args.pairs("tags"),
+        "params": args.pairs("params"),
+    }
+    self.write(run_id, tags={MODEL_OUTPUT_TAG_PREFIX + model_id: json.dumps(entry)})
+    return {"model": _logged_json(self, self.store.get_run(run_id), model_id)}
+
+
+def _logged_run(self: MlflowApi, model_id: str) -> Run:
+    model = logged.get_logged_model(model_id, self.client)
+    return self.store.get_run(model.source_run_id)
+
+
+def _get_logged_model(self: MlflowApi, args: Args) -> dict[str, Any]:
+    model_id = args.text("model_id")
+    return {"model": _logged_json(self, _logged_run(self, model_id), model_id)}
+
+
+def _change_logged_model(change: Callable[[dict[str, Any], Args], None]) -> Callable:
+    def handler(self: MlflowApi, args: Args) -> dict[str, Any]:
+        model_id = args.text("model_id")
+        run = _logged_run(self, model_id)
+        entry = _entry(run, model_id)
+        change(entry, args)
+        entry["last_updated_timestamp"] = int(time.time() * 1000)
+        self.write(run.info.run_id, tags={MODEL_OUTPUT_TAG_PREFIX + model_id: json.dumps(entry)})
+        return {"model": _logged_json(self, self.store.get_run(run.info.run_id), model_id)}
+
+    return handler
+
+
+def _finalize(entry: dict[str, Any], args: Args) -> None:
+    entry["status"] = args.text("status")
+
+
+def _set_model_tags(entry: dict[str, Any], args: Args) -> None:
+    entry["tags"] = {**entry.get("tags", {}), **args.pairs("tags")}
+
+
+def _set_model_params(entry: dict[str, Any], args: Args) -> None:
+    entry["params"] = {**entry.get("params", {}), **args.pairs("params")}
+
+
+def _search_logged_models(self: MlflowApi, args: Args) -> dict[str, Any]:
+    size, offset = _max_results(args, 100), _offset(args.one("page_token"))
+    order_by = [
+        f"{o['field_name']} {'ASC' if o.get('ascending', True) else 'DESC'}"
+        for o in args.many("order_by")
+    ]
+    found = logged.search_logged_models(
+        [str(e) for e in args.many("experiment_ids")] or None,
+        args.one("filter") or None,
+        None,
+        order_by or None,
+        "list",
+        self.client,
+    )
+    page, token = _page(found, offset, size)
+    models = [_logged_json(self, self.store.get_run(m.source_run_id), m.model_id) for m in page]
+    answer: dict[str, Any] = {"models": models}
+    if token:
+        answer["next_page_token"] = token
+    return answer
+
+
+# --------------------------------------------------------------------------------- registry
+
+
+def _create_registered_model(self: MlflowApi, args: Args) -> dict[str, Any]:
+    model = self.store.create_registered_model(
+        args.text("name"), args.pairs("tags"), args.one("description")
+    )
+    return {"registered_model": self.model_json(model)}
+
+
+def _get_registered_model(self: MlflowApi, args: Args) -> dict[str, Any]:
+    return {"registered_model": self.model_json(self.store.get_registered_model(args.text("name")))}
+
+
+def _search_registered_models(self: MlflowApi, args: Args) -> dict[str, Any]:
+    size, offset = _max_results(args, 100), _offset(args.one("page_token"))
+    found = self.store.search_registered_models(
+        args.one("filter") or None, offset + size + 1, args.many("order_by") or None
+    )
+    page, token = _page(found, offset, size)
+    answer: dict[str, Any] = {"registered_models": [self.model_json(m) for m in page]}
+    if token:
+        answer["next_page_token"] = token
+    return answer
+
+
+def _update_registered_model(self: MlflowApi, args: Args) -> dict[str, Any]:
+    model = self.store.update_registered_model(args.text("name"), args.one("description", ""))
+    return {"registered_model": self.model_json(model)}
+
+
+def _delete_registered_model(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.store.delete_registered_model(args.text("name"))
+    return {}
+
+
+def _set_registered_model_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.store.set_registered_model_tag(
+        args.text("name"), args.text("key"), str(args.one("value", ""))
+    )
+    return {}
+
+
+def _delete_registered_model_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.store.delete_registered_model_tag(args.text("name"), args.text("key"))
+    return {}
+
+
+def _get_latest_versions(self: MlflowApi, args: Args) -> dict[str, Any]:
+    versions = self.store.get_latest_versions(args.text("name"), args.many("stages") or None)
+    return {"model_versions": [self.version_json(v) for v in versions]}
+
+
+def _create_model_version(self: MlflowApi, args: Args) -> dict[str, Any]:
+    source, run_id = args.text("source"), args.one("run_id") or None
+    if source.startswith("models:/m-") and run_id is None:  # MLflow 3: the logged model's run
+        run_id = _logged_run(self, source.removeprefix("models:/")).info.run_id
+    elif not source.startswith(("models:/", "runs:/")):
+        source = self.private(source)
+    version = self.store.create_model_version(
+        args.text("name"),
+        source,
+        run_id,
+        args.pairs("tags"),
+        args.one("description"),
+    )
+    return {"model_version": self.version_json(version)}
+
+
+def _version_args(args: Args) -> tuple[str, str]:
+    return args.text("name"), str(args.one("version", ""))
+
+
+def _get_model_version(self: MlflowApi, args: Args) -> dict[str, Any]:
+    return {"model_version": self.version_json(self.store.get_model_version(*_version_args(args)))}
+
+
+def _search_model_versions(self: MlflowApi, args: Args) -> dict[str, Any]:
+    size, offset = _max_results(args, 10_000), _offset(args.one("page_token"))
+    found = self.store.search_model_versions(
+        args.one("filter") or None, offset + size + 1, args.many("order_by") or None
+    )
+    page, token = _page(found, offset, size)
+    answer: dict[str, Any] = {"model_versions": [self.version_json(v) for v in page]}
+    if token:
+        answer["next_page_token"] = token
+    return answer
+
+
+def _update_model_version(self: MlflowApi, args: Args) -> dict[str, Any]:
+    version = self.store.update_model_version(*_version_args(args), args.one("description", ""))
+    return {"model_version": self.version_json(version)}
+
+
+def _delete_model_version(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.store.delete_model_version(*_version_args(args))
+    return {}
+
+
+def _set_model_version_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
+    name, version = _version_args(args)
+    self.store.set_model_version_tag(name, version, args.text("key"), str(args.one("value", "")))
+    return {}
+
+
+def _delete_model_version_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.store.delete_model_version_tag(*_version_args(args), args.text("key"))
+    return {}
+
+
+def _download_uri(self: MlflowApi, args: Args) -> dict[str, Any]:
+    version = self.store.get_model_version(*_version_args(args))
+    source = version.source
+    if source.startswith("models:/m-"):
+        model_id = source.removeprefix("models:/")
+        run = _logged_run(self, model_id)
+        source = f"{run.info.artifact_uri.rstrip('/')}/{_entry(run, model_id)['artifact_path']}"
+    elif source.startswith("runs:/"):
+        run_id, _, path = source.removeprefix("runs:/").partition("/")
+        source = f"{self.store.get_run_info(run_id).artifact_uri.rstrip('/')}/{path}"
+    return {"artifact_uri": self.public(source)}
+
+
+def _set_alias(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.store.set_registered_model_alias(
+        args.text("name"), args.text("alias"), str(args.one("version", ""))
+    )
+    return {}
+
+
+def _delete_alias(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.store.delete_registered_model_alias(args.text("name"), args.text("alias"))
+    return {}
+
+
+def _get_by_alias(self: MlflowApi, args: Args) -> dict[str, Any]:
+    version = self.store.get_model_version_by_alias(args.text("name"), args.text("alias"))
+    return {"model_version": self.version_json(version)}
+
+
+def _endpoints(self: MlflowApi) -> list[tuple[str, str, Callable[[Args], dict[str, Any]], bool]]:
+    """(method, endpoint, handler, whether it writes) of every MLflow endpoint served."""
+    table: list[tuple[str, str, Callable[[MlflowApi, Args], dict[str, Any]], bool]] = [
+        ("POST", "experiments/create", _create_experiment, True),
+        ("GET", "experiments/get", _get_experiment, False),
+        ("GET", "experiments/get-by-name", _get_experiment_by_name, False),
+        ("GET", "experiments/search", _search_experiments, False),
+        ("POST", "experiments/search", _search_experiments, False),
+        ("POST", "experiments/delete", _experiment_stage("deleted"), True),
+        ("POST", "experiments/restore", _experiment_stage("active"), True),
+        ("POST", "experiments/set-experiment-tag", _set_experiment_tag, True),
+        ("POST", "runs/create", _create_run, True),
+        ("POST", "runs/update", _update_run, True),
+        ("POST", "runs/delete", _run_stage("deleted"), True),
+        ("POST", "runs/restore", _run_stage("active"), True),
+        ("POST", "runs/log-metric", _log_metric, True),
+        ("POST", "runs/log-parameter", _log_param, True),
+        ("POST", "runs/set-tag", _set_tag, True),
+        ("POST", "runs/delete-tag", _delete_tag, True),
+        ("POST", "runs/log-batch", _log_batch, True),
+        ("POST", "runs/log-inputs", _log_inputs, True),
+        ("POST", "runs/outputs", _log_outputs, True),
+        ("GET", "runs/get", _get_run, False),
+        ("POST", "runs/search", _search_runs, False),
+        ("GET", "metrics/get-history", _metric_history, False),
+        ("POST", "logged-models", _create_logged_model, True),
+        ("GET", "logged-models/{id}", _get_logged_model, False),
+        ("PATCH", "logged-models/{id}", _change_logged_model(_finalize), True),
+        ("PATCH", "logged-models/{id}/tags", _change_logged_model(_set_model_tags), True),
+        ("POST", "logged-models/{id}/params", _change_logged_model(_set_model_params), True),
+        ("POST", "logged-models/search", _search_logged_models, False),
+        ("POST", "registered-models/create", _create_registered_model, True),
+        ("GET", "registered-models/get", _get_registered_model, False),
+        ("GET", "registered-models/search", _search_registered_models, False),
+        ("PATCH", "registered-models/update", _update_registered_model, True),
+        ("DELETE", "registered-models/delete", _delete_registered_model, True),
+        ("POST", "registered-models/set-tag", _set_registered_model_tag, True),
+        ("DELETE", "registered-models/delete-tag", _delete_registered_model_tag, True),
+        ("POST", "registered-models/get-latest-versions", _get_latest_versions, False),
+        ("POST", "registered-models/alias", _set_alias, True),
+        ("DELETE", "registered-models/alias", _delete_alias, True),
+        ("GET", "registered-models/alias", _get_by_alias, False),
+        ("POST", "model-versions/create", _create_model_version, True),
+        ("GET", "model-versions/get", _get_model_version, False),
+        ("GET", "model-versions/search", _search_model_versions, False),
+        ("PATCH", "model-versions/update", _update_model_version, True),
+        ("DELETE", "model-versions/delete", _delete_model_version, True),
+        ("POST", "model-versions/set-tag", _set_model_version_tag, True),
+        ("DELETE", "model-versions/delete-tag", _delete_model_version_tag, True),
+        ("GET", "model-versions/get-download-uri", _download_uri, False),
+    ]
+    return [(m, e, functools.partial(h, self), w) for m, e, h, w in table]
