@@ -94,6 +94,13 @@ def test_errors_carry_mlflow_codes(server):
     assert send(server, "POST", f"{API}/experiments/create", {"name": "x"})[0] == 200
     status, answer = send(server, "POST", f"{API}/experiments/create", {"name": "x"})
     assert status == 400 and answer["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    status, created = send(server, "POST", f"{API}/experiments/create", {"name": "y"})
+    rename = {"experiment_id": created["experiment_id"], "new_name": "x"}
+    status, answer = send(server, "POST", f"{API}/experiments/update", rename)
+    assert status == 400 and answer["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    rename["new_name"] = "z"
+    assert send(server, "POST", f"{API}/experiments/update", rename) == (200, {})
+    assert Client().get_experiment(created["experiment_id"]).name == "z"
     status, answer = send(server, "POST", f"{API}/experiments/create", {})
     assert status == 400 and answer["error_code"] == "INVALID_PARAMETER_VALUE"
     status, answer = send(server, "POST", f"{API}/experiments/create", b"{not json")

@@ -126,6 +126,8 @@ class Args:
 
     def text(self, name: str) -> str:
         value = self.one(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # an id sent as a number
         if not isinstance(value, str) or not value:
             raise InvalidParameterError(f"Missing value for required parameter '{name}'")
         return value
@@ -454,6 +456,11 @@ def _experiment_stage(stage: str) -> Callable[[MlflowApi, Args], dict[str, Any]]
     return change
 
 
+def _update_experiment(self: MlflowApi, args: Args) -> dict[str, Any]:
+    self.store.rename_experiment(args.text("experiment_id"), args.text("new_name"))
+    return {}
+
+
 def _set_experiment_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
     key = validation.tag_key(args.text("key"))
     self.store.set_experiment_tag(args.text("experiment_id"), key, str(args.one("value", "")))
@@ -621,6 +628,12 @@ def _entry(run: Run, model_id: str) -> dict[str, Any]:
     return entry if isinstance(entry, dict) else {}
 
 
+def _model_location(run: Run, model_id: str) -> str:
+    """Where a logged model's files are: a folder of its run's artifacts."""
+    path = str(_entry(run, model_id).get("artifact_path", ""))
+    return f"{run.info.artifact_uri.rstrip('/')}/{path}"
+
+
 def _logged_json(self: MlflowApi, run: Run, model_id: str) -> dict[str, Any]:
     entry = _entry(run, model_id)
     path = str(entry.get("artifact_path", ""))
@@ -632,7 +645,7 @@ def _logged_json(self: MlflowApi, run: Run, model_id: str) -> dict[str, Any]:
             "name": path,
             "creation_timestamp_ms": created,
             "last_updated_timestamp_ms": str(entry.get("last_updated_timestamp") or created),
-            "artifact_uri": self.public(f"{run.info.artifact_uri.rstrip('/')}/{path}"),
+            "artifact_uri": self.public(_model_location(run, model_id)),
             "status": entry.get("status", "LOGGED_MODEL_READY"),
             "model_type": entry.get("model_type", ""),
             "source_run_id": run.info.run_id,
@@ -846,8 +859,7 @@ def _download_uri(self: MlflowApi, args: Args) -> dict[str, Any]:
     source = version.source
     if source.startswith("models:/m-"):
         model_id = source.removeprefix("models:/")
-        run = _logged_run(self, model_id)
-        source = f"{run.info.artifact_uri.rstrip('/')}/{_entry(run, model_id)['artifact_path']}"
+        source = _model_location(_logged_run(self, model_id), model_id)
     elif source.startswith("runs:/"):
         run_id, _, path = source.removeprefix("runs:/").partition("/")
         source = f"{self.store.get_run_info(run_id).artifact_uri.rstrip('/')}/{path}"
@@ -881,6 +893,7 @@ def _endpoints(self: MlflowApi) -> list[tuple[str, str, Callable[[Args], dict[st
         ("POST", "experiments/search", _search_experiments, False),
         ("POST", "experiments/delete", _experiment_stage("deleted"), True),
         ("POST", "experiments/restore", _experiment_stage("active"), True),
+        ("POST", "experiments/update", _update_experiment, True),
         ("POST", "experiments/set-experiment-tag", _set_experiment_tag, True),
         ("POST", "runs/create", _create_run, True),
         ("POST", "runs/update", _update_run, True),
