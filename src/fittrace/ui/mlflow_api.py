@@ -33,6 +33,7 @@ from fittrace import tags as tags_
 from fittrace.entities import (
     MODEL_OUTPUT_TAG_PREFIX,
     Experiment,
+    Metric,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -166,10 +167,22 @@ def _offset(token: Any) -> int:
     return offset
 
 
-def _page(items: list[Any], offset: int, size: int) -> tuple[list[Any], str | None]:
-    """Items ``offset`` to ``offset + size`` of a list holding one more if there are more."""
-    more = len(items) > offset + size
-    return items[offset : offset + size], _offset_token(offset + size) if more else None
+def _page(
+    key: str,
+    items: list[Any],
+    offset: int,
+    size: int,
+    to_json: Callable[[Any], Any],
+    start: int = 0,
+) -> dict[str, Any]:
+    """MLflow's page of results ``offset`` to ``offset + size``, from ``items`` (the results from
+    ``start`` on, and one more past the page if there are more), with the next page's token."""
+    answer: dict[str, Any] = {
+        key: [to_json(i) for i in items[offset - start : offset - start + size]]
+    }
+    if len(items) > offset - start + size:
+        answer["next_page_token"] = _offset_token(offset + size)
+    return answer
 
 
 def _max_results(args: Args, default: int) -> int:
@@ -441,11 +454,7 @@ def _search_experiments(self: MlflowApi, args: Args) -> dict[str, Any]:
     found = search(
         self.store.search_experiments(view), args.one("filter"), order_by, _EXPERIMENT_FIELDS
     )
-    page, token = _page(found, offset, size)
-    answer: dict[str, Any] = {"experiments": [self.experiment_json(e) for e in page]}
-    if token:
-        answer["next_page_token"] = token
-    return answer
+    return _page("experiments", found, offset, size, self.experiment_json)
 
 
 def _experiment_stage(stage: str) -> Callable[[MlflowApi, Args], dict[str, Any]]:
@@ -584,10 +593,7 @@ def _search_runs(self: MlflowApi, args: Args) -> dict[str, Any]:
         args.many("order_by") or None,
         offset,
     )
-    answer: dict[str, Any] = {"runs": [self.run_json(r) for r in runs[:size]]}
-    if len(runs) > size:
-        answer["next_page_token"] = _offset_token(offset + size)
-    return answer
+    return _page("runs", runs, offset, size, self.run_json, start=offset)
 
 
 def _metric_history(self: MlflowApi, args: Args) -> dict[str, Any]:
@@ -597,21 +603,16 @@ def _metric_history(self: MlflowApi, args: Args) -> dict[str, Any]:
     history = self.store.get_metric_history(run_id, key)
     if not history:
         self.store.get_run_info(run_id)  # a missing run is an error, a missing key is not
-    page, token = _page(history, offset, size)
-    answer: dict[str, Any] = {
-        "metrics": [
-            {
-                "key": m.key,
-                "value": _float_out(m.value),
-                "timestamp": str(m.timestamp),
-                "step": str(m.step),
-            }
-            for m in page
-        ]  # fmt: skip
+    return _page("metrics", history, offset, size, _metric_json)
+
+
+def _metric_json(m: Metric) -> dict[str, Any]:
+    return {
+        "key": m.key,
+        "value": _float_out(m.value),
+        "timestamp": str(m.timestamp),
+        "step": str(m.step),
     }
-    if token:
-        answer["next_page_token"] = token
-    return answer
 
 
 # ---------------------------------------------------------------------------- logged models
@@ -736,12 +737,10 @@ def _search_logged_models(self: MlflowApi, args: Args) -> dict[str, Any]:
         "list",
         self.client,
     )
-    page, token = _page(found, offset, size)
-    models = [_logged_json(self, self.store.get_run(m.source_run_id), m.model_id) for m in page]
-    answer: dict[str, Any] = {"models": models}
-    if token:
-        answer["next_page_token"] = token
-    return answer
+    return _page(
+        "models", found, offset, size,
+        lambda m: _logged_json(self, self.store.get_run(m.source_run_id), m.model_id),
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------- registry
@@ -763,11 +762,7 @@ def _search_registered_models(self: MlflowApi, args: Args) -> dict[str, Any]:
     found = self.store.search_registered_models(
         args.one("filter") or None, offset + size + 1, args.many("order_by") or None
     )
-    page, token = _page(found, offset, size)
-    answer: dict[str, Any] = {"registered_models": [self.model_json(m) for m in page]}
-    if token:
-        answer["next_page_token"] = token
-    return answer
+    return _page("registered_models", found, offset, size, self.model_json)
 
 
 def _update_registered_model(self: MlflowApi, args: Args) -> dict[str, Any]:
@@ -826,11 +821,7 @@ def _search_model_versions(self: MlflowApi, args: Args) -> dict[str, Any]:
     found = self.store.search_model_versions(
         args.one("filter") or None, offset + size + 1, args.many("order_by") or None
     )
-    page, token = _page(found, offset, size)
-    answer: dict[str, Any] = {"model_versions": [self.version_json(v) for v in page]}
-    if token:
-        answer["next_page_token"] = token
-    return answer
+    return _page("model_versions", found, offset, size, self.version_json)
 
 
 def _update_model_version(self: MlflowApi, args: Args) -> dict[str, Any]:
