@@ -239,7 +239,7 @@ class MlflowApi:
                     _integer("step", m.get("step", 0)),
                 ]
                 for m in metrics or ()
-            ],  # fmt: skip
+            ],
             "params": [[run_id, k, v] for k, v in (params or {}).items()],
             "tags": [[run_id, k, v] for k, v in (tags or {}).items()],
         }
@@ -457,19 +457,6 @@ def _search_experiments(self: MlflowApi, args: Args) -> dict[str, Any]:
     return _page("experiments", found, offset, size, self.experiment_json)
 
 
-def _experiment_stage(stage: str) -> Callable[[MlflowApi, Args], dict[str, Any]]:
-    def change(self: MlflowApi, args: Args) -> dict[str, Any]:
-        self.store.set_experiment_lifecycle(args.text("experiment_id"), stage)
-        return {}
-
-    return change
-
-
-def _update_experiment(self: MlflowApi, args: Args) -> dict[str, Any]:
-    self.store.rename_experiment(args.text("experiment_id"), args.text("new_name"))
-    return {}
-
-
 def _set_experiment_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
     key = validation.tag_key(args.text("key"))
     self.store.set_experiment_tag(args.text("experiment_id"), key, str(args.one("value", "")))
@@ -531,11 +518,6 @@ def _set_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
     return {}
 
 
-def _delete_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
-    self.store.delete_tag(args.text("run_id"), args.text("key"))
-    return {}
-
-
 def _log_batch(self: MlflowApi, args: Args) -> dict[str, Any]:
     self.write(
         args.text("run_id"),
@@ -572,14 +554,6 @@ def _log_outputs(self: MlflowApi, args: Args) -> dict[str, Any]:
 
 def _get_run(self: MlflowApi, args: Args) -> dict[str, Any]:
     return {"run": self.run_json(self.store.get_run(_run_id(args)))}
-
-
-def _run_stage(stage: str) -> Callable[[MlflowApi, Args], dict[str, Any]]:
-    def change(self: MlflowApi, args: Args) -> dict[str, Any]:
-        self.store.set_run_lifecycle(args.text("run_id"), stage)
-        return {}
-
-    return change
 
 
 def _search_runs(self: MlflowApi, args: Args) -> dict[str, Any]:
@@ -757,34 +731,24 @@ def _get_registered_model(self: MlflowApi, args: Args) -> dict[str, Any]:
     return {"registered_model": self.model_json(self.store.get_registered_model(args.text("name")))}
 
 
-def _search_registered_models(self: MlflowApi, args: Args) -> dict[str, Any]:
-    size, offset = _max_results(args, 100), _offset(args.one("page_token"))
-    found = self.store.search_registered_models(
-        args.one("filter") or None, offset + size + 1, args.many("order_by") or None
-    )
-    return _page("registered_models", found, offset, size, self.model_json)
+def _registry_search(
+    method: str, key: str, default: int, to_json: str
+) -> Callable[[MlflowApi, Args], dict[str, Any]]:
+    """A paged search of registered models or versions: ``store.<method>``, ``self.<to_json>``."""
+
+    def handler(self: MlflowApi, args: Args) -> dict[str, Any]:
+        size, offset = _max_results(args, default), _offset(args.one("page_token"))
+        found = getattr(self.store, method)(
+            args.one("filter") or None, offset + size + 1, args.many("order_by") or None
+        )
+        return _page(key, found, offset, size, getattr(self, to_json))
+
+    return handler
 
 
 def _update_registered_model(self: MlflowApi, args: Args) -> dict[str, Any]:
     model = self.store.update_registered_model(args.text("name"), args.one("description", ""))
     return {"registered_model": self.model_json(model)}
-
-
-def _delete_registered_model(self: MlflowApi, args: Args) -> dict[str, Any]:
-    self.store.delete_registered_model(args.text("name"))
-    return {}
-
-
-def _set_registered_model_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
-    self.store.set_registered_model_tag(
-        args.text("name"), args.text("key"), str(args.one("value", ""))
-    )
-    return {}
-
-
-def _delete_registered_model_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
-    self.store.delete_registered_model_tag(args.text("name"), args.text("key"))
-    return {}
 
 
 def _get_latest_versions(self: MlflowApi, args: Args) -> dict[str, Any]:
@@ -816,33 +780,9 @@ def _get_model_version(self: MlflowApi, args: Args) -> dict[str, Any]:
     return {"model_version": self.version_json(self.store.get_model_version(*_version_args(args)))}
 
 
-def _search_model_versions(self: MlflowApi, args: Args) -> dict[str, Any]:
-    size, offset = _max_results(args, 10_000), _offset(args.one("page_token"))
-    found = self.store.search_model_versions(
-        args.one("filter") or None, offset + size + 1, args.many("order_by") or None
-    )
-    return _page("model_versions", found, offset, size, self.version_json)
-
-
 def _update_model_version(self: MlflowApi, args: Args) -> dict[str, Any]:
     version = self.store.update_model_version(*_version_args(args), args.one("description", ""))
     return {"model_version": self.version_json(version)}
-
-
-def _delete_model_version(self: MlflowApi, args: Args) -> dict[str, Any]:
-    self.store.delete_model_version(*_version_args(args))
-    return {}
-
-
-def _set_model_version_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
-    name, version = _version_args(args)
-    self.store.set_model_version_tag(name, version, args.text("key"), str(args.one("value", "")))
-    return {}
-
-
-def _delete_model_version_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
-    self.store.delete_model_version_tag(*_version_args(args), args.text("key"))
-    return {}
 
 
 def _download_uri(self: MlflowApi, args: Args) -> dict[str, Any]:
@@ -857,73 +797,95 @@ def _download_uri(self: MlflowApi, args: Args) -> dict[str, Any]:
     return {"artifact_uri": self.public(source)}
 
 
-def _set_alias(self: MlflowApi, args: Args) -> dict[str, Any]:
-    self.store.set_registered_model_alias(
-        args.text("name"), args.text("alias"), str(args.one("version", ""))
-    )
-    return {}
-
-
-def _delete_alias(self: MlflowApi, args: Args) -> dict[str, Any]:
-    self.store.delete_registered_model_alias(args.text("name"), args.text("alias"))
-    return {}
-
-
 def _get_by_alias(self: MlflowApi, args: Args) -> dict[str, Any]:
     version = self.store.get_model_version_by_alias(args.text("name"), args.text("alias"))
     return {"model_version": self.version_json(version)}
 
 
+def _call(method: str, *names: str, **fixed: str) -> Callable[[MlflowApi, Args], dict[str, Any]]:
+    """A handler calling ``store.<method>`` with the named arguments, as text (``"value?"``: an
+    optional one, "" when left out), and ``fixed`` ones; it answers ``{}``."""
+
+    def handler(self: MlflowApi, args: Args) -> dict[str, Any]:
+        values = [str(args.one(n[:-1], "")) if n.endswith("?") else args.text(n) for n in names]
+        getattr(self.store, method)(*values, **fixed)
+        return {}
+
+    return handler
+
+
+# POST endpoints that only read; every other endpoint but GET writes (refused by `fittrace ui`).
+_READING_POSTS = frozenset(
+    {"experiments/search", "runs/search", "logged-models/search",
+     "registered-models/get-latest-versions"}
+)  # fmt: skip
+
+
 def _endpoints(self: MlflowApi) -> list[tuple[str, str, Callable[[Args], dict[str, Any]], bool]]:
     """(method, endpoint, handler, whether it writes) of every MLflow endpoint served."""
-    table: list[tuple[str, str, Callable[[MlflowApi, Args], dict[str, Any]], bool]] = [
-        ("POST", "experiments/create", _create_experiment, True),
-        ("GET", "experiments/get", _get_experiment, False),
-        ("GET", "experiments/get-by-name", _get_experiment_by_name, False),
-        ("GET", "experiments/search", _search_experiments, False),
-        ("POST", "experiments/search", _search_experiments, False),
-        ("POST", "experiments/delete", _experiment_stage("deleted"), True),
-        ("POST", "experiments/restore", _experiment_stage("active"), True),
-        ("POST", "experiments/update", _update_experiment, True),
-        ("POST", "experiments/set-experiment-tag", _set_experiment_tag, True),
-        ("POST", "runs/create", _create_run, True),
-        ("POST", "runs/update", _update_run, True),
-        ("POST", "runs/delete", _run_stage("deleted"), True),
-        ("POST", "runs/restore", _run_stage("active"), True),
-        ("POST", "runs/log-metric", _log_metric, True),
-        ("POST", "runs/log-parameter", _log_param, True),
-        ("POST", "runs/set-tag", _set_tag, True),
-        ("POST", "runs/delete-tag", _delete_tag, True),
-        ("POST", "runs/log-batch", _log_batch, True),
-        ("POST", "runs/log-inputs", _log_inputs, True),
-        ("POST", "runs/outputs", _log_outputs, True),
-        ("GET", "runs/get", _get_run, False),
-        ("POST", "runs/search", _search_runs, False),
-        ("GET", "metrics/get-history", _metric_history, False),
-        ("POST", "logged-models", _create_logged_model, True),
-        ("GET", "logged-models/{id}", _get_logged_model, False),
-        ("PATCH", "logged-models/{id}", _change_logged_model(_finalize), True),
-        ("PATCH", "logged-models/{id}/tags", _change_logged_model(_set_model_tags), True),
-        ("POST", "logged-models/{id}/params", _change_logged_model(_set_model_params), True),
-        ("POST", "logged-models/search", _search_logged_models, False),
-        ("POST", "registered-models/create", _create_registered_model, True),
-        ("GET", "registered-models/get", _get_registered_model, False),
-        ("GET", "registered-models/search", _search_registered_models, False),
-        ("PATCH", "registered-models/update", _update_registered_model, True),
-        ("DELETE", "registered-models/delete", _delete_registered_model, True),
-        ("POST", "registered-models/set-tag", _set_registered_model_tag, True),
-        ("DELETE", "registered-models/delete-tag", _delete_registered_model_tag, True),
-        ("POST", "registered-models/get-latest-versions", _get_latest_versions, False),
-        ("POST", "registered-models/alias", _set_alias, True),
-        ("DELETE", "registered-models/alias", _delete_alias, True),
-        ("GET", "registered-models/alias", _get_by_alias, False),
-        ("POST", "model-versions/create", _create_model_version, True),
-        ("GET", "model-versions/get", _get_model_version, False),
-        ("GET", "model-versions/search", _search_model_versions, False),
-        ("PATCH", "model-versions/update", _update_model_version, True),
-        ("DELETE", "model-versions/delete", _delete_model_version, True),
-        ("POST", "model-versions/set-tag", _set_model_version_tag, True),
-        ("DELETE", "model-versions/delete-tag", _delete_model_version_tag, True),
-        ("GET", "model-versions/get-download-uri", _download_uri, False),
+    # fmt: off
+    table: list[tuple[str, str, Callable[[MlflowApi, Args], dict[str, Any]]]] = [
+        ("POST", "experiments/create", _create_experiment),
+        ("GET", "experiments/get", _get_experiment),
+        ("GET", "experiments/get-by-name", _get_experiment_by_name),
+        ("GET", "experiments/search", _search_experiments),
+        ("POST", "experiments/search", _search_experiments),
+        ("POST", "experiments/update", _call("rename_experiment", "experiment_id", "new_name")),
+        ("POST", "experiments/delete",
+         _call("set_experiment_lifecycle", "experiment_id", stage="deleted")),
+        ("POST", "experiments/restore",
+         _call("set_experiment_lifecycle", "experiment_id", stage="active")),
+        ("POST", "experiments/set-experiment-tag", _set_experiment_tag),
+        ("POST", "runs/create", _create_run),
+        ("POST", "runs/update", _update_run),
+        ("POST", "runs/delete", _call("set_run_lifecycle", "run_id", stage="deleted")),
+        ("POST", "runs/restore", _call("set_run_lifecycle", "run_id", stage="active")),
+        ("POST", "runs/log-metric", _log_metric),
+        ("POST", "runs/log-parameter", _log_param),
+        ("POST", "runs/set-tag", _set_tag),
+        ("POST", "runs/delete-tag", _call("delete_tag", "run_id", "key")),
+        ("POST", "runs/log-batch", _log_batch),
+        ("POST", "runs/log-inputs", _log_inputs),
+        ("POST", "runs/outputs", _log_outputs),
+        ("GET", "runs/get", _get_run),
+        ("POST", "runs/search", _search_runs),
+        ("GET", "metrics/get-history", _metric_history),
+        ("POST", "logged-models", _create_logged_model),
+        ("GET", "logged-models/{id}", _get_logged_model),
+        ("PATCH", "logged-models/{id}", _change_logged_model(_finalize)),
+        ("PATCH", "logged-models/{id}/tags", _change_logged_model(_set_model_tags)),
+        ("POST", "logged-models/{id}/params", _change_logged_model(_set_model_params)),
+        ("POST", "logged-models/search", _search_logged_models),
+        ("POST", "registered-models/create", _create_registered_model),
+        ("GET", "registered-models/get", _get_registered_model),
+        ("GET", "registered-models/search",
+         _registry_search("search_registered_models", "registered_models", 100, "model_json")),
+        ("PATCH", "registered-models/update", _update_registered_model),
+        ("DELETE", "registered-models/delete", _call("delete_registered_model", "name")),
+        ("POST", "registered-models/set-tag",
+         _call("set_registered_model_tag", "name", "key", "value?")),
+        ("DELETE", "registered-models/delete-tag",
+         _call("delete_registered_model_tag", "name", "key")),
+        ("POST", "registered-models/get-latest-versions", _get_latest_versions),
+        ("POST", "registered-models/alias",
+         _call("set_registered_model_alias", "name", "alias", "version")),
+        ("DELETE", "registered-models/alias",
+         _call("delete_registered_model_alias", "name", "alias")),
+        ("GET", "registered-models/alias", _get_by_alias),
+        ("POST", "model-versions/create", _create_model_version),
+        ("GET", "model-versions/get", _get_model_version),
+        ("GET", "model-versions/search",
+         _registry_search("search_model_versions", "model_versions", 10_000, "version_json")),
+        ("PATCH", "model-versions/update", _update_model_version),
+        ("DELETE", "model-versions/delete", _call("delete_model_version", "name", "version")),
+        ("POST", "model-versions/set-tag",
+         _call("set_model_version_tag", "name", "version", "key", "value?")),
+        ("DELETE", "model-versions/delete-tag",
+         _call("delete_model_version_tag", "name", "version", "key")),
+        ("GET", "model-versions/get-download-uri", _download_uri),
     ]
-    return [(m, e, functools.partial(h, self), w) for m, e, h, w in table]
+    # fmt: on
+    return [
+        (m, e, functools.partial(h, self), m != "GET" and e not in _READING_POSTS)
+        for m, e, h in table
+    ]
