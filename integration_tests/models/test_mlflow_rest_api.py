@@ -97,6 +97,10 @@ out["versions"] = [
     for v in client.search_model_versions("name = 'mlflow-clf'")
 ]
 client.delete_run(out["autologged"])
+logged = mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list")
+out["logged_models"] = [(m.model_id, m.name, m.source_run_id, m.status.name) for m in logged]
+client.rename_experiment(experiment_id, "renamed")
+out["renamed"] = client.get_experiment_by_name("renamed").experiment_id == experiment_id
 out["active_runs"] = sorted(r.info.run_name for r in client.search_runs([experiment_id]))
 
 try:
@@ -104,7 +108,7 @@ try:
 except RestException as e:
     out["missing_run"] = e.error_code
 try:
-    mlflow.create_experiment("mlflow-flows")
+    mlflow.create_experiment("renamed")
 except RestException as e:
     out["duplicate_experiment"] = e.error_code
 
@@ -170,6 +174,8 @@ def test_an_unmodified_mlflow_script_logs_to_fittrace_server(fittrace_server, mo
     assert out["search"] == [out["manual"]]
     assert out["versions"] == [["mlflow-clf", "1", out["registered"], ["champion"]]]
     assert out["active_runs"] == ["manual", "registered"]
+    assert out["logged_models"] == [[out["model_id"], "clf", out["registered"], "READY"]]
+    assert out["renamed"] is True
     assert out["missing_run"] == "RESOURCE_DOES_NOT_EXIST"
     assert out["duplicate_experiment"] == "RESOURCE_ALREADY_EXISTS"
     assert out["wrong_token"].startswith("UNAUTHENTICATED")  # the right one worked above
