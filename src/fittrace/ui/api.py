@@ -409,6 +409,7 @@ def open_file(repo: ArtifactRepository, rel: str, resources: contextlib.ExitStac
 
 
 def find(repo: ArtifactRepository, rel: str) -> FileInfo | None:
+    """The file or folder ``rel`` of ``repo``, None if there is none."""
     parent = posixpath.dirname(rel)
     for info in repo.list_artifacts(parent or None):
         if info.path == rel:

@@ -1,7 +1,8 @@
 """The web UI and the tracking API: an HTTP server over one tracking store.
 
 GET requests are routed to the UI's pages; paths under ``/api/fittrace/v1/`` go to the
-tracking API (``api.py``), which accepts writes only on a server made ``writable``
+tracking API (``api.py``) and MLflow's REST API paths (``/api/2.0/mlflow/...``, the artifact
+proxy) to ``mlflow_api.py``; both accept writes only on a server made ``writable``
 (``fittrace server``; ``fittrace ui`` answers every write with 405).
 
 Each connection gets its own thread, but store calls run on a fixed pool of ``WORKERS``
