@@ -12,7 +12,9 @@ interpreter. Usage::
 Reported: buffered ``log_metric`` throughput including the final flush (MLflow: its
 asynchronous logging and ``flush_async_logging``), and the wall time of one
 ``LogisticRegression().fit`` under ``<library>.sklearn.autolog()`` (run, params, metrics,
-artifacts and model logged), median of the fits after a first, warm-up one.
+artifacts and model logged), median of the fits after a first, warm-up one. With mlflow
+installed, also MLflow's own client logging ``--batch-metrics`` metrics (``log_batch`` of 1,000)
+into ``fittrace server`` and into ``mlflow server``, both over SQLite (MLflow's REST API).
 """
 
 from __future__ import annotations
@@ -105,11 +107,32 @@ def worker_fits(n: int, library: str = "fittrace") -> dict:
     return {"fit_s": statistics.median(times[1:]), "plain_fit_s": statistics.median(plain)}
 
 
+def worker_mlflow_batches(n: int) -> dict:
+    """MLflow's client, ``log_batch`` of 1,000 metrics at a time, into MLFLOW_TRACKING_URI."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    client = MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    start = time.perf_counter()
+    for first in range(0, n, 1000):
+        metrics = [Metric("loss", 1.0 / (i + 1), 0, i) for i in range(first, min(n, first + 1000))]
+        client.log_batch(run_id, metrics=metrics)
+    total = time.perf_counter() - start
+    client.set_terminated(run_id)
+    assert len(client.get_metric_history(run_id, "loss")) == n
+    return {"persisted_per_s": n / total, "total_s": total}
+
+
 WORKERS = {
     "metrics": worker_metrics,
     "fits": worker_fits,
     "mlflow-metrics": worker_mlflow_metrics,
     "mlflow-fits": lambda n: worker_fits(n, "mlflow"),
+    "mlflow-batches": worker_mlflow_batches,
 }
 
 
@@ -160,6 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--metrics", type=int, default=20_000)
     parser.add_argument("--fits", type=int, default=5)
+    parser.add_argument("--batch-metrics", type=int, default=100_000)
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow's server")
     parser.add_argument("--worker", nargs=2)
     args = parser.parse_args()
@@ -167,6 +191,8 @@ def main() -> None:
         print(json.dumps(WORKERS[args.worker[0]](int(args.worker[1]))))
         return
 
+    with_mlflow = not args.no_mlflow and importlib.util.find_spec("mlflow") is not None
+    batches = {}
     with tempfile.TemporaryDirectory() as tmp:
         local_uri = f"sqlite:///{tmp}/local/fittrace.db"
         served = f"sqlite:///{tmp}/served/fittrace.db"
@@ -190,10 +216,12 @@ def main() -> None:
                 metrics = _child("metrics", args.metrics, uri)
                 fits = _child("fits", args.fits, uri)
                 rows.append((name, metrics, fits))
+            if with_mlflow:
+                batches["fittrace server"] = _child("mlflow-batches", args.batch_metrics, url)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(30)
-        if not args.no_mlflow and importlib.util.find_spec("mlflow") is not None:
+        if with_mlflow:
             with _mlflow_server(tmp) as ml_url:
                 metrics = _child("mlflow-metrics", args.metrics, ml_url)
                 fits = _child("mlflow-fits", args.fits, ml_url)
@@ -201,6 +229,7 @@ def main() -> None:
                 metrics = _child("metrics", args.metrics, ml_url)
                 fits = _child("fits", args.fits, ml_url)
                 rows.append(("fittrace→mlflow", metrics, fits))
+                batches["mlflow server"] = _child("mlflow-batches", args.batch_metrics, ml_url)
     print(f"{args.metrics:,} buffered log_metric calls + flush; autologged LogisticRegression fit")
     print(f"{'store':18} {'accepted/s':>12} {'persisted/s':>12} {'total s':>8} {'fit ms':>8}")
     for name, metrics, fits in rows:
@@ -220,6 +249,14 @@ def main() -> None:
                 f"{mine['persisted_per_s'] / theirs['persisted_per_s']:.0f}x the metric throughput,"
                 f" 1/{their_fit['fit_s'] / fit['fit_s']:.0f} of the fit time"
             )
+    if batches:
+        print(f"MLflow's client, {args.batch_metrics:,} metrics in log_batch calls of 1,000:")
+        for name, result in batches.items():
+            print(
+                f"  into {name:16} {result['persisted_per_s']:>10,.0f}/s {result['total_s']:>7.2f} s"
+            )
+        ours, theirs = batches["fittrace server"], batches["mlflow server"]
+        print(f"  fittrace server: {ours['persisted_per_s'] / theirs['persisted_per_s']:.1f}x")
 
 
 if __name__ == "__main__":

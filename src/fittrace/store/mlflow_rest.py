@@ -121,25 +121,41 @@ def _run(r: dict[str, Any]) -> Run:
         info.get("lifecycle_stage", "active"),
     )
     metrics = {m["key"]: _float_in(m.get("value")) for m in data.get("metrics", ())}
-    datasets = []
-    for item in r.get("inputs", {}).get("dataset_inputs", ()):
-        d = item["dataset"]
-        datasets.append(
-            DatasetInput(
-                d["name"],
-                d["digest"],
-                d.get("source_type", ""),
-                d.get("source", ""),
-                d.get("schema", ""),
-                d.get("profile", ""),
-                _dict(item.get("tags")).get("mlflow.data.context", ""),
-            )
-        )
+    datasets = [dataset_input(item) for item in r.get("inputs", {}).get("dataset_inputs", ())]
     return Run(
         run_info,
         RunData(metrics, _dict(data.get("params")), _dict(data.get("tags"))),
         RunInputs(datasets),
     )
+
+
+def dataset_input(item: dict[str, Any]) -> DatasetInput:
+    """A DatasetInput from MLflow's ``{"dataset": {...}, "tags": [...]}``."""
+    d = item["dataset"]
+    return DatasetInput(
+        d["name"],
+        d["digest"],
+        d.get("source_type", ""),
+        d.get("source", ""),
+        d.get("schema", ""),
+        d.get("profile", ""),
+        _dict(item.get("tags")).get("mlflow.data.context", ""),
+    )
+
+
+def dataset_json(d: DatasetInput) -> dict[str, Any]:
+    """MLflow's ``{"dataset": {...}, "tags": [...]}`` of a DatasetInput."""
+    return {
+        "tags": _pairs({"mlflow.data.context": d.context} if d.context else {}),
+        "dataset": {
+            "name": d.name,
+            "digest": d.digest,
+            "source_type": d.source_type,
+            "source": d.source,
+            "schema": d.schema,
+            "profile": d.profile,
+        },
+    }
 
 
 def _version(v: dict[str, Any]) -> ModelVersion:
@@ -399,20 +415,7 @@ class MlflowRestStore(RestStore):
         self._send("POST", "runs/delete-tag", {"run_id": run_id, "key": key})
 
     def log_inputs(self, run_id: str, datasets: Iterable[DatasetInput]) -> None:
-        items = [
-            {
-                "tags": _pairs({"mlflow.data.context": d.context} if d.context else {}),
-                "dataset": {
-                    "name": d.name,
-                    "digest": d.digest,
-                    "source_type": d.source_type,
-                    "source": d.source,
-                    "schema": d.schema,
-                    "profile": d.profile,
-                },
-            }
-            for d in datasets
-        ]
+        items = [dataset_json(d) for d in datasets]
         if items:
             self._send("POST", "runs/log-inputs", {"run_id": run_id, "datasets": items})
 

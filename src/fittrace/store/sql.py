@@ -320,6 +320,19 @@ class SqlStore(RegistryStore):
                 (stage, now_ms(), str(experiment_id)),
             )
 
+    def rename_experiment(self, experiment_id: str, name: str) -> None:
+        if not name or not isinstance(name, str):
+            raise InvalidParameterError(f"Experiment name must be a non-empty string, got {name!r}")
+        self.get_experiment(experiment_id)
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
+                    (name, now_ms(), str(experiment_id)),
+                )
+        except self._integrity_errors as e:
+            raise ResourceAlreadyExistsError(f"Experiment {name!r} already exists") from e
+
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         self.get_experiment(experiment_id)
         with self._write() as conn:

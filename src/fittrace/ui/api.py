@@ -107,7 +107,7 @@ def _rows(rows: Any, width: int, what: str) -> list[list[Any]]:
     return rows
 
 
-def _check_batch(arguments: dict[str, Any]) -> None:
+def check_batch(arguments: dict[str, Any]) -> None:
     """The rows of a write_batch call, checked as the client's recorder checks them."""
     metrics = []
     for run_id, key, value, timestamp, step in _rows(arguments.get("metrics", []), 5, "metrics"):
@@ -168,7 +168,7 @@ def call_store(store: Any, name: str, arguments: Any) -> Reply:
     if name == "create_experiment":
         _check_location(store, bound.arguments.get("artifact_location"))
     if name == "write_batch":
-        _check_batch(bound.arguments)
+        check_batch(bound.arguments)
     result = method(*bound.args, **bound.kwargs)
     return Reply(200, wire.dumps({"result": result}))
 
@@ -358,19 +358,7 @@ class TrackingApi:
         rel = clean_artifact_path(path)
         if not rel:
             raise InvalidParameterError("An artifact upload needs a file path")
-        repo = self._repository(run_id)
-        tmp = resources.enter_context(tempfile.TemporaryDirectory(prefix="fittrace-upload-"))
-        local = os.path.join(tmp, posixpath.basename(rel))
-        with open(local, "wb") as f:
-            left = length
-            while left:
-                chunk = body.read(min(left, _CHUNK))
-                if not chunk:
-                    raise ApiError(400, "InvalidParameterError", "The upload ended early")
-                f.write(chunk)
-                left -= len(chunk)
-        parent = posixpath.dirname(rel)
-        repo.log_artifact(local, parent or None)
+        receive_file(self._repository(run_id), rel, length, body, resources)
         return _json({"result": None})
 
     def _list(self, run_id: str, query: dict[str, list[str]]) -> Reply:
@@ -383,21 +371,45 @@ class TrackingApi:
     def _download(self, run_id: str, path: str, resources: contextlib.ExitStack) -> Reply:
         rel = clean_artifact_path(path)
         repo = self._repository(run_id)
-        info = _find(repo, rel) if rel else FileInfo("", True)
+        info = find(repo, rel) if rel else FileInfo("", True)
         if info is None:
             raise ResourceNotFoundError(f"Run {run_id} has no artifact {rel!r}")
         if info.is_dir:
             return _json({"files": _walk(repo, rel)}, **{"X-Fittrace-Artifact": "directory"})
-        if isinstance(repo, LocalArtifactRepository):
-            local = repo._local(rel)  # confined to the run's artifacts, symlinks resolved
-        else:
-            tmp = resources.enter_context(tempfile.TemporaryDirectory(prefix="fittrace-get-"))
-            local = repo.download_artifacts(rel, tmp)
-        stream = resources.enter_context(open(local, "rb"))
+        stream = open_file(repo, rel, resources)
         return Reply(200, stream, "application/octet-stream", {"X-Fittrace-Artifact": "file"})
 
 
-def _find(repo: ArtifactRepository, rel: str) -> FileInfo | None:
+def receive_file(
+    repo: ArtifactRepository, rel: str, length: int, body: BinaryIO, resources: contextlib.ExitStack
+) -> None:
+    """Store ``length`` bytes of ``body`` as file ``rel`` of ``repo``."""
+    tmp = resources.enter_context(tempfile.TemporaryDirectory(prefix="fittrace-upload-"))
+    local = os.path.join(tmp, posixpath.basename(rel))
+    with open(local, "wb") as f:
+        left = length
+        while left:
+            chunk = body.read(min(left, _CHUNK))
+            if not chunk:
+                raise ApiError(400, "InvalidParameterError", "The upload ended early")
+            f.write(chunk)
+            left -= len(chunk)
+    parent = posixpath.dirname(rel)
+    repo.log_artifact(local, parent or None)
+
+
+def open_file(repo: ArtifactRepository, rel: str, resources: contextlib.ExitStack) -> BinaryIO:
+    """File ``rel`` of ``repo``, open for reading until ``resources`` close."""
+    if isinstance(repo, LocalArtifactRepository):
+        local = repo._local(rel)  # confined to the repository's root, symlinks resolved
+    else:
+        tmp = resources.enter_context(tempfile.TemporaryDirectory(prefix="fittrace-get-"))
+        local = repo.download_artifacts(rel, tmp)
+    return resources.enter_context(open(local, "rb"))
+
+
+def find(repo: ArtifactRepository, rel: str) -> FileInfo | None:
+    """The file or folder ``rel`` of ``repo``, None if there is none."""
     parent = posixpath.dirname(rel)
     for info in repo.list_artifacts(parent or None):
         if info.path == rel:

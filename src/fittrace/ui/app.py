@@ -1,7 +1,8 @@
 """The web UI and the tracking API: an HTTP server over one tracking store.
 
 GET requests are routed to the UI's pages; paths under ``/api/fittrace/v1/`` go to the
-tracking API (``api.py``), which accepts writes only on a server made ``writable``
+tracking API (``api.py``) and MLflow's REST API paths (``/api/2.0/mlflow/...``, the artifact
+proxy) to ``mlflow_api.py``; both accept writes only on a server made ``writable``
 (``fittrace server``; ``fittrace ui`` answers every write with 405).
 
 Each connection gets its own thread, but store calls run on a fixed pool of ``WORKERS``
@@ -40,7 +41,7 @@ from fittrace.exceptions import FittraceError, InvalidParameterError, ResourceNo
 from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path
 from fittrace.tracking import stores
 from fittrace.tracking.client import Client, page_token_at
-from fittrace.ui import api, compare, pages, previews, runs_table, series
+from fittrace.ui import api, compare, mlflow_api, pages, previews, runs_table, series
 from fittrace.ui.markup import Html, link, tag, url
 
 log = logging.getLogger("fittrace.ui")
@@ -556,7 +557,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch(with_body=True)
 
-    do_PUT = do_POST
+    do_PUT = do_PATCH = do_DELETE = do_POST
 
     def _refuse(self) -> None:
         """The UI's pages are read-only."""
@@ -565,12 +566,13 @@ class _Handler(BaseHTTPRequestHandler):
         response.headers["Allow"] = "GET, HEAD"
         self._send(response, with_body=True)
 
-    do_PATCH = do_DELETE = do_OPTIONS = _refuse
+    do_OPTIONS = _refuse
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Answered API calls go to the ``fittrace.server`` logger at DEBUG (a training client
         makes several a second); pages and failed calls to stderr, as http.server logs."""
-        if api.is_api(urlsplit(self.path).path) and isinstance(code, int) and code < 400:
+        path = urlsplit(self.path).path
+        if (api.is_api(path) or mlflow_api.handles(path)) and isinstance(code, int) and code < 400:
             api.log.debug('"%s" %s %s', self.requestline, code, size)
             return
         super().log_request(code, size)
@@ -586,9 +588,12 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         body = api.Body(self.rfile, self.headers)
         if not self._authorized():
-            response = self._unauthorized(api.is_api(path))
+            response = self._unauthorized(path)
         elif api.is_api(path):
-            self._api(body, with_body)
+            self._api(self.server.api, body, with_body)
+            return
+        elif mlflow_api.handles(path):
+            self._api(self.server.mlflow, body, with_body)
             return
         elif self.command in ("GET", "HEAD"):
             self._serve(with_body)
@@ -605,9 +610,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(response, with_body)
 
     @staticmethod
-    def _unauthorized(for_api: bool) -> Response:
+    def _unauthorized(path: str) -> Response:
         message = "This fittrace server requires a token"
-        if for_api:
+        if mlflow_api.handles(path):
+            reply = mlflow_api.error_reply(
+                "UNAUTHENTICATED", message + ": set MLFLOW_TRACKING_TOKEN", 401
+            )
+            return Response(reply.status, reply.body, reply.content_type, reply.headers)
+        if api.is_api(path):
             reply = api.Reply(
                 401,
                 api.wire.error_body("StoreError", message + ": set FITTRACE_TRACKING_TOKEN"),
@@ -618,10 +628,12 @@ class _Handler(BaseHTTPRequestHandler):
         response.headers["WWW-Authenticate"] = 'Basic realm="fittrace", charset="UTF-8"'
         return response
 
-    def _api(self, body: api.Body, with_body: bool) -> None:
+    def _api(
+        self, endpoints: api.TrackingApi | mlflow_api.MlflowApi, body: api.Body, with_body: bool
+    ) -> None:
         method = "GET" if self.command == "HEAD" else self.command
         with contextlib.ExitStack() as resources:
-            reply = self.server.api.handle(method, self.path, self.headers, body, resources)
+            reply = endpoints.handle(method, self.path, self.headers, body, resources)
             if not body.discard():
                 self.close_connection = True
             with contextlib.suppress(ConnectionError):  # the client went away
@@ -701,6 +713,7 @@ class UIServer(ThreadingHTTPServer):
         self.writable = writable
         self.workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="fittrace-ui")
         self.api = api.TrackingApi(client._store, self.workers, writable, max_upload)
+        self.mlflow = mlflow_api.MlflowApi(self.api, client)
         super().__init__(address, _Handler)
 
     def server_close(self) -> None:
