@@ -4,6 +4,7 @@ Endpoints, under ``/api/fittrace/v1`` (JSON as ``fittrace.store.wire`` encodes i
 
 - ``POST /store/<method>``, body: the keyword arguments, a JSON object. Calls that method of
   the server's store, for the methods ``wire.METHODS`` lists only; answers ``{"result": ...}``.
+  ``write_batch`` also takes its metrics as ``metric_columns`` (``wire.metric_columns``).
 - ``PUT /artifacts/<run_id>/<path>``, body: the file's bytes (``Content-Length`` required, at
   most the server's upload limit). Stores the file in the run's artifacts.
 - ``GET /artifacts/<run_id>/<path>``: the file's bytes (``X-Fittrace-Artifact: file``); for a
@@ -102,7 +103,9 @@ def is_api(path: str) -> bool:
 
 
 def _rows(rows: Any, width: int, what: str) -> list[list[Any]]:
-    if type(rows) is not list or not all(type(r) is list and len(r) == width for r in rows):
+    if type(rows) is not list or not all(
+        type(r) in (list, tuple) and len(r) == width for r in rows
+    ):
         raise InvalidParameterError(f"write_batch: {what} must be a list of {width}-item rows")
     return rows
 
@@ -158,6 +161,10 @@ def call_store(store: Any, name: str, arguments: Any) -> Reply:
     if not isinstance(arguments, dict):
         raise InvalidParameterError(f"{name}: the body must be a JSON object of arguments")
     method = getattr(store, name)
+    if name == "write_batch" and "metric_columns" in arguments:  # see wire.metric_columns
+        arguments = dict(arguments)
+        columns = wire.metric_rows(arguments.pop("metric_columns"))
+        arguments["metrics"] = _rows(arguments.get("metrics", []), 5, "metrics") + columns
     try:
         bound = inspect.signature(method).bind(**arguments)
     except TypeError as e:
