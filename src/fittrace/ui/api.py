@@ -59,6 +59,7 @@ log = logging.getLogger("fittrace.server")
 
 PREFIX = wire.API_PREFIX + "/"
 DEFAULT_MAX_UPLOAD = 2 << 30  # bytes per artifact file
+_INT64_MIN, _INT64_MAX = validation.INT64_MIN, validation.INT64_MAX
 MAX_CALL_BYTES = 256 << 20  # bytes of one store call's arguments
 _DRAIN = (
     1 << 20
@@ -119,9 +120,9 @@ def _check_batch(arguments: dict[str, Any]) -> None:
         validation.validate_key(key, "Metric")
         if type(value) is not float:
             value = validation.metric_value(key, value)
-        if type(timestamp) is not int:
+        if type(timestamp) is not int or not _INT64_MIN <= timestamp <= _INT64_MAX:
             timestamp = validation.integer("timestamp", timestamp)
-        if type(step) is not int:
+        if type(step) is not int or not _INT64_MIN <= step <= _INT64_MAX:
             step = validation.integer("step", step)
         metrics.append((run_id, key, value, timestamp, step))
     params = [
