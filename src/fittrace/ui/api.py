@@ -104,17 +104,15 @@ def is_api(path: str) -> bool:
 
 
 def _rows(rows: Any, width: int, what: str) -> list[list[Any]]:
-    if type(rows) is not list or not all(
-        type(r) in (list, tuple) and len(r) == width for r in rows
-    ):
+    if type(rows) is not list or not all(type(r) is list and len(r) == width for r in rows):
         raise InvalidParameterError(f"write_batch: {what} must be a list of {width}-item rows")
     return rows
 
 
-def _check_batch(arguments: dict[str, Any]) -> None:
-    """The rows of a write_batch call, checked as the client's recorder checks them."""
+def _checked_rows(rows: list[Any]) -> list[tuple[Any, ...]]:
+    """write_batch's metric rows, checked as the client's recorder checks them."""
     metrics = []
-    for run_id, key, value, timestamp, step in _rows(arguments.get("metrics", []), 5, "metrics"):
+    for run_id, key, value, timestamp, step in rows:
         if type(run_id) is not str or not run_id:  # exact types: the fast path
             _run_id(run_id)
         validation.validate_key(key, "Metric")
@@ -125,6 +123,35 @@ def _check_batch(arguments: dict[str, Any]) -> None:
         if type(step) is not int or not _INT64_MIN <= step <= _INT64_MAX:
             step = validation.integer("step", step)
         metrics.append((run_id, key, value, timestamp, step))
+    return metrics
+
+
+def _checked_columns(columns: Any) -> list[tuple[Any, ...]]:
+    """The rows of write_batch's ``metric_columns``, checked a column at a time (the rows'
+    checks, with their messages, when a column holds anything but plain floats or int64s)."""
+    rows = wire.metric_rows(columns)
+    for run_id in columns["runs"]:
+        _run_id(run_id)
+    for key in columns["keys"]:
+        validation.validate_key(key, "Metric")
+    if set(map(type, columns["value"])) <= {float} and all(
+        _int64s(columns[name]) for name in ("timestamp", "step")
+    ):
+        return rows
+    return _checked_rows(rows)
+
+
+def _int64s(column: list[Any]) -> bool:
+    return set(map(type, column)) <= {int} and (
+        not column or _INT64_MIN <= min(column) and max(column) <= _INT64_MAX
+    )
+
+
+def _check_batch(arguments: dict[str, Any], columns: Any) -> None:
+    """The rows of a write_batch call (``columns``: its metric_columns, if any), checked."""
+    metrics = _checked_rows(_rows(arguments.get("metrics", []), 5, "metrics"))
+    if columns is not None:
+        metrics += _checked_columns(columns)
     params = [
         (_run_id(r), validation.validate_key(k, "Param"), validation.param_value(k, _text(v)))
         for r, k, v in _rows(arguments.get("params", []), 3, "params")
@@ -162,10 +189,10 @@ def call_store(store: Any, name: str, arguments: Any) -> Reply:
     if not isinstance(arguments, dict):
         raise InvalidParameterError(f"{name}: the body must be a JSON object of arguments")
     method = getattr(store, name)
-    if name == "write_batch" and "metric_columns" in arguments:  # see wire.metric_columns
+    columns = None
+    if name == "write_batch":  # metrics may come as columns too: see wire.metric_columns
         arguments = dict(arguments)
-        columns = wire.metric_rows(arguments.pop("metric_columns"))
-        arguments["metrics"] = _rows(arguments.get("metrics", []), 5, "metrics") + columns
+        columns = arguments.pop("metric_columns", None)
     try:
         bound = inspect.signature(method).bind(**arguments)
     except TypeError as e:
@@ -176,7 +203,7 @@ def call_store(store: Any, name: str, arguments: Any) -> Reply:
     if name == "create_experiment":
         _check_location(store, bound.arguments.get("artifact_location"))
     if name == "write_batch":
-        _check_batch(bound.arguments)
+        _check_batch(bound.arguments, columns)
     result = method(*bound.args, **bound.kwargs)
     return Reply(200, wire.dumps({"result": result}))
 
