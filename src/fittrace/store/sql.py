@@ -52,6 +52,7 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 # Parameters per statement stay well under SQLite's variable limit.
 _CHUNK = 500
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
+METRIC_COLUMNS = "run_uuid, key, value, is_nan, timestamp, step"
 _BOUND_VALUES = 900  # bound values per multi-row INSERT, under the oldest SQLite limit of 999
 BATCH_KEY_RETENTION_MS = 24 * 3600 * 1000  # how long an applied batch's key is remembered
 _MAX_BATCH_KEY = 128
@@ -556,7 +557,7 @@ class SqlStore(RegistryStore):
                 "UPDATE runs SET name = ? WHERE run_uuid = ?",
                 [(v, r) for r, k, v in tags if k == tags_.RUN_NAME],
             )
-            _insert(conn, "metrics (run_uuid, key, value, is_nan, timestamp, step)", metric_rows)
+            self._append_metrics(conn, metric_rows)
             _insert(
                 conn,
                 "latest_metrics",
@@ -566,6 +567,10 @@ class SqlStore(RegistryStore):
                 " excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND"
                 " excluded.timestamp >= latest_metrics.timestamp)",
             )
+
+    def _append_metrics(self, conn: Any, rows: list[tuple]) -> None:
+        """Insert metrics rows (run_uuid, key, value, is_nan, timestamp, step)."""
+        _insert(conn, f"metrics ({METRIC_COLUMNS})", rows)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._write() as conn:
