@@ -165,3 +165,36 @@ def test_processes_opening_a_new_store_and_creating_one_experiment_at_once(tmp_p
     errors = [err for p, (_, err) in zip(procs, results, strict=True) if p.returncode != 0]
     assert errors == []
     assert len({out.strip() for out, _ in results}) == 1
+
+
+def test_a_child_forked_while_a_parent_thread_waits_to_write_can_write(tmp_path):
+    """Threads of a process queue on one lock for SQLite writes; a forked child has its own."""
+    client = fittrace.MlflowClient(f"sqlite:///{tmp_path / 'f.db'}")
+    store, run_id = client._store, client.create_run("0").info.run_id
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold_the_queue() -> None:
+        with store._write_lock:
+            inside.set()
+            leave.wait(30)
+
+    holder = threading.Thread(target=hold_the_queue)
+    holder.start()
+    inside.wait(30)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            store.write_batch([(run_id, "child", 1.0, 1, 0)], [], [])
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 30
+    while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    leave.set()
+    holder.join(30)
+    alive = time.monotonic() >= deadline
+    if alive:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert not alive, "the child waited for its parent's thread"
+    assert [m.value for m in client.get_metric_history(run_id, "child")] == [1.0]

@@ -10,7 +10,10 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import os
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -45,6 +48,8 @@ from fittrace.store.sql import SqlStore
 from fittrace.testing import reset_tracking
 from fittrace.testing import tracking_server as serving
 from fittrace.tracking.client import Client
+from fittrace.ui import api
+from fittrace.ui.api import call_store
 
 API = wire.API_PREFIX
 
@@ -608,3 +613,55 @@ def test_concurrent_clients_lose_nothing(server, backend):
         assert [m.step for m in direct.get_metric_history(run_id, "loss")] == list(range(300))
         assert direct.get_run(run_id).info.status == "FINISHED"
         assert len(direct.list_artifacts(run_id, "checkpoints")) == 3
+
+
+WRITER = """
+import fittrace
+with fittrace.start_run() as run:
+    for step in range({n}):
+        fittrace.log_metric("loss", step / 7, step=step)
+        fittrace.log_metric("nan", float("nan"), step=step)
+print(run.info.run_id)
+"""
+
+
+def test_eight_writer_processes_through_a_server_lose_nothing(server, backend):
+    n = 3000
+    env = {**os.environ, "FITTRACE_TRACKING_URI": server}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER.format(n=n)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
+    run_ids = [w.communicate(timeout=120)[0].strip() for w in writers]
+    assert all(w.returncode == 0 for w in writers)
+    direct = Client(backend)
+    for run_id in run_ids:
+        loss = direct.get_metric_history(run_id, "loss")
+        assert [(m.step, m.value) for m in loss] == [(s, s / 7) for s in range(n)]
+        nan = direct.get_metric_history(run_id, "nan")
+        assert len(nan) == n and all(math.isnan(m.value) for m in nan)
+        assert direct.get_run(run_id).data.metrics["loss"] == (n - 1) / 7
+
+
+def test_a_server_without_metric_columns_gets_rows(server, backend, monkeypatch):
+    refused = []
+
+    def older_server(store, name, arguments):  # as a server from before metric_columns
+        if name == "write_batch" and "metric_columns" in arguments:
+            refused.append(arguments)
+            raise InvalidParameterError(
+                "write_batch: got an unexpected keyword argument 'metric_columns'"
+            )
+        return call_store(store, name, arguments)
+
+    monkeypatch.setattr(api, "call_store", older_server)
+    with fittrace.start_run() as run:
+        for step in range(500):
+            fittrace.log_metric("loss", step / 3, step=step)
+            if step % 100 == 0:
+                fittrace.flush()
+    history = Client(backend).get_metric_history(run.info.run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(s, s / 3) for s in range(500)]
+    assert len(refused) == 1  # the client remembers

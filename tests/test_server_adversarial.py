@@ -296,6 +296,41 @@ def test_hostile_calls_get_4xx_from_the_server(server):
     assert status == 404 and answer["error"]["type"] == "ResourceNotFoundError"
 
 
+def test_malformed_metric_columns_are_refused_whole(server, tracking_uri):
+    run_id = Client().create_run("0").info.run_id
+    good = {"runs": [run_id], "run": [0, 0], "keys": ["m"], "key": [0, 0]}
+    good |= {"value": [1.0, 2.0], "timestamp": [1, 2], "step": [0, 1]}
+
+    def batch(columns: dict) -> dict:
+        return {"metrics": [], "params": [], "tags": [], "metric_columns": columns}
+
+    for change in (
+        {"run": [0, 1]},  # an index past the run ids
+        {"key": [0, -1]},  # a negative index
+        {"step": [0]},  # columns of different lengths
+        {"value": "1,2"},  # not a list
+        {"keys": ["../m"]},  # a key the recorder refuses
+        {"value": [1.0, "x"]},  # not a number
+        {"step": [0, 2**63]},  # outside int64
+        {"runs": [7]},  # not a run id
+    ):
+        status, answer = call(server, "write_batch", batch(good | change))
+        assert status == 400 and answer["error"]["type"] == "InvalidParameterError", (
+            change,
+            answer,
+        )
+    rows = {"metrics": [[run_id, "m", 1.0, 1, 2**63]], "params": [], "tags": []}
+    status, answer = call(server, "write_batch", rows)  # the same check as rows
+    assert status == 400 and "64-bit" in answer["error"]["message"], answer
+    status, answer = call(server, "write_batch", batch(good | {"runs": ["nope"]}))
+    assert status == 404 and answer["error"]["type"] == "ResourceNotFoundError"
+    assert Client(tracking_uri).get_metric_history(run_id, "m") == []
+    status, answer = call(server, "write_batch", batch(good))
+    assert status == 200, answer
+    history = Client(tracking_uri).get_metric_history(run_id, "m")
+    assert [(m.value, m.timestamp, m.step) for m in history] == [(1.0, 1, 0), (2.0, 2, 1)]
+
+
 def test_error_bodies_name_no_server_path(server, tracking_uri, tmp_path):
     run = Client().create_run("0")
     store = stores.recorder_for(tracking_uri).store

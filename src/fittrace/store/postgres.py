@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fittrace.exceptions import StoreError
-from fittrace.store.sql import SqlStore
+from fittrace.store.sql import METRIC_COLUMNS, SqlStore
 
 try:
     import psycopg
@@ -58,6 +58,12 @@ class _Connection:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         return self._conn.execute(_placeholders(sql), tuple(params))
+
+    def copy(self, table: str, rows: Iterable[Sequence[Any]]) -> None:
+        """``COPY table FROM STDIN`` the rows (``table`` may list columns)."""
+        with self._conn.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
@@ -101,6 +107,11 @@ class PostgresStore(SqlStore):
         finally:
             if not conn.closed:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_WRITE_LOCK,))
+
+    def _append_metrics(self, conn: _Connection, rows: list[tuple]) -> None:
+        # COPY streams rows; psycopg would parse a long multi-row INSERT in Python each time.
+        if rows:
+            conn.copy(f"metrics ({METRIC_COLUMNS})", rows)
 
     def _ddl(self, script: str) -> str:
         for pattern, replacement in _TYPES:

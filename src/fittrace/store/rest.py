@@ -86,6 +86,7 @@ class RestStore:
         self._token = token
         self.timeout = _env_number("FITTRACE_HTTP_TIMEOUT", DEFAULT_TIMEOUT_S)
         self.retries = int(_env_number("FITTRACE_HTTP_RETRIES", DEFAULT_RETRIES))
+        self._metric_columns = True  # write_batch sends metrics as columns (wire.metric_columns)
 
     def close(self) -> None:
         """Nothing to close: every request opens and closes its own connection."""
@@ -250,13 +251,23 @@ class RestStore:
                 "tags": tags if i == 0 else [],
                 "batch_key": f"{batch_key}.{i // BATCH_ROWS}",
             }
-            try:  # the recorder's rows are plain (str, str, float, int, int): no value walk
-                body = wire.dumps_encoded(
-                    {**arguments, "metrics": wire.metric_rows(arguments["metrics"])}
-                )
-            except (TypeError, ValueError, IndexError):  # anything else: the general encoder
-                body = None
-            self._call("write_batch", arguments, body, idempotent=True)
+            body = None
+            if self._metric_columns:
+                try:  # the recorder's rows are plain (str, str, float, int, int)
+                    columns = wire.metric_columns(arguments["metrics"])
+                    body = wire.dumps_encoded(
+                        {**arguments, "metrics": [], "metric_columns": columns}
+                    )
+                except (TypeError, ValueError):  # anything else: rows, the general encoder
+                    pass
+            try:
+                self._call("write_batch", arguments, body, idempotent=True)
+            except InvalidParameterError as e:
+                if body is None or "metric_columns" not in str(e):
+                    raise
+                # A server older than metric_columns (or refusing these): rows, from now on.
+                self._metric_columns = False
+                self._call("write_batch", arguments, None, idempotent=True)
 
 
 def _remote(name: str, signature: inspect.Signature) -> Callable[..., Any]:

@@ -20,6 +20,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 from fittrace import tags as tags_
@@ -51,6 +52,7 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 # Parameters per statement stay well under SQLite's variable limit.
 _CHUNK = 500
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
+METRIC_COLUMNS = "run_uuid, key, value, is_nan, timestamp, step"
 _BOUND_VALUES = 900  # bound values per multi-row INSERT, under the oldest SQLite limit of 999
 BATCH_KEY_RETENTION_MS = 24 * 3600 * 1000  # how long an applied batch's key is remembered
 _MAX_BATCH_KEY = 128
@@ -79,8 +81,27 @@ def _owner_alive(pid: int, start: str | None) -> bool:
     return start is None or _process_start(pid) in (None, start)
 
 
-def _metric_row(value: float) -> tuple[float | None, int]:
-    return (None, 1) if value != value else (value, 0)
+def _metric_rows(
+    metrics: Iterable[tuple[str, str, float, int, int]],
+) -> tuple[list[tuple], list[tuple]]:
+    """The rows for the metrics table (NaN stored as NULL with is_nan 1), and for latest_metrics
+    the row each (run, key) keeps, as one upsert per row would: the highest (step, timestamp),
+    the later row on a tie. One pass: this runs for every metric written."""
+    rows: list[tuple] = []
+    append = rows.append
+    latest: dict[tuple[str, str], tuple] = {}
+    kept_by = latest.get
+    for run_id, key, value, ts, step in metrics:
+        row = (
+            (run_id, key, value, 0, ts, step)
+            if value == value
+            else (run_id, key, None, 1, ts, step)
+        )
+        append(row)
+        kept = kept_by((run_id, key))
+        if kept is None or step > kept[5] or step == kept[5] and ts >= kept[4]:
+            latest[run_id, key] = row
+    return rows, list(latest.values())
 
 
 def _metric_value(value: float | None, is_nan: int) -> float:
@@ -101,7 +122,7 @@ def _insert(conn: Any, table: str, rows: Sequence[tuple], conflict: str = "") ->
         chunk = rows[i : i + per_statement]
         marks = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(chunk))
         conn.execute(
-            f"INSERT INTO {table} VALUES {marks} {conflict}", [v for r in chunk for v in r]
+            f"INSERT INTO {table} VALUES {marks} {conflict}", list(chain.from_iterable(chunk))
         )
 
 
@@ -528,12 +549,7 @@ class SqlStore(RegistryStore):
             raise InvalidParameterError(
                 f"batch_key must be a string of 1 to {_MAX_BATCH_KEY} characters, got {batch_key!r}"
             )
-        metric_rows = [(r, k, *_metric_row(v), ts, step) for r, k, v, ts, step in metrics]
-        latest: dict[tuple[str, str], tuple] = {}
-        for row in metric_rows:  # the row each (run, key) keeps, as one upsert per row would
-            kept = latest.get(row[:2])
-            if kept is None or (row[5], row[4]) >= (kept[5], kept[4]):
-                latest[row[:2]] = row
+        metric_rows, latest = _metric_rows(metrics)
         params = list(params)
         tags = list(
             {(r, k): (r, k, v) for r, k, v in tags}.values()
@@ -554,16 +570,20 @@ class SqlStore(RegistryStore):
                 "UPDATE runs SET name = ? WHERE run_uuid = ?",
                 [(v, r) for r, k, v in tags if k == tags_.RUN_NAME],
             )
-            _insert(conn, "metrics (run_uuid, key, value, is_nan, timestamp, step)", metric_rows)
+            self._append_metrics(conn, metric_rows)
             _insert(
                 conn,
                 "latest_metrics",
-                list(latest.values()),
+                latest,
                 "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, is_nan ="
                 " excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step WHERE"
                 " excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND"
                 " excluded.timestamp >= latest_metrics.timestamp)",
             )
+
+    def _append_metrics(self, conn: Any, rows: list[tuple]) -> None:
+        """Insert metrics rows (run_uuid, key, value, is_nan, timestamp, step)."""
+        _insert(conn, f"metrics ({METRIC_COLUMNS})", rows)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._write() as conn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 
@@ -18,6 +19,7 @@ from fittrace.store.schema import SCHEMA_VERSION
 from fittrace.store.sql import SqlStore
 
 _BUSY_TIMEOUT_S = 60.0
+_CHECKPOINT_PAGES = 4000
 
 
 class SqliteStore(SqlStore):
@@ -31,6 +33,7 @@ class SqliteStore(SqlStore):
 
     def __init__(self, db_path: str, artifact_root: str) -> None:
         self.location = os.path.abspath(db_path)
+        self._write_lock, self._lock_pid = threading.RLock(), os.getpid()
         parent = os.path.dirname(self.location)
         try:
             os.makedirs(parent, exist_ok=True)
@@ -50,6 +53,9 @@ class SqliteStore(SqlStore):
             raise StoreError(f"Cannot open tracking database {self.location!r}: {e}") from e
         conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoint the WAL every ~16 MB instead of SQLite's ~4 MB: each checkpoint syncs the
+        # file twice, the largest fixed cost of a stream of metric writes. Crash safety is the same.
+        conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
@@ -59,22 +65,29 @@ class SqliteStore(SqlStore):
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        deadline = time.monotonic() + _BUSY_TIMEOUT_S
-        while True:
+        # Threads of this process (a server's workers) queue on a lock and start the moment the
+        # write before theirs ends; SQLite's busy handler would make them sleep up to 100 ms.
+        # Reentrant: a signal handler flushing amid this thread's write fails as SQLite makes it.
+        if self._lock_pid != os.getpid():  # a forked child: the parent's threads are not here
+            self._write_lock, self._lock_pid = threading.RLock(), os.getpid()
+        with self._write_lock:
+            conn = self._conn()
+            deadline = time.monotonic() + _BUSY_TIMEOUT_S
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as e:
+                    busy = "locked" in str(e) or "busy" in str(e)
+                    if not busy or time.monotonic() > deadline:
+                        raise StoreError(f"Cannot write to {self.location!r}: {e}") from e
+                    time.sleep(0.01)
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
-                    raise StoreError(f"Cannot write to {self.location!r}: {e}") from e
-                time.sleep(0.01)
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         if self._schema_version() < SCHEMA_VERSION:

@@ -184,13 +184,45 @@ def _decode_object(obj: dict[str, Any]) -> Any:
     return cls(**{k: v for k, v in obj.items() if k != "$t"})
 
 
-def metric_rows(rows: list[tuple[str, str, float, int, int]]) -> list[Any]:
-    """write_batch's metric rows, encoded: (str, str, float, int, int) rows need no walk, only
-    their non-finite values spelled out (the fast path of a buffered flush)."""
-    return [
-        row if math.isfinite(row[2]) else (row[0], row[1], _float(row[2]), row[3], row[4])
-        for row in rows
-    ]
+def metric_columns(rows: list[tuple[str, str, float, int, int]]) -> dict[str, list[Any]]:
+    """write_batch's metric rows as ``metric_columns``: each distinct run id and key once, the
+    rows' indexes into them, and the values, timestamps and steps as flat lists. About half the
+    bytes of rows, and no JSON object per row; ``metric_rows`` undoes it.
+    ValueError or TypeError for rows that are not five plain items."""
+    runs, keys, values, timestamps, steps = zip(*rows, strict=True) if rows else ((),) * 5
+    run_ids, names = list(dict.fromkeys(runs)), list(dict.fromkeys(keys))
+    if not all(map(math.isfinite, values)):
+        values = tuple(map(_float, values))
+    return {
+        "runs": run_ids,
+        "run": list(map({r: i for i, r in enumerate(run_ids)}.__getitem__, runs)),
+        "keys": names,
+        "key": list(map({k: i for i, k in enumerate(names)}.__getitem__, keys)),
+        "value": list(values),
+        "timestamp": list(timestamps),
+        "step": list(steps),
+    }
+
+
+def metric_rows(columns: Any) -> list[tuple[Any, ...]]:
+    """The (run_id, key, value, timestamp, step) rows of decoded ``metric_columns``, unchecked
+    beyond their shape (InvalidParameterError if the columns do not fit together)."""
+    try:
+        run, key = columns["run"], columns["key"]
+        values, timestamps, steps = columns["value"], columns["timestamp"], columns["step"]
+        lists = (columns["runs"], columns["keys"], run, key, values, timestamps, steps)
+        if not all(type(c) is list for c in lists):
+            raise TypeError("every column must be a list")
+        if len({len(run), len(key), len(values), len(timestamps), len(steps)}) > 1:
+            raise ValueError("the columns differ in length")
+        if run and min(run) < 0 or key and min(key) < 0:
+            raise ValueError("a negative index")
+        runs = map(columns["runs"].__getitem__, run)
+        return list(
+            zip(runs, map(columns["keys"].__getitem__, key), values, timestamps, steps, strict=True)
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise InvalidParameterError(f"write_batch: malformed metric_columns ({e})") from None
 
 
 def dumps_encoded(value: Any) -> bytes:

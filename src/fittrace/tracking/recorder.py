@@ -2,7 +2,7 @@
 
 Metrics, params and tags are buffered in memory and written by a background
 thread every ``FLUSH_INTERVAL_S`` seconds, in transactions sized to take about
-``CHUNK_S`` each. ``flush()`` writes them now, ``end_run``/reads flush first,
+``CHUNK_S`` each (to a tracking server: one request for all). ``flush()`` writes them now, ``end_run``/reads flush first,
 and interpreter exit (also a multiprocessing worker's exit or SIGTERM) flushes
 what is left. With ``FITTRACE_SYNC=1`` every write is persisted before the call
 returns.
@@ -51,6 +51,8 @@ _CHECK_EVERY = 256  # rows between two looks at the backlog's age
 _MIN_CHUNK = 256
 _recorders: weakref.WeakSet[Recorder] = weakref.WeakSet()
 _monotonic = time.monotonic
+_valid_keys = validation.valid_keys
+_INT64_MIN, _INT64_MAX = validation.INT64_MIN, validation.INT64_MAX
 _time_ns = time.time_ns
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -149,6 +151,7 @@ class Recorder:
         self._params: dict[str, dict[str, str]] = {}
         self._warned_rows: set[tuple[str, str]] = set()
         self._row_s = 5e-6  # seconds the store takes per row, measured as rows are written
+        self._remote = bool(getattr(store, "is_remote", False))
         self._new_process()
         _recorders.add(self)
 
@@ -182,14 +185,21 @@ class Recorder:
         timestamp: int | None = None,
         step: int | None = None,
     ) -> None:
+        # Plain str/float/int arguments are checked inline: this runs for every metric logged.
         row = (
             run_id,
-            validation.validate_key(key, "Metric"),
+            key
+            if type(key) is str and key in _valid_keys
+            else validation.validate_key(key, "Metric"),
             value if type(value) is float else validation.metric_value(key, value),
             _time_ns() // 1_000_000
             if timestamp is None
             else validation.integer("timestamp", timestamp),
-            0 if step is None else validation.integer("step", step),
+            step
+            if type(step) is int and _INT64_MIN <= step <= _INT64_MAX
+            else 0
+            if step is None
+            else validation.integer("step", step),
         )
         if self.sync:
             self._write(_Rows([row]))
@@ -381,7 +391,10 @@ class Recorder:
     def _write_isolating(self, rows: _Rows) -> None:
         """Write ``rows`` in transactions of about CHUNK_S each; rows the store refuses while it
         accepts others are dropped with a warning; raise _Unwritten if it accepts nothing."""
-        todo = collections.deque(rows.chunks(max(_MIN_CHUNK, int(CHUNK_S / self._row_s))))
+        size = max(_MIN_CHUNK, int(CHUNK_S / self._row_s))
+        if self._remote:  # one request for all: a server commits what it received even if
+            size = max(size, len(rows.metrics))  # this process dies, and round trips cost most
+        todo = collections.deque(rows.chunks(size))
         while todo:
             piece = todo[0]
             start = time.perf_counter()

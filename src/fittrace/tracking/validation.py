@@ -17,13 +17,13 @@ MAX_RUN_NAME_LENGTH = 250
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _KEY_RE = re.compile(r"^[\w\-. /:]+$")
-_valid_keys: set[str] = set()
+valid_keys: set[str] = set()  # keys that passed validate_key (a bounded cache)
 
 
 def validate_key(key: str, kind: str) -> str:
     """Return the key if it is a valid metric/param/tag name, else raise naming the rule it breaks."""
     try:
-        if key in _valid_keys:
+        if key in valid_keys:
             return key
     except TypeError:  # unhashable: not a string either
         pass
@@ -43,8 +43,8 @@ def validate_key(key: str, kind: str) -> str:
         raise InvalidParameterError(
             f"{kind} key {key!r} may not start with '/' or contain a '..' segment"
         )
-    if len(_valid_keys) < 100_000:
-        _valid_keys.add(key)
+    if len(valid_keys) < 100_000:
+        valid_keys.add(key)
     return key
 
 

@@ -4,6 +4,7 @@ Endpoints, under ``/api/fittrace/v1`` (JSON as ``fittrace.store.wire`` encodes i
 
 - ``POST /store/<method>``, body: the keyword arguments, a JSON object. Calls that method of
   the server's store, for the methods ``wire.METHODS`` lists only; answers ``{"result": ...}``.
+  ``write_batch`` also takes its metrics as ``metric_columns`` (``wire.metric_columns``).
 - ``PUT /artifacts/<run_id>/<path>``, body: the file's bytes (``Content-Length`` required, at
   most the server's upload limit). Stores the file in the run's artifacts.
 - ``GET /artifacts/<run_id>/<path>``: the file's bytes (``X-Fittrace-Artifact: file``); for a
@@ -58,6 +59,7 @@ log = logging.getLogger("fittrace.server")
 
 PREFIX = wire.API_PREFIX + "/"
 DEFAULT_MAX_UPLOAD = 2 << 30  # bytes per artifact file
+_INT64_MIN, _INT64_MAX = validation.INT64_MIN, validation.INT64_MAX
 MAX_CALL_BYTES = 256 << 20  # bytes of one store call's arguments
 _DRAIN = (
     1 << 20
@@ -107,20 +109,49 @@ def _rows(rows: Any, width: int, what: str) -> list[list[Any]]:
     return rows
 
 
-def check_batch(arguments: dict[str, Any]) -> None:
-    """The rows of a write_batch call, checked as the client's recorder checks them."""
+def _checked_rows(rows: list[Any]) -> list[tuple[Any, ...]]:
+    """write_batch's metric rows, checked as the client's recorder checks them."""
     metrics = []
-    for run_id, key, value, timestamp, step in _rows(arguments.get("metrics", []), 5, "metrics"):
+    for run_id, key, value, timestamp, step in rows:
         if type(run_id) is not str or not run_id:  # exact types: the fast path
             _run_id(run_id)
         validation.validate_key(key, "Metric")
         if type(value) is not float:
             value = validation.metric_value(key, value)
-        if type(timestamp) is not int:
+        if type(timestamp) is not int or not _INT64_MIN <= timestamp <= _INT64_MAX:
             timestamp = validation.integer("timestamp", timestamp)
-        if type(step) is not int:
+        if type(step) is not int or not _INT64_MIN <= step <= _INT64_MAX:
             step = validation.integer("step", step)
         metrics.append((run_id, key, value, timestamp, step))
+    return metrics
+
+
+def _checked_columns(columns: Any) -> list[tuple[Any, ...]]:
+    """The rows of write_batch's ``metric_columns``, checked a column at a time (the rows'
+    checks, with their messages, when a column holds anything but plain floats or int64s)."""
+    rows = wire.metric_rows(columns)
+    for run_id in columns["runs"]:
+        _run_id(run_id)
+    for key in columns["keys"]:
+        validation.validate_key(key, "Metric")
+    if set(map(type, columns["value"])) <= {float} and all(
+        _int64s(columns[name]) for name in ("timestamp", "step")
+    ):
+        return rows
+    return _checked_rows(rows)
+
+
+def _int64s(column: list[Any]) -> bool:
+    return set(map(type, column)) <= {int} and (
+        not column or _INT64_MIN <= min(column) and max(column) <= _INT64_MAX
+    )
+
+
+def check_batch(arguments: dict[str, Any], columns: Any = None) -> None:
+    """The rows of a write_batch call (``columns``: its metric_columns, if any), checked."""
+    metrics = _checked_rows(_rows(arguments.get("metrics", []), 5, "metrics"))
+    if columns is not None:
+        metrics += _checked_columns(columns)
     params = [
         (_run_id(r), validation.validate_key(k, "Param"), validation.param_value(k, _text(v)))
         for r, k, v in _rows(arguments.get("params", []), 3, "params")
@@ -158,6 +189,10 @@ def call_store(store: Any, name: str, arguments: Any) -> Reply:
     if not isinstance(arguments, dict):
         raise InvalidParameterError(f"{name}: the body must be a JSON object of arguments")
     method = getattr(store, name)
+    columns = None
+    if name == "write_batch":  # metrics may come as columns too: see wire.metric_columns
+        arguments = dict(arguments)
+        columns = arguments.pop("metric_columns", None)
     try:
         bound = inspect.signature(method).bind(**arguments)
     except TypeError as e:
@@ -168,7 +203,7 @@ def call_store(store: Any, name: str, arguments: Any) -> Reply:
     if name == "create_experiment":
         _check_location(store, bound.arguments.get("artifact_location"))
     if name == "write_batch":
-        check_batch(bound.arguments)
+        check_batch(bound.arguments, columns)
     result = method(*bound.args, **bound.kwargs)
     return Reply(200, wire.dumps({"result": result}))
 
