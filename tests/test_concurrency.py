@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -198,3 +199,41 @@ def test_a_child_forked_while_a_parent_thread_waits_to_write_can_write(tmp_path)
         os.waitpid(pid, 0)
     assert not alive, "the child waited for its parent's thread"
     assert [m.value for m in client.get_metric_history(run_id, "child")] == [1.0]
+
+
+def test_a_child_forked_amid_its_parents_sqlite_writes_can_write(tmp_path):
+    """A fork waits for the parent's write in flight to commit: a child copying SQLite's record
+    of the parent's lock would wait out the busy timeout instead."""
+    client = fittrace.MlflowClient(f"sqlite:///{tmp_path / 'f.db'}")
+    store, run_id = client._store, client.create_run("0").info.run_id
+    stop = threading.Event()
+    rows = [(run_id, "parent", float(i), i, i) for i in range(5000)]
+
+    def write_all_the_time() -> None:
+        while not stop.is_set():
+            store.write_batch(rows, [], [])
+
+    writer = threading.Thread(target=write_all_the_time)
+    writer.start()
+    try:
+        for n in range(5):
+            time.sleep(0.05)
+            pid = os.fork()
+            if pid == 0:
+                signal.alarm(15)  # a child stuck on the copied lock dies of SIGALRM
+                try:
+                    store.write_batch([(run_id, "child", float(n), 1, n)], [], [])
+                finally:
+                    os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        stop.set()
+        writer.join(60)
+    assert [m.value for m in client.get_metric_history(run_id, "child")] == [
+        0.0,
+        1.0,
+        2.0,
+        3.0,
+        4.0,
+    ]

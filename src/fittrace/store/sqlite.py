@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 
 from fittrace.exceptions import StoreError
@@ -20,6 +21,7 @@ from fittrace.store.sql import SqlStore
 
 _BUSY_TIMEOUT_S = 60.0
 _CHECKPOINT_PAGES = 4000
+_FORK_WAIT_S = 10.0  # the longest a fork waits for this process's SQLite writes to commit
 
 
 class SqliteStore(SqlStore):
@@ -34,6 +36,8 @@ class SqliteStore(SqlStore):
     def __init__(self, db_path: str, artifact_root: str) -> None:
         self.location = os.path.abspath(db_path)
         self._write_lock, self._lock_pid = threading.RLock(), os.getpid()
+        self._transaction_lock = threading.RLock()  # held from BEGIN to COMMIT; see _before_fork
+        _stores.add(self)
         parent = os.path.dirname(self.location)
         try:
             os.makedirs(parent, exist_ok=True)
@@ -70,14 +74,17 @@ class SqliteStore(SqlStore):
         # Reentrant: a signal handler flushing amid this thread's write fails as SQLite makes it.
         if self._lock_pid != os.getpid():  # a forked child: the parent's threads are not here
             self._write_lock, self._lock_pid = threading.RLock(), os.getpid()
+            self._transaction_lock = threading.RLock()
         with self._write_lock:
             conn = self._conn()
             deadline = time.monotonic() + _BUSY_TIMEOUT_S
             while True:
+                self._transaction_lock.acquire()
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     break
                 except sqlite3.OperationalError as e:
+                    self._transaction_lock.release()
                     busy = "locked" in str(e) or "busy" in str(e)
                     if not busy or time.monotonic() > deadline:
                         raise StoreError(f"Cannot write to {self.location!r}: {e}") from e
@@ -87,7 +94,10 @@ class SqliteStore(SqlStore):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._transaction_lock.release()
 
     def _migrate(self) -> None:
         if self._schema_version() < SCHEMA_VERSION:
@@ -103,3 +113,25 @@ class SqliteStore(SqlStore):
 
     def _set_schema_version(self, conn: sqlite3.Connection, version: int) -> None:
         conn.execute(f"PRAGMA user_version = {int(version)}")
+
+
+# A process forked amid an SQLite write transaction leaves its child a copy of SQLite's
+# in-process record of that lock: the child's own writes then wait out the busy timeout and
+# fail. So a fork first lets the transactions in flight commit (and starts no new one).
+_stores: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
+_held: list[threading.RLock] = []
+
+
+def _before_fork() -> None:
+    for store in list(_stores):
+        lock = store._transaction_lock
+        if store._lock_pid == os.getpid() and lock.acquire(timeout=_FORK_WAIT_S):
+            _held.append(lock)
+
+
+def _after_fork() -> None:
+    while _held:
+        _held.pop().release()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
