@@ -1,4 +1,5 @@
 """fittrace logs into a real `mlflow server`: FITTRACE_TRACKING_URI=http://... finds it is MLflow's.
+And `fittrace import --from-mlflow http://...` copies what such a server holds.
 
 Autologged fits, the registry and artifacts go through MLflow's REST API and artifact proxy, and
 MLflow's own client reads back what fittrace wrote.
@@ -20,9 +21,11 @@ import pytest
 
 mlflow = pytest.importorskip("mlflow")
 import xgboost as xgb  # noqa: E402
+from mlflow.entities import Metric, Param  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 import fittrace  # noqa: E402
+from fittrace import migration  # noqa: E402
 from fittrace.exceptions import ParamConflictError, ResourceNotFoundError  # noqa: E402
 from fittrace.store.mlflow_rest import MlflowRestStore  # noqa: E402
 from fittrace.testing import reset_tracking  # noqa: E402
@@ -164,3 +167,33 @@ def test_a_keras_fit_is_autologged_into_the_mlflow_server(on_mlflow):
     assert run.data.params["epochs"] == "2"
     assert len(on_mlflow.get_metric_history(run.info.run_id, "loss")) == 2
     assert "model" in {f.path for f in on_mlflow.list_artifacts(run.info.run_id)}
+
+
+def test_import_from_an_mlflow_server_copies_runs_histories_and_artifacts(on_mlflow, tmp_path):
+    experiment_id = on_mlflow.create_experiment("served-history")
+    run_id = on_mlflow.create_run(experiment_id, tags={"mlflow.runName": "old"}).info.run_id
+    on_mlflow.log_batch(
+        run_id,
+        metrics=[Metric("loss", 1 / (s + 1), 1_700_000_000_000 + s, s) for s in range(50)],
+        params=[Param("lr", "0.1")],
+    )
+    (tmp_path / "report.txt").write_text("kept byte for byte")
+    on_mlflow.log_artifact(run_id, str(tmp_path / "report.txt"), "docs")
+    on_mlflow.set_terminated(run_id)
+
+    ours = f"sqlite:///{tmp_path / 'ft' / 'fittrace.db'}"
+    counts = migration.import_from_mlflow(
+        on_mlflow.tracking_uri, experiment_names=["served-history"], tracking_uri=ours
+    )
+    assert (counts.runs_copied, counts.metric_points, counts.artifact_files) == (1, 50, 1)
+    client = fittrace.MlflowClient(ours)
+    (copy,) = client.search_runs([client.get_experiment_by_name("served-history").experiment_id])
+    assert copy.info.run_name == "old" and copy.data.params == {"lr": "0.1"}
+    history = client.get_metric_history(copy.info.run_id, "loss")
+    assert sorted((m.step, m.value) for m in history) == [(s, 1 / (s + 1)) for s in range(50)]
+    local = client.download_artifacts(copy.info.run_id, "docs/report.txt", str(tmp_path / "d"))
+    assert open(local).read() == "kept byte for byte"
+    again = migration.import_from_mlflow(
+        on_mlflow.tracking_uri, experiment_names=["served-history"], tracking_uri=ours
+    )
+    assert (again.runs_copied, again.runs_skipped) == (0, 1)
