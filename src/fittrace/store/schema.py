@@ -140,6 +140,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS runs_experiment_stage
         ON runs(experiment_id, lifecycle_stage, start_time DESC, run_uuid);
     """,
+    # 5: searches at 100,000 runs: a filter on a param or metric, and a walk along a metric's
+    # values, read the run ids from the index alone (these replace the (key, value) indexes)
+    """
+    CREATE INDEX IF NOT EXISTS params_key_run ON params(key, value, run_uuid);
+    DROP INDEX IF EXISTS params_key;
+    CREATE INDEX IF NOT EXISTS latest_metrics_key_run ON latest_metrics(key, value, run_uuid);
+    DROP INDEX IF EXISTS latest_metrics_key;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
