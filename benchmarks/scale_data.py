@@ -124,7 +124,7 @@ def fittrace_sqlite(shape: Shape) -> Store:
         store.close()
         conn = sqlite3.connect(path, isolation_level=None)
         conn.execute("BEGIN")
-        _fill_fittrace(conn, shape, experiment_id, folder)
+        _fill_fittrace(_sqlite_insert(conn), shape, experiment_id, folder)
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         conn.close()
@@ -133,39 +133,56 @@ def fittrace_sqlite(shape: Shape) -> Store:
     return _cached("fittrace", shape, make)
 
 
-def _fill_fittrace(conn, shape: Shape, experiment_id: str, artifacts: str) -> None:
-    """Insert ``shape``'s rows through ``conn`` (sqlite3, or the PostgreSQL store's connection)."""
+def _sqlite_insert(conn: sqlite3.Connection):
+    def insert(table: str, columns: str, rows: list[tuple]) -> None:
+        marks = ",".join("?" * len(rows[0]))
+        conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
+    return insert
+
+
+def _fill_fittrace(insert, shape: Shape, experiment_id: str, artifacts: str) -> None:
+    """Write ``shape``'s rows with ``insert(table, columns, rows)``."""
     for batch in _batches(run_rows(shape)):
-        conn.executemany(
-            "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time,"
-            " end_time, artifact_uri) VALUES (?, ?, ?, 'bench', 'FINISHED', ?, ?, ?)",
-            [(r, n, experiment_id, t, t + 1000, f"{artifacts}/{r}/artifacts") for r, n, t in batch],
+        insert(
+            "runs",
+            "run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri",
+            [
+                (r, n, int(experiment_id), "bench", "FINISHED", t, t + 1000, f"{artifacts}/{r}")
+                for r, n, t in batch
+            ],
         )
-        conn.executemany(
-            "INSERT INTO tags VALUES (?, 'mlflow.runName', ?)", [(r, n) for r, n, _ in batch]
-        )
+        insert("tags", "run_uuid, key, value", [(r, "mlflow.runName", n) for r, n, _ in batch])
     for batch in _batches(param_rows(shape)):
-        conn.executemany("INSERT INTO params VALUES (?, ?, ?)", batch)
+        insert("params", "run_uuid, key, value", batch)
     latest: dict[tuple[str, str], tuple] = {}
+    columns = "run_uuid, key, value, is_nan, timestamp, step"
     for batch in _batches(metric_rows(shape)):
         rows = [(r, k, v, 0, t, s) for r, k, v, t, s in batch]
-        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", rows)
+        insert("metrics", columns, rows)
         latest.update(((r[0], r[1]), r) for r in rows)
     for batch in _batches(iter(latest.values())):
-        conn.executemany("INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?, ?)", batch)
+        insert("latest_metrics", columns, batch)
 
 
 def fill_postgres(uri: str, shape: Shape) -> Store:
-    """``shape`` in fittrace's store on the PostgreSQL database at ``uri`` (which it creates)."""
+    """``shape`` in fittrace's store on the PostgreSQL database at ``uri`` (through COPY)."""
+    import psycopg
+
     from fittrace.store.postgres import PostgresStore
 
     store = PostgresStore(uri, tempfile.mkdtemp(prefix="fittrace-scale-artifacts-"))
     experiment_id = store.create_experiment("scale", None)
-    with store._write() as conn:
-        _fill_fittrace(conn, shape, experiment_id, store.artifact_root)
-    with store._read() as conn:
-        conn.execute("ANALYZE")
     store.close()
+    with psycopg.connect(uri, autocommit=True) as conn:
+
+        def insert(table: str, columns: str, rows: list[tuple]) -> None:
+            with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+        _fill_fittrace(insert, shape, experiment_id, store.artifact_root)
+        conn.execute("ANALYZE")
     return Store(uri, experiment_id)
 
 
@@ -185,37 +202,30 @@ def mlflow_sqlite(shape: Shape) -> Store:
         store.engine.dispose()
         conn = sqlite3.connect(path, isolation_level=None)
         conn.execute("BEGIN")
+        insert = _sqlite_insert(conn)
         for batch in _batches(run_rows(shape)):
-            conn.executemany(
-                "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name,"
-                " user_id, status, start_time, end_time, source_version, lifecycle_stage,"
-                " artifact_uri, experiment_id) VALUES (?, ?, 'LOCAL', '', '', 'bench',"
-                " 'FINISHED', ?, ?, '', 'active', ?, ?)",
+            insert(
+                "runs",
+                "run_uuid, name, source_type, source_name, entry_point_name, user_id, status,"
+                " start_time, end_time, source_version, lifecycle_stage, artifact_uri,"
+                " experiment_id",
                 [
-                    (r, n, t, t + 1000, f"{artifacts}/{r}/artifacts", experiment_id)
+                    (r, n, "LOCAL", "", "", "bench", "FINISHED", t, t + 1000, "", "active",
+                     f"{artifacts}/{r}", int(experiment_id))
                     for r, n, t in batch
                 ],
-            )
-            conn.executemany(
-                "INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', ?, ?)",
-                [(n, r) for r, n, _ in batch],
-            )
+            )  # fmt: skip
+            insert("tags", "run_uuid, key, value", [(r, "mlflow.runName", n) for r, n, _ in batch])
         for batch in _batches(param_rows(shape)):
-            conn.executemany("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)", batch)
+            insert("params", "run_uuid, key, value", batch)
         latest: dict[tuple[str, str], tuple] = {}
+        columns = "run_uuid, key, value, timestamp, step, is_nan"
         for batch in _batches(metric_rows(shape)):
-            conn.executemany(
-                "INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan)"
-                " VALUES (?, ?, ?, ?, ?, 0)",
-                batch,
-            )
-            latest.update(((r[0], r[1]), r) for r in batch)
+            rows = [(*row, 0) for row in batch]
+            insert("metrics", columns, rows)
+            latest.update(((r[0], r[1]), r) for r in rows)
         for batch in _batches(iter(latest.values())):
-            conn.executemany(
-                "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan)"
-                " VALUES (?, ?, ?, ?, ?, 0)",
-                batch,
-            )
+            insert("latest_metrics", columns, batch)
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         conn.close()
