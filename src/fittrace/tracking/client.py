@@ -45,7 +45,7 @@ def page_token_at(
     return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
 
 
-def _page_position(token: str | None, order_by: Sequence[str] | None) -> tuple[int, list | None]:
+def page_position(token: str | None, order_by: Sequence[str] | None) -> tuple[int, list | None]:
     """The offset a ``page_token`` names, and its page key when it was made for ``order_by``
     (a token from before page keys, or for another order, goes by its offset)."""
     if not token:
@@ -270,7 +270,7 @@ class Client(RegistryClient):
         search.check_count("max_results", max_results)
         self._recorder.flush()
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
-        offset, after = _page_position(page_token, order_by)
+        offset, after = page_position(page_token, order_by)
         runs = self._store.search_runs(
             ids,
             filter_string,
