@@ -29,10 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import scale_data
+from bench_scale import median_ms
 
 FILTER = "metrics.m1 < 0.5 AND params.p2 = '1'"
 ORDER = "metrics.m0 DESC"
@@ -120,16 +121,6 @@ def visible_ms(
                 )
             )
     return statistics.median(totals), statistics.median(in_browser)
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def next_page(client, experiment_id: str, query: dict, offset: int) -> dict:

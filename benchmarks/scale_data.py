@@ -141,28 +141,40 @@ def _sqlite_insert(conn: sqlite3.Connection):
     return insert
 
 
-def _fill_fittrace(insert, shape: Shape, experiment_id: str, artifacts: str) -> None:
-    """Write ``shape``'s rows with ``insert(table, columns, rows)``."""
+def _fill(insert, shape: Shape, run_columns: str, run_row) -> None:
+    """Write ``shape``'s rows with ``insert(table, columns, rows)``; a run's row is
+    ``run_row(run_id, name, start_time)`` (fittrace's and MLflow's runs tables differ)."""
     for batch in _batches(run_rows(shape)):
-        insert(
-            "runs",
-            "run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri",
-            [
-                (r, n, int(experiment_id), "bench", "FINISHED", t, t + 1000, f"{artifacts}/{r}")
-                for r, n, t in batch
-            ],
-        )
+        insert("runs", run_columns, [run_row(*run) for run in batch])
         insert("tags", "run_uuid, key, value", [(r, "mlflow.runName", n) for r, n, _ in batch])
     for batch in _batches(param_rows(shape)):
         insert("params", "run_uuid, key, value", batch)
     latest: dict[tuple[str, str], tuple] = {}
-    columns = "run_uuid, key, value, is_nan, timestamp, step"
+    columns = "run_uuid, key, value, timestamp, step, is_nan"
     for batch in _batches(metric_rows(shape)):
-        rows = [(r, k, v, 0, t, s) for r, k, v, t, s in batch]
+        rows = [(*row, 0) for row in batch]
         insert("metrics", columns, rows)
         latest.update(((r[0], r[1]), r) for r in rows)
     for batch in _batches(iter(latest.values())):
         insert("latest_metrics", columns, batch)
+
+
+def _fill_fittrace(insert, shape: Shape, experiment_id: str, artifacts: str) -> None:
+    _fill(
+        insert,
+        shape,
+        "run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri",
+        lambda r, n, t: (
+            r,
+            n,
+            int(experiment_id),
+            "bench",
+            "FINISHED",
+            t,
+            t + 1000,
+            f"{artifacts}/{r}",
+        ),
+    )
 
 
 def fill_postgres(uri: str, shape: Shape) -> Store:
@@ -202,30 +214,14 @@ def mlflow_sqlite(shape: Shape) -> Store:
         store.engine.dispose()
         conn = sqlite3.connect(path, isolation_level=None)
         conn.execute("BEGIN")
-        insert = _sqlite_insert(conn)
-        for batch in _batches(run_rows(shape)):
-            insert(
-                "runs",
-                "run_uuid, name, source_type, source_name, entry_point_name, user_id, status,"
-                " start_time, end_time, source_version, lifecycle_stage, artifact_uri,"
-                " experiment_id",
-                [
-                    (r, n, "LOCAL", "", "", "bench", "FINISHED", t, t + 1000, "", "active",
-                     f"{artifacts}/{r}", int(experiment_id))
-                    for r, n, t in batch
-                ],
-            )  # fmt: skip
-            insert("tags", "run_uuid, key, value", [(r, "mlflow.runName", n) for r, n, _ in batch])
-        for batch in _batches(param_rows(shape)):
-            insert("params", "run_uuid, key, value", batch)
-        latest: dict[tuple[str, str], tuple] = {}
-        columns = "run_uuid, key, value, timestamp, step, is_nan"
-        for batch in _batches(metric_rows(shape)):
-            rows = [(*row, 0) for row in batch]
-            insert("metrics", columns, rows)
-            latest.update(((r[0], r[1]), r) for r in rows)
-        for batch in _batches(iter(latest.values())):
-            insert("latest_metrics", columns, batch)
+        _fill(
+            _sqlite_insert(conn),
+            shape,
+            "run_uuid, name, source_type, source_name, entry_point_name, user_id, status,"
+            " start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id",
+            lambda r, n, t: (r, n, "LOCAL", "", "", "bench", "FINISHED", t, t + 1000, "",
+                             "active", f"{artifacts}/{r}", int(experiment_id)),
+        )  # fmt: skip
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         conn.close()
