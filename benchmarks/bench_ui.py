@@ -1,14 +1,19 @@
-"""The web UI: `fittrace ui` beside `mlflow ui` over the same runs, in headless Chromium.
+"""The web UI at 100,000 runs: `fittrace ui` beside `mlflow ui` over the same store content.
 
-    python benchmarks/bench_ui.py [--runs 500] [--big 100000] [--repeat 5] [--skip-mlflow]
+    python benchmarks/bench_ui.py [--runs 100000] [--mlflow-runs N] [--points 100000]
+        [--repeat 3] [--skip-mlflow]
 
-1. First rows visible: both stores get the same ``--runs`` runs (5 params, 5 metrics each, through
-   each library's public client); each UI is started as its own command, and Chromium (Selenium,
-   Debian's chromium-driver) opens the experiment's runs page; the time is from navigation until a
-   run name is on screen, median of ``--repeat`` loads.
-2. Server time at scale (fittrace only): ``--big`` runs in one experiment; the runs page rendered
-   in-process (the handler's work without the socket) for the first page, a deep page, filtered
-   and sorted, median of ``--repeat``.
+Stores come from ``scale_data.py`` (one experiment of ``--runs`` runs x 20 params x 10 metrics,
+written straight into the tables and cached in the temp dir; MLflow's with ``--mlflow-runs``
+runs, by default as many).
+
+1. Server time of fittrace's runs page (the handler in-process, without the socket): the first
+   page, a deep page (reached through the Next link, which carries the page token), filtered,
+   sorted by a metric, and both; and the compare page of 10 runs x ``--points`` points each.
+2. In headless Chromium (Selenium, Debian's chromium-driver): from navigation until the newest
+   run's name is on screen, for each UI started as its own command; and until the compare
+   chart is drawn (the points that reach the browser are downsampled per pixel column).
+Times are medians of ``--repeat``, in milliseconds.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import random
 import shutil
 import signal
 import socket
@@ -25,54 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
-ROW_NAME = "run-{}"
+import scale_data
+from bench_scale import median_ms
 
-
-def _data(n: int, seed: int = 0) -> list[tuple[str, dict[str, float], dict[str, str]]]:
-    rng = random.Random(seed)
-    return [
-        (
-            ROW_NAME.format(i),
-            {f"m{k}": rng.random() for k in range(5)},
-            {f"p{k}": str((i + k) % 7) for k in range(5)},
-        )
-        for i in range(n)
-    ]
-
-
-def fill(client, entities, data: list) -> str:
-    """``data`` as runs of a new experiment, through ``client`` (fittrace's or MLflow's) and its
-    ``entities`` module; the experiment's id."""
-    experiment_id = client.create_experiment("bench")
-    for i, (name, metrics, params) in enumerate(data):
-        run = client.create_run(experiment_id, start_time=1_700_000_000_000 + i, run_name=name)
-        client.log_batch(
-            run.info.run_id,
-            [entities.Metric(k, v, 0, 0) for k, v in metrics.items()],
-            [entities.Param(k, v) for k, v in params.items()],
-        )
-        client.set_terminated(run.info.run_id)
-    return experiment_id
-
-
-def fill_fittrace(uri: str, data: list) -> str:
-    from fittrace import entities
-    from fittrace.tracking.client import Client
-
-    client = Client(uri)
-    experiment_id = fill(client, entities, data)
-    client.flush()
-    return experiment_id
-
-
-def fill_mlflow(uri: str, data: list) -> str:
-    from mlflow import entities
-    from mlflow.tracking import MlflowClient
-
-    return fill(MlflowClient(uri), entities, data)
+FILTER = "metrics.m1 < 0.5 AND params.p2 = '1'"
+ORDER = "metrics.m0 DESC"
+COMPARED = 10
 
 
 def _free_port() -> int:
@@ -129,101 +94,173 @@ def browser():
     return webdriver.Chrome(options=options, service=service)
 
 
-def first_rows_ms(driver, url: str, name: str, repeat: int) -> float:
-    """Median ms from navigation until ``name`` is visible (a fresh page load each time)."""
+def visible_ms(
+    driver, url: str, css: str | None, text: str | None, repeat: int
+) -> tuple[float, float]:
+    """Medians of ms from navigation, and from the response's last byte, until an element
+    (``css``, or one whose text is ``text``) is displayed; a fresh page load each time after
+    one that warms the server's caches."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    xpath = f"//*[normalize-space(text())='{name}']"
-    times = []
+    how = (By.CSS_SELECTOR, css) if css else (By.XPATH, f"//*[normalize-space(text())='{text}']")
+    totals, in_browser = [], []
     for i in range(repeat + 1):
         driver.get("about:blank")
         start = time.perf_counter()
         driver.get(url)
-        WebDriverWait(driver, 120, 0.01).until(
-            lambda d: any(e.is_displayed() for e in d.find_elements(By.XPATH, xpath))
+        WebDriverWait(driver, 300, 0.01).until(
+            lambda d: any(e.is_displayed() for e in d.find_elements(*how))
         )
-        if i:  # the first load warms the server's caches
-            times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        if i:
+            totals.append((time.perf_counter() - start) * 1000)
+            in_browser.append(
+                driver.execute_script(
+                    "const t = performance.getEntriesByType('navigation')[0];"
+                    "return performance.now() - t.responseEnd;"
+                )
+            )
+    return statistics.median(totals), statistics.median(in_browser)
 
 
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def next_page(client, experiment_id: str, query: dict, offset: int) -> dict:
+    """``query`` at ``offset`` as the Next link of the page before it names it."""
+    from fittrace.store import search
+    from fittrace.tracking.client import page_token_at
+
+    order_by = [query["order_by"]] if "order_by" in query else None
+    (before,) = client.search_runs(
+        [experiment_id],
+        query.get("filter", ""),
+        max_results=1,
+        order_by=order_by,
+        page_token=page_token_at(offset - 1),
+    )
+    token = page_token_at(offset, search.page_key(before, order_by), order_by)
+    return {**query, "offset": offset, "page": token}
 
 
-def server_times(tmp: str, n: int, repeat: int) -> None:
+def compared_runs(uri: str, points: int) -> list[str]:
+    """``COMPARED`` runs of one ``loss`` metric of ``points`` steps each, in the store at ``uri``."""
     from fittrace.tracking.client import Client
+
+    client = Client(uri)
+    experiment_id = client.create_experiment("compare")
+    run_ids = []
+    for i in range(COMPARED):
+        run_id = client.create_run(experiment_id, run_name=f"curve-{i}").info.run_id
+        rows = [
+            (run_id, "loss", 1 / (1 + s) + i / 100, 1_700_000_000_000 + s, s) for s in range(points)
+        ]
+        client._store.write_batch(rows, [], [])
+        run_ids.append(run_id)
+    return run_ids
+
+
+def server_times(uri: str, experiment_id: str, runs: int, repeat: int) -> None:
+    from fittrace.tracking.client import Client
+    from fittrace.ui.api import ServedArtifacts
     from fittrace.ui.app import respond
 
-    uri = f"sqlite:///{tmp}/big/fittrace.db"
-    started = time.perf_counter()
-    experiment_id = fill_fittrace(uri, _data(n, seed=1))
-    print(f"filled {n} runs in {time.perf_counter() - started:.0f} s")
     client = Client(uri)
-    deep = (n - 100) // 100 * 100
+    served = ServedArtifacts(client._store)
+    deep = (runs - 100) // 100 * 100
+    matches = client.count_matching_runs(experiment_id, FILTER)
     cases = {
         "first page": {},
-        "deep page": {"offset": deep},
-        "filtered": {"filter": "metrics.m1 < 0.5 AND params.p2 = '3'"},
-        "filtered, deep": {"filter": "metrics.m1 < 0.5 AND params.p2 = '3'", "offset": 2000},
-        "sorted by a metric": {"order_by": "metrics.m0 DESC"},
-        "sorted by a metric, deep": {"order_by": "metrics.m0 DESC", "offset": deep},
+        "deep page": next_page(client, experiment_id, {}, deep),
+        "filtered": {"filter": FILTER},
+        "filtered, deep": next_page(
+            client, experiment_id, {"filter": FILTER}, matches // 100 * 100 - 100
+        ),
+        "sorted by a metric": {"order_by": ORDER},
+        "sorted by a metric, deep": next_page(client, experiment_id, {"order_by": ORDER}, deep),
+        "filtered and sorted": {"filter": FILTER, "order_by": ORDER},
+        "deep page by offset alone (a typed URL)": {"order_by": ORDER, "offset": deep},
     }
-    print(f"\nruns page server time, {n} runs (median of {repeat}):")
-    for label, query in cases.items():
-        path = f"/experiments/{experiment_id}?{urlencode(query)}"
+    paths = {
+        label: f"/experiments/{experiment_id}?{urlencode(query)}" for label, query in cases.items()
+    }
+    print(f"\nfittrace ui server time, {runs} runs (median of {repeat}):")
+    for label, path in paths.items():
 
         def page(path: str = path) -> None:
             with contextlib.ExitStack() as resources:
-                assert respond(client, path, resources).status == 200
+                assert respond(client, path, resources, served).status == 200
 
-        print(f"  {label:28s} {median_ms(page, repeat):8.1f} ms")
+        print(f"  {label:42s} {median_ms(page, repeat):8.1f} ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=500)
-    parser.add_argument("--big", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--mlflow-runs", type=int, default=None)
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-mlflow", action="store_true")
     args = parser.parse_args()
+    shape = scale_data.Shape(runs=args.runs)  # as bench_scale's: one cached store
+    store = scale_data.fittrace_sqlite(shape)
     with tempfile.TemporaryDirectory() as tmp:
-        data = _data(args.runs)
-        newest = ROW_NAME.format(args.runs - 1)
-        fittrace_uri = f"sqlite:///{tmp}/fittrace/fittrace.db"
-        fittrace_exp = fill_fittrace(fittrace_uri, data)
+        charts_uri = f"sqlite:///{tmp}/fittrace.db"
+        started = time.perf_counter()
+        run_ids = compared_runs(charts_uri, args.points)
+        print(
+            f"wrote {COMPARED} runs x {args.points} points in {time.perf_counter() - started:.0f} s"
+        )
+        compare_path = "/compare?" + urlencode([("runs", r) for r in run_ids])
+        server_times(store.uri, store.experiment_id, args.runs, args.repeat)
+        # the compare page is served from its own store: time it there
+        from fittrace.tracking.client import Client
+        from fittrace.ui.api import ServedArtifacts
+        from fittrace.ui.app import respond
+
+        client = Client(charts_uri)
+        served = ServedArtifacts(client._store)
+
+        def compare_page() -> None:
+            with contextlib.ExitStack() as resources:
+                assert respond(client, compare_path, resources, served).status == 200
+
+        compare_ms = median_ms(compare_page, args.repeat)
+        print(f"  compare page, {COMPARED} runs x {args.points} points {compare_ms:11.1f} ms")
+
+        newest = f"run-{args.runs - 1}"
         driver = browser()
         try:
             port = _free_port()
             command = [sys.executable, "-m", "fittrace.cli", "ui", "--port", str(port)]
-            with serving([*command, "--backend-store-uri", fittrace_uri], port):
-                url = f"http://127.0.0.1:{port}/experiments/{fittrace_exp}"
-                ours = first_rows_ms(driver, url, newest, args.repeat)
-            print(f"first rows visible, {args.runs} runs: fittrace ui {ours:.0f} ms")
+            with serving([*command, "--backend-store-uri", store.uri], port):
+                url = f"http://127.0.0.1:{port}/experiments/{store.experiment_id}"
+                ours, _ = visible_ms(driver, url, None, newest, args.repeat)
+            print(f"\nfirst rows visible in Chromium, {args.runs} runs: fittrace ui {ours:.0f} ms")
+            port = _free_port()
+            with serving([*command[:-1], str(port), "--backend-store-uri", charts_uri], port):
+                url = f"http://127.0.0.1:{port}{compare_path}"
+                chart, drawing = visible_ms(
+                    driver, url, "div.uchart[data-series] canvas", None, args.repeat
+                )
+                drawn = driver.find_element("css selector", "div.uchart[data-series]")
+                shipped = drawn.get_attribute("data-points")
+            print(
+                f"compare chart drawn in Chromium, {COMPARED} runs x {args.points} points: "
+                f"{chart:.0f} ms from navigation, {drawing:.0f} ms of it after the page arrived; "
+                f"points per run that reach the browser: {shipped}"
+            )
             if not args.skip_mlflow:
-                mlflow_uri = f"sqlite:///{tmp}/mlflow/mlflow.db"
-                os.makedirs(f"{tmp}/mlflow")
-                mlflow_exp = fill_mlflow(mlflow_uri, data)
+                mlflow_runs = args.mlflow_runs or args.runs
+                theirs_store = scale_data.mlflow_sqlite(scale_data.Shape(runs=mlflow_runs))
                 port = _free_port()
                 command = [sys.executable, "-m", "mlflow", "ui", "--port", str(port)]
-                with serving([*command, "--backend-store-uri", mlflow_uri], port):
-                    url = f"http://127.0.0.1:{port}/#/experiments/{mlflow_exp}"
-                    theirs = first_rows_ms(driver, url, newest, args.repeat)
+                with serving([*command, "--backend-store-uri", theirs_store.uri], port):
+                    url = f"http://127.0.0.1:{port}/#/experiments/{theirs_store.experiment_id}/runs"
+                    theirs, _ = visible_ms(driver, url, None, f"run-{mlflow_runs - 1}", args.repeat)
                 print(
-                    f"first rows visible, {args.runs} runs: mlflow ui {theirs:.0f} ms "
-                    f"({theirs / ours:.1f} x fittrace)"
+                    f"first rows visible in Chromium, {mlflow_runs} runs: mlflow ui {theirs:.0f} ms "
+                    f"({theirs / ours:.1f} x fittrace ui's)"
                 )
         finally:
             driver.quit()
-        if args.big:
-            server_times(tmp, args.big, args.repeat)
 
 
 if __name__ == "__main__":

@@ -169,7 +169,10 @@ def test_pagination_shows_every_run_once(ui):
         assert ("Previous" in page.text) == (pages > 1)
         found = re.search(r'<a href="([^"]+)">Next →</a>', page.text)
         path = found.group(1).replace("&amp;", "&") if found else ""
+        assert not found or "page=" in path  # the next page resumes after this one's last run
     assert pages == 3 and len(seen) == 250 and len(set(seen)) == 250
+    newest_first = client.search_runs([experiment_id], max_results=1000)
+    assert seen == [r.info.run_id for r in newest_first]
     assert "Runs 201–250 of 250" in page.text
     assert fetch(ui, f"/experiments/{experiment_id}?offset=-1").status == 400
 

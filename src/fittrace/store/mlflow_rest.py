@@ -436,7 +436,9 @@ class MlflowRestStore(RestStore):
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
         offset: int = 0,
+        after: list | None = None,
     ) -> list[Run]:
+        """Pages go by ``offset`` here (``after`` is an optimization this store does without)."""
         body = {
             "experiment_ids": [str(e) for e in experiment_ids],
             "filter": filter_string or "",

@@ -140,6 +140,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS runs_experiment_stage
         ON runs(experiment_id, lifecycle_stage, start_time DESC, run_uuid);
     """,
+    # 5: searches at 100,000 runs: a filter on a param or metric, and a walk along a metric's
+    # values, read the run ids from the index alone; a metric's history comes out of its
+    # index in order, without a sort (each replaces the index it extends)
+    """
+    CREATE INDEX IF NOT EXISTS params_key_run ON params(key, value, run_uuid);
+    DROP INDEX IF EXISTS params_key;
+    CREATE INDEX IF NOT EXISTS latest_metrics_key_run ON latest_metrics(key, value, run_uuid);
+    DROP INDEX IF EXISTS latest_metrics_key;
+    CREATE INDEX IF NOT EXISTS metrics_history ON metrics(run_uuid, key, step, timestamp);
+    DROP INDEX IF EXISTS metrics_run_key;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

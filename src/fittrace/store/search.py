@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Literal, NoReturn
 
 from fittrace import tags
+from fittrace.entities import Run
 from fittrace.exceptions import InvalidFilterError, InvalidParameterError
 
 __all__ = [
@@ -40,6 +41,9 @@ __all__ = [
     "check_count",
     "compile_order_by",
     "leading_metric",
+    "order_entries",
+    "page_key",
+    "check_page_key",
     "compile_registry_filter",
     "compile_run_filter",
     "parse_filter",
@@ -506,10 +510,11 @@ def _like_to_glob(pattern: str) -> str:
 
 
 class _Compiler:
-    def __init__(self, text: str, scope: _Scope, glob_like: bool) -> None:
+    def __init__(self, text: str, scope: _Scope, glob_like: bool, probe: bool = False) -> None:
         self.text = text
         self.scope = scope
         self.glob_like = glob_like
+        self.probe = probe
         self.params: list = []
 
     def compile(self, node: Node) -> str:
@@ -633,7 +638,12 @@ class _Compiler:
             if child.value_type == "number":
                 conditions.append(f"{alias}.is_nan = 0")
             conditions.append(self._predicate(value_column, node, child.value_type))
-        if child.value_type == "string" and len(child.links) == 1 and node.op in ("=", "IN"):
+        if (
+            not self.probe
+            and child.value_type == "string"
+            and len(child.links) == 1
+            and node.op in ("=", "IN")
+        ):
             # String equality is usually selective: an IN (SELECT ...) lets SQLite drive the
             # search from the (key, value) index instead of probing every candidate row.
             ((own, owner),) = child.links
@@ -647,16 +657,19 @@ class _Compiler:
         )
 
 
-def compile_run_filter(filter_string: str | None, *, glob_like: bool = True) -> tuple[str, list]:
+def compile_run_filter(
+    filter_string: str | None, *, glob_like: bool = True, probe: bool = False
+) -> tuple[str, list]:
     """Compile a run filter to a SQL boolean expression over ``runs r`` and its parameters.
 
     An empty or missing filter gives ``("1=1", [])``. Raises ``InvalidFilterError`` naming the
-    offending token and its position.
+    offending token and its position. ``probe``: every comparison a lookup by the run's id
+    (for runs already found in order), never a subquery the database may drive the search from.
     """
     node = parse_filter(filter_string or "")
     if node is None:
         return "1=1", []
-    compiler = _Compiler(filter_string or "", _RUN_SCOPE, glob_like)
+    compiler = _Compiler(filter_string or "", _RUN_SCOPE, glob_like, probe)
     return compiler.compile(node), compiler.params
 
 
@@ -728,6 +741,57 @@ def leading_metric(order_by: Sequence[str] | None) -> tuple[str, str] | None:
     direction = parser.advance().text.upper() if parser.is_keyword("ASC", "DESC") else "ASC"
     parser.expect_end("ASC, DESC or the end of the order_by entry")
     return (entity.key, direction) if entity.kind == "metric" else None
+
+
+def order_entries(order_by: Sequence[str] | None) -> list[str]:
+    """The non-blank ``order_by`` entries, stripped."""
+    return [e.strip() for e in order_by or () if e and e.strip()]
+
+
+def _keyed_metric(order_by: Sequence[str] | None) -> tuple[str, str] | None | bool:
+    """False when pages under ``order_by`` go by offset; else the one metric it orders by, or
+    None for the default order (newest first)."""
+    entries = order_entries(order_by)
+    if not entries:
+        return None
+    metric = leading_metric(entries)
+    return metric if metric is not None and len(entries) == 1 else False
+
+
+def page_key(run: Run, order_by: Sequence[str] | None) -> list | None:
+    """Where the page after ``run`` starts (keyset pagination): ``[start_time, run_id]`` in the
+    default order, ``[value, start_time, run_id]`` when ordered by one metric (value None if the
+    run has none or NaN); None under other orders, whose pages go by offset."""
+    metric = _keyed_metric(order_by)
+    if metric is False:
+        return None
+    tail = [run.info.start_time, run.info.run_id]
+    if metric is None:
+        return tail
+    value = run.data.metrics.get(metric[0])
+    return [None if value is None or value != value else value, *tail]
+
+
+def check_page_key(key: object, order_by: Sequence[str] | None) -> list:
+    """``key`` if it is a ``page_key`` for ``order_by``, else InvalidParameterError."""
+    metric = _keyed_metric(order_by)
+    shape = (int, str) if metric is None else (float, int, str)
+    if (
+        metric is not False
+        and isinstance(key, list)
+        and len(key) == len(shape)
+        and all(
+            v is None
+            and i == 0
+            and metric is not None
+            or type(v) is t
+            or t is float
+            and type(v) is int
+            for i, (v, t) in enumerate(zip(key, shape, strict=True))
+        )
+    ):
+        return key
+    raise InvalidParameterError(f"Invalid page key {key!r} for order_by {order_by!r}")
 
 
 def _order_expression(entry: str, entity: Entity, params: list) -> str:

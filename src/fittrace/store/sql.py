@@ -12,6 +12,7 @@ this host are marked KILLED when the store is next opened.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import socket
@@ -461,8 +462,6 @@ class SqlStore(RegistryStore):
         if cur.rowcount == 0:
             raise ResourceNotFoundError(f"No run with id {run_id!r}")
 
-    # How the metric-first ordering joins runs to the metric's index (SQLite: in that order).
-    _DRIVING_JOIN = "JOIN"
     _INFO_COLUMNS = (
         "r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time,"
         " r.artifact_uri, r.lifecycle_stage"
@@ -644,64 +643,250 @@ class SqlStore(RegistryStore):
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
         offset: int = 0,
+        after: list | None = None,
     ) -> list[Run]:
-        """The runs matching, in order, from the ``offset``-th on, at most ``max_results``."""
+        """The runs matching, in order, from the ``offset``-th on, at most ``max_results``.
+
+        ``after``: instead of ``offset``, the ``search.page_key`` of the run before this page,
+        so that a deep page reads only its own rows (the default order or one metric's).
+        """
         search.check_count("max_results", max_results)
         search.check_count("offset", offset, 0)
+        if after is not None:
+            after = search.check_page_key(after, order_by)
+            offset = 0
         where, args = search.compile_run_filter(filter_string, glob_like=self._glob_like)
         stage, stage_args = _stage_clause("r.lifecycle_stage", run_view_type)
         marks, ids = _experiment_marks(experiment_ids)
-        matching = f"r.experiment_id IN ({marks}) AND {stage} AND ({where})"
-        match_args = [*ids, *stage_args, *args]
-        entries = list(order_by) if order_by else None
+        scope = _Query(f"r.experiment_id IN ({marks}) AND {stage}", [*ids, *stage_args])
+        matching = _Filter(_Query(where, args), _Query(where, args))
+        if where != "1=1":
+            probe = search.compile_run_filter(filter_string, glob_like=self._glob_like, probe=True)
+            matching = _Filter(_Query(where, args), _Query(*probe))
+        entries = search.order_entries(order_by)
         metric = search.leading_metric(entries)
-        if metric is not None:
-            rows = self._by_metric(metric, entries[1:], matching, match_args, max_results, offset)
-        else:
-            order, order_args = search.compile_order_by(entries)
-            sql = (
-                f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE {matching} {order} LIMIT ? OFFSET ?"
-            )
-            with self._read() as conn:
-                rows = conn.execute(sql, [*match_args, *order_args, max_results, offset]).fetchall()
+        with self._read() as conn:
+            if metric is not None:
+                rows = self._by_metric(
+                    conn, metric, entries, scope, matching, max_results, offset, after
+                )
+            elif entries:
+                order = _Query(*search.compile_order_by(entries))
+                rows = self._planned(conn, "runs r", scope, matching, order, max_results, offset)
+            else:
+                if after is not None:
+                    scope = scope.also(_AFTER_DEFAULT, _newest_after(after))
+                rows = self._newest_first(conn, scope, matching, max_results, offset)
         return self._with_data([self._info(r) for r in rows])
 
-    def _by_metric(
+    # How many runs in order a filtered search probes before it lets the database plan it:
+    # enough for a page when one run in eight matches, never more than one statement binds.
+    _WINDOW = (2000, 8, 16000)  # at least, per run asked for, at most
+
+    def _window(self, limit: int) -> int:
+        least, per_run, most = self._WINDOW
+        return min(max(least, per_run * limit), most)
+
+    def _planned(
         self,
-        metric: tuple[str, str],
-        rest: list[str],
-        matching: str,
-        match_args: list,
+        conn: Any,
+        source: str,
+        where: _Query,
+        matching: _Filter,
+        order: _Query,
         limit: int,
         offset: int,
     ) -> list:
-        """Rows ordered by a metric first: the runs with a value, walked along the metric's
-        index (a first page reads only its rows), then those without one (missing or NaN)."""
-        key, direction = metric
-        order, order_args = search.compile_order_by(rest)
-        then = order.removeprefix("ORDER BY ")
-        has_value = (
-            f"FROM latest_metrics o {self._DRIVING_JOIN} runs r ON r.run_uuid = o.run_uuid"
-            f" WHERE o.key = ? AND o.value IS NOT NULL AND {matching}"
+        """The database's own plan for the rows of ``source`` (over ``runs r``) matching."""
+        where = where.also(matching.planned.sql, matching.planned.args)
+        return conn.execute(
+            f"SELECT {self._INFO_COLUMNS} FROM {source} WHERE {where.sql} {order.sql}"
+            " LIMIT ? OFFSET ?",
+            [*where.args, *order.args, limit, offset],
+        ).fetchall()
+
+    def _probe(self, conn: Any, run_ids: Sequence[str], where: _Query) -> dict[str, int]:
+        """The start times of those of ``run_ids`` that ``where`` (over ``runs r``) matches."""
+        marks = ",".join("?" * len(run_ids)) or "NULL"
+        return dict(
+            conn.execute(
+                f"SELECT r.run_uuid, r.start_time FROM runs r WHERE r.run_uuid IN ({marks})"
+                f" AND {where.sql}",
+                [*run_ids, *where.args],
+            )
         )
-        with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT {self._INFO_COLUMNS} {has_value} ORDER BY o.value {direction}, {then}"
-                " LIMIT ? OFFSET ?",
-                [key, *match_args, *order_args, limit, offset],
-            ).fetchall()
+
+    def _rows(self, conn: Any, run_ids: list[str]) -> list:
+        """The info rows of ``run_ids``, in that order."""
+        marks = ",".join("?" * len(run_ids)) or "NULL"
+        rows = {
+            row[0]: row
+            for row in conn.execute(
+                f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE r.run_uuid IN ({marks})", run_ids
+            )
+        }
+        return [rows[run_id] for run_id in run_ids]
+
+    def _newest_first(
+        self, conn: Any, scope: _Query, matching: _Filter, limit: int, offset: int
+    ) -> list:
+        """Rows in the default order. A first page of a filtered search probes the newest runs
+        first (read from the index in order): when enough of them match, a filter most runs
+        pass never reads the rest; else the database plans it (a selective filter drives the
+        search from its own index)."""
+        order = _Query(search.compile_order_by(None)[0], [])
+        if offset == 0 and matching.planned.sql != "1=1":
+            size = self._window(limit)
+            window = [
+                row[0]
+                for row in conn.execute(
+                    f"SELECT r.run_uuid FROM runs r WHERE {scope.sql} {order.sql} LIMIT ?",
+                    [*scope.args, size],
+                )
+            ]
+            found = self._probe(conn, window, matching.probe)
+            first = [run_id for run_id in window if run_id in found][:limit]
+            if len(first) == limit or len(window) < size:
+                return self._rows(conn, first)
+        return self._planned(conn, "runs r", scope, matching, order, limit, offset)
+
+    def _by_metric(
+        self,
+        conn: Any,
+        metric: tuple[str, str],
+        entries: list[str],
+        scope: _Query,
+        matching: _Filter,
+        limit: int,
+        offset: int,
+        after: list | None,
+    ) -> list:
+        """Rows ordered by a metric first (``entries[0]``): the runs with a value, then those
+        without one (missing or NaN), in the order of the other entries."""
+        key, direction = metric
+        rest = entries[1:]
+        rows: list = []
+        if after is None or after[0] is not None:
+            first = None
+            if not rest and offset == 0:
+                first = self._metric_window(conn, key, direction, scope, matching, limit, after)
+            if first is not None:
+                rows = self._rows(conn, first)
+            else:
+                has_value = "o.key = ? AND o.value IS NOT NULL"
+                has_args = [key]
+                if after is not None:
+                    has_value += f" AND {_AFTER_METRIC[direction]}"
+                    has_args += [after[0], after[0], after[0], *_newest_after(after[1:])]
+                with_value = scope.also(
+                    f"EXISTS (SELECT 1 FROM latest_metrics o WHERE o.run_uuid = r.run_uuid"
+                    f" AND {has_value})",
+                    has_args,
+                )
+                order = _Query(*search.compile_order_by(entries))
+                rows = self._planned(conn, "runs r", with_value, matching, order, limit, offset)
+                if len(rows) < limit and offset:
+                    counted = with_value.also(matching.planned.sql, matching.planned.args)
+                    before = conn.execute(
+                        f"SELECT COUNT(*) FROM runs r WHERE {counted.sql}", counted.args
+                    ).fetchone()[0]
+                    offset = max(offset - before, 0)
             if len(rows) == limit:
                 return rows
-            with_value = conn.execute(
-                f"SELECT COUNT(*) {has_value}", [key, *match_args]
-            ).fetchone()[0]
-            rows += conn.execute(
-                f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE {matching} AND NOT EXISTS ("
-                "SELECT 1 FROM latest_metrics o WHERE o.run_uuid = r.run_uuid AND o.key = ?"
-                f" AND o.value IS NOT NULL) {order} LIMIT ? OFFSET ?",
-                [*match_args, key, *order_args, limit - len(rows), max(offset - with_value, 0)],
+        no_value = (
+            "NOT EXISTS (SELECT 1 FROM latest_metrics o WHERE o.run_uuid = r.run_uuid"
+            " AND o.key = ? AND o.value IS NOT NULL)"
+        )
+        matching = _Filter(
+            matching.planned.also(no_value, [key]), matching.probe.also(no_value, [key])
+        )
+        remaining = limit - len(rows)
+        if rest:
+            order = _Query(*search.compile_order_by(rest))
+            return rows + self._planned(conn, "runs r", scope, matching, order, remaining, offset)
+        if after is not None and after[0] is None:
+            scope = scope.also(_AFTER_DEFAULT, _newest_after(after[1:]))
+        return rows + self._newest_first(conn, scope, matching, remaining, offset)
+
+    def _metric_window(
+        self,
+        conn: Any,
+        key: str,
+        direction: str,
+        scope: _Query,
+        matching: _Filter,
+        limit: int,
+        after: list | None,
+    ) -> list[str] | None:
+        """The ids of the first runs with a value of metric ``key`` matching, from the first
+        values in order (read from the metric's index alone), or None when too few of those
+        match to be sure."""
+        size = self._window(limit)
+        bound, bound_args = "", []
+        if after is not None:
+            bound, bound_args = (
+                f" AND o.value {'<=' if direction == 'DESC' else '>='} ?",
+                [after[0]],
+            )
+        values = conn.execute(
+            "SELECT o.run_uuid, o.value FROM latest_metrics o WHERE o.key = ?"
+            f" AND o.value IS NOT NULL{bound} ORDER BY o.value {direction} LIMIT ?",
+            [key, *bound_args, size],
+        ).fetchall()
+        complete = len(values) < size
+        if not complete:  # the runs tied on the last value may go on past the window: all of them
+            last = values[-1][1]
+            values = [v for v in values if v[1] != last] + conn.execute(
+                "SELECT o.run_uuid, o.value FROM latest_metrics o WHERE o.key = ? AND o.value = ?",
+                [key, last],
             ).fetchall()
-        return rows
+            if len(values) > self._WINDOW[2]:
+                return None
+        value = dict(values)
+        sign = -1 if direction == "DESC" else 1
+        found = self._probe(conn, list(value), scope.also(matching.probe.sql, matching.probe.args))
+
+        def position(run_id: str) -> tuple:
+            return sign * value[run_id], -found[run_id], run_id
+
+        ranked = sorted(found, key=position)
+        if after is not None:
+            start = (sign * after[0], -after[1], after[2])
+            ranked = [run_id for run_id in ranked if position(run_id) > start]
+        first = ranked[:limit]
+        return first if len(first) == limit or complete else None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Query:
+    """A piece of SQL and its parameters."""
+
+    sql: str
+    args: list
+
+    def also(self, sql: str, args: list) -> _Query:
+        return _Query(f"{self.sql} AND {sql}", [*self.args, *args])
+
+
+@dataclasses.dataclass(frozen=True)
+class _Filter:
+    """A compiled filter twice: as the database may plan it, and as probes of given runs."""
+
+    planned: _Query
+    probe: _Query
+
+
+# After a page key, in the default order (start time descending, then run id).
+_AFTER_DEFAULT = "r.start_time <= ? AND (r.start_time < ? OR r.run_uuid > ?)"
+_AFTER_METRIC = {  # after a page key (value, start time, run id), ordered by the metric
+    direction: f"o.value {op}= ? AND (o.value {op} ? OR o.value = ? AND ({_AFTER_DEFAULT}))"
+    for direction, op in (("ASC", ">"), ("DESC", "<"))
+}
+
+
+def _newest_after(key: list) -> list:
+    """The parameters of ``_AFTER_DEFAULT`` for a page key ``[start_time, run_id]``."""
+    return [key[0], key[0], key[1]]
 
 
 def _claim_batch(conn: Any, batch_key: str) -> bool:

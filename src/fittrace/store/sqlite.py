@@ -31,7 +31,6 @@ class SqliteStore(SqlStore):
     _engine_errors = (sqlite3.Error,)
     _glob_like = True  # SQLite's LIKE ignores case
     _row_order = "rowid"
-    _DRIVING_JOIN = "CROSS JOIN"  # SQLite keeps the written order: walk the metric's index
 
     def __init__(self, db_path: str, artifact_root: str) -> None:
         self.location = os.path.abspath(db_path)

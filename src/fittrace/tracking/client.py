@@ -33,21 +33,38 @@ from fittrace.tracking import context, pending, provenance, stores, system_metri
 from fittrace.tracking.registry_client import RegistryClient
 
 
-def page_token_at(offset: int) -> str:
-    """The ``page_token`` of the page of ``search_runs`` results that starts at ``offset``."""
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def page_token_at(
+    offset: int, after: list | None = None, order_by: Sequence[str] | None = None
+) -> str:
+    """The ``page_token`` of the page of ``search_runs`` results that starts at ``offset``;
+    ``after``: the ``search.page_key`` of the run before it under ``order_by``, so that the
+    store reads that page without counting ``offset`` runs first."""
+    token: dict = {"offset": offset}
+    if after is not None:
+        token.update(after=after, order=search.order_entries(order_by))
+    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
 
 
-def _page_offset(token: str | None) -> int:
+def page_position(token: str | None, order_by: Sequence[str] | None) -> tuple[int, list | None]:
+    """The offset a ``page_token`` names, and its page key when it was made for ``order_by``
+    (a token from before page keys, or for another order, goes by its offset)."""
     if not token:
-        return 0
+        return 0, None
+    invalid = f"Invalid page_token {token!r}: not from search_runs"
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        position = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = position["offset"]
     except (ValueError, TypeError, KeyError) as e:
-        raise InvalidParameterError(f"Invalid page_token {token!r}: not from search_runs") from e
+        raise InvalidParameterError(invalid) from e
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidParameterError(f"Invalid page_token {token!r}: not from search_runs")
-    return offset
+        raise InvalidParameterError(invalid)
+    after = position.get("after")
+    if after is None or position.get("order") != search.order_entries(order_by):
+        return offset, None
+    try:
+        return offset, search.check_page_key(after, order_by)
+    except InvalidParameterError as e:
+        raise InvalidParameterError(invalid) from e
 
 
 _IMAGE_KEY = re.compile(r"^[A-Za-z0-9_\-./ ]+$")
@@ -253,7 +270,7 @@ class Client(RegistryClient):
         search.check_count("max_results", max_results)
         self._recorder.flush()
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
-        offset = _page_offset(page_token)
+        offset, after = page_position(page_token, order_by)
         runs = self._store.search_runs(
             ids,
             filter_string,
@@ -261,9 +278,13 @@ class Client(RegistryClient):
             min(max_results + 1, search.MAX_COUNT),
             order_by,
             offset,
+            after,
         )
-        more = len(runs) > max_results
-        return PagedList(runs[:max_results], page_token_at(offset + max_results) if more else None)
+        if len(runs) <= max_results:
+            return PagedList(runs, None)
+        last = runs[max_results - 1]
+        token = page_token_at(offset + max_results, search.page_key(last, order_by), order_by)
+        return PagedList(runs[:max_results], token)
 
     def flush(self) -> None:
         self._recorder.flush()

@@ -40,7 +40,7 @@ from fittrace.entities import FileInfo, ModelVersion, Run
 from fittrace.exceptions import FittraceError, InvalidParameterError, ResourceNotFoundError
 from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path
 from fittrace.tracking import stores
-from fittrace.tracking.client import Client, page_token_at
+from fittrace.tracking.client import Client, page_position, page_token_at
 from fittrace.ui import api, compare, mlflow_api, pages, previews, runs_table, series
 from fittrace.ui.markup import Html, link, tag, url
 
@@ -162,9 +162,17 @@ def _experiment(req: Request, experiment_id: str) -> Response:
                 f"attributes.<{'|'.join(runs_table.ATTRIBUTES)}>"
             )
     query = runs_table.RunsQuery(
-        req.arg("filter").strip(), req.arg("order_by").strip(), _offset(req.arg("offset")), columns
+        req.arg("filter").strip(),
+        req.arg("order_by").strip(),
+        _offset(req.arg("offset")),
+        columns,
+        req.arg("page"),
     )
+    order_by = [query.order_by] if query.order_by else None
     try:
+        token = page_token_at(query.offset)
+        if query.page and page_position(query.page, order_by)[0] == query.offset:
+            token = query.page  # the Next link's: this page without counting the runs before it
         total = client.count_matching_runs(experiment_id, query.filter)
         if query.offset and query.offset >= total:  # past the end: the last page
             last = (max(total - 1, 0) // runs_table.PAGE_SIZE) * runs_table.PAGE_SIZE
@@ -173,20 +181,18 @@ def _experiment(req: Request, experiment_id: str) -> Response:
             [experiment_id],
             query.filter,
             max_results=runs_table.PAGE_SIZE,
-            order_by=[query.order_by] if query.order_by else None,
-            page_token=page_token_at(query.offset),
+            order_by=order_by,
+            page_token=token,
         )
     except InvalidParameterError as e:  # a malformed filter or order_by
-        return _page(runs_table.runs_page(experiment, query, [], False, 0, {}, str(e)), 400)
+        return _page(runs_table.runs_page(experiment, query, [], None, 0, {}, str(e)), 400)
     shown = {r.info.run_id for r in runs}
     parents = {
         r.data.tags[runs_table.PARENT_TAG] for r in runs if runs_table.PARENT_TAG in r.data.tags
     }
     names = {r.info.run_id: r.info.run_name for r in runs if r.info.run_id in parents}
     names.update(_run_names(client, experiment_id, parents - shown))
-    return _page(
-        runs_table.runs_page(experiment, query, runs, runs.token is not None, total, names)
-    )
+    return _page(runs_table.runs_page(experiment, query, runs, runs.token, total, names))
 
 
 def _compare_runs(req: Request) -> tuple[list[Run], compare.Histories]:

@@ -52,13 +52,16 @@ class RunsQuery:
     order_by: str = ""
     offset: int = 0
     columns: tuple[str, ...] = field(default=())  # empty: the default columns
+    page: str = ""  # search_runs' page_token for this offset (from the Next link): no counting
 
     def link(self, experiment_id: str, **change: object) -> str:
+        """This table's URL with ``change``; the page token only where ``change`` gives one."""
         values = {
             "filter": self.filter,
             "order_by": self.order_by,
             "offset": self.offset or None,
             "col": list(self.columns),
+            "page": None,
             **change,
         }
         return url("experiments", experiment_id, **values)
@@ -287,14 +290,17 @@ def _column_chooser(query: RunsQuery, runs: Sequence[Run], shown: Sequence[str])
     return tag("details", tag("summary", f"Columns ({len(shown)} shown)") + form, class_="columns")
 
 
-def _pager(experiment_id: str, query: RunsQuery, shown: int, has_next: bool, total: int) -> Html:
+def _pager(
+    experiment_id: str, query: RunsQuery, shown: int, next_page: str | None, total: int
+) -> Html:
     first = query.offset + 1 if shown else query.offset
     parts: list[Html] = [h(f"Runs {first}–{query.offset + shown} of {total}")]
     if query.offset > 0:
         previous = max(query.offset - PAGE_SIZE, 0)
         parts.append(link(query.link(experiment_id, offset=previous or None), "← Previous"))
-    if has_next:
-        parts.append(link(query.link(experiment_id, offset=query.offset + PAGE_SIZE), "Next →"))
+    if next_page is not None:
+        following = query.link(experiment_id, offset=query.offset + PAGE_SIZE, page=next_page)
+        parts.append(link(following, "Next →"))
     return tag("p", join(parts, " · "), class_="pager")
 
 
@@ -302,7 +308,7 @@ def runs_page(
     experiment: Experiment,
     query: RunsQuery,
     runs: Sequence[Run],
-    has_next: bool,
+    next_page: str | None,
     total: int,
     parents: dict[str, str],
     error: str | None = None,
@@ -319,7 +325,7 @@ def runs_page(
         body += tag("p", "No runs match." if query.filter else "No runs yet.", class_="muted")
     else:
         columns = list(query.columns) or default_columns(runs)
-        pager = _pager(experiment_id, query, len(runs), has_next, total)
+        pager = _pager(experiment_id, query, len(runs), next_page, total)
         compare = tag(
             "p",
             tag("button", "Compare", type="submit", id="compare")
