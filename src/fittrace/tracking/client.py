@@ -278,7 +278,8 @@ class Client(RegistryClient):
             min(max_results + 1, search.MAX_COUNT),
             order_by,
             offset,
-            after,
+            # only when set: a fittrace server older than keyset paging takes no ``after``
+            **({} if after is None else {"after": after}),
         )
         if len(runs) <= max_results:
             return PagedList(runs, None)
