@@ -145,10 +145,11 @@ def fittrace_server(tmp_path_factory):
 
 def test_an_unmodified_mlflow_script_logs_to_fittrace_server(fittrace_server, monkeypatch):
     url = fittrace_server
-    env = {**os.environ, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_TOKEN": TOKEN}
+    # none of this process's MLflow or fittrace settings (an in-process mlflow.set_registry_uri
+    # sets MLFLOW_REGISTRY_URI, which would send the script's registry calls elsewhere)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "FITTRACE_"))}
+    env.update(MLFLOW_TRACKING_URI=url, MLFLOW_TRACKING_TOKEN=TOKEN)
     env.update(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true")
-    for name in ("FITTRACE_TRACKING_URI", "FITTRACE_TRACKING_TOKEN"):
-        env.pop(name, None)
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
     )
