@@ -141,11 +141,18 @@ def oldest_plugins(session: nox.Session) -> None:
 
 @nox.session
 def stores(session: nox.Session) -> None:
-    """The team setup: fast and scikit-learn tests tracking into a real PostgreSQL server, and
-    artifacts on an S3-compatible server (moto's) with runs in PostgreSQL."""
+    """The team setup: fast and scikit-learn tests tracking into a real PostgreSQL server,
+    artifacts on an S3-compatible server (moto's) with runs in PostgreSQL, and MLflow's client
+    and stores meeting fittrace's on PostgreSQL (migration both ways, MLflow's REST API)."""
     _ensure_postgres(session)
-    session.install("-e", ".[sklearn,postgres,s3,test]", "moto[server]>=5.0.13")
-    paths = session.posargs or ["tests", "integration_tests/sklearn", "integration_tests/stores"]
+    session.install("-e", ".[sklearn,postgres,s3,mlflow,test]", "moto[server]>=5.0.13")
+    paths = session.posargs or [
+        "tests",
+        "integration_tests/sklearn",
+        "integration_tests/stores",
+        "integration_tests/models/test_mlflow_migration.py",
+        "integration_tests/models/test_mlflow_rest_api.py",
+    ]
     session.run("pytest", "--tracking-store=postgresql", "-q", *paths)
 
 
