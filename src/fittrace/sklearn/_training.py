@@ -135,7 +135,7 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
     is_search = _params.is_search_estimator(estimator)
     with call.guard("training metrics"):
         metrics, ev = _metrics.training_metrics(
-            estimator, X, y, sample_weight, settings.pos_label, y_pred
+            estimator, X, y, sample_weight, settings.pos_label, y_pred, passed.data
         )
         call.log_metrics(metrics)
     if is_search:
