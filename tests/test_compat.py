@@ -12,6 +12,7 @@ MLFLOW_SCRIPT = """
     import mlflow.pyfunc
     from mlflow import MlflowClient
     from mlflow.entities import RunStatus
+    from mlflow.exceptions import MlflowException
     from mlflow.models import infer_signature
 
     import fittrace
@@ -21,7 +22,12 @@ MLFLOW_SCRIPT = """
     with mlflow.start_run(run_name="unmodified") as run:
         mlflow.log_param("C", 0.5)
         mlflow.log_metric("acc", 0.9)
-    assert MlflowClient().get_run(run.info.run_id).info.status == RunStatus.FINISHED
+    status = MlflowClient().get_run(run.info.run_id).info.status
+    assert status == RunStatus.FINISHED == RunStatus.to_string(RunStatus.FINISHED)
+    try:
+        MlflowClient().get_run("no-such-run")
+    except MlflowException as e:
+        print("caught:", type(e).__name__)
     try:
         import mlflow.genai  # noqa: F401
     except ModuleNotFoundError as e:
@@ -41,6 +47,7 @@ def test_install_as_mlflow_maps_mlflow_and_its_submodules(run_python):
     )
     assert done.returncode == 0, done.stderr
     assert "missing: No module named 'mlflow.genai'" in done.stdout
+    assert "caught: ResourceNotFoundError" in done.stdout
     run = _run_in_heart()
     assert run.data.params == {"C": "0.5"} and run.data.metrics == {"acc": 0.9}
 

@@ -29,6 +29,9 @@ def test_predictions_on_eval_data_record_it_as_an_eval_input(binary_data):
     inputs = _inputs(run_id)
     assert set(inputs) == {("X_train", "train"), ("X_test", "eval")}
     assert inputs["X_test", "eval"].digest != inputs["X_train", "train"].digest
+    # listed in the order they were recorded, as MLflow lists them: the training data first
+    recorded = Client().get_run(run_id).inputs.dataset_inputs
+    assert [i.tags[0].value for i in recorded] == ["train", "eval"]
 
 
 def test_every_search_child_run_records_the_training_data(binary_data):

@@ -54,7 +54,10 @@ def test_a_fit_that_changes_its_input_records_the_data_as_passed(runs) -> None:
     assert [c.name for c in conf.signature.inputs.inputs] == ["a", "b"]
     example = _input_example(run.info.run_id)
     assert list(example.columns) == ["a", "b"]
-    assert {"training_r2_score", "training_root_mean_squared_error"} <= set(run.data.metrics)
+    # every metric, the score too, although each evaluation call writes into its frame again
+    assert {"training_r2_score", "training_root_mean_squared_error", "training_score"} <= set(
+        run.data.metrics
+    )
     reloaded = fittrace.sklearn.load_model(f"runs:/{run.info.run_id}/model")
     fresh = X[["a", "b"]].copy()
     np.testing.assert_allclose(reloaded.predict(fresh), pipeline.predict(X[["a", "b"]].copy()))
@@ -197,3 +200,18 @@ def test_a_figure_helper_that_cannot_start_costs_only_the_pngs(
         assert not any(name.endswith(".png") for name in names)
     assert first.data.metrics["training_accuracy_score"] == model.score(X, y)
     assert len([r for r in caplog.records if "helper process" in r.getMessage()]) == 1
+
+
+def test_an_estimator_without_predict_still_has_its_model_logged(runs) -> None:
+    from sklearn.cluster import AgglomerativeClustering
+
+    X = np.array([[0.0, 0.1], [0.2, 0.0], [5.0, 5.1], [5.2, 4.9]])
+    fittrace.sklearn.autolog(log_model_signatures=True, log_input_examples=True)
+    model = AgglomerativeClustering(n_clusters=2).fit(X)
+
+    (run,) = runs()
+    conf = _model_conf(run.info.run_id)
+    assert conf.signature is None  # nothing to predict, so nothing to describe
+    assert "python_function" not in conf.flavors  # and the MLmodel does not promise pyfunc
+    reloaded = fittrace.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+    np.testing.assert_array_equal(reloaded.labels_, model.labels_)

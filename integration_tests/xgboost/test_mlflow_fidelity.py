@@ -89,9 +89,13 @@ def test_eval_sets_are_run_inputs_with_context_eval(binary_data, runs) -> None:
     model.fit(X[:180], y[:180], eval_set=[(X[180:], y[180:])], verbose=False)
 
     booster_run, estimator_run = runs()
-    for run, eval_name in ((booster_run, "valid"), (estimator_run, "validation_0")):
-        contexts = {d.name: d.context for d in run.inputs.dataset_inputs}
-        assert contexts == {"train": "train", eval_name: "eval"}
+    expected = (
+        # the training DMatrix, also passed as an eval set, is recorded in both roles
+        (booster_run, [("train", "train"), ("train", "eval"), ("valid", "eval")]),
+        (estimator_run, [("train", "train"), ("validation_0", "eval")]),
+    )
+    for run, inputs in expected:
+        assert [(d.name, d.context) for d in run.inputs.dataset_inputs] == inputs
 
 
 def test_importance_charts_can_be_turned_off(binary_data, runs) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fittrace.exceptions import InvalidParameterError
 from fittrace.tags import Tags
 
 
@@ -24,6 +25,21 @@ class RunStatus:
     KILLED = "KILLED"
     ALL = (RUNNING, SCHEDULED, FINISHED, FAILED, KILLED)
     TERMINAL = (FINISHED, FAILED, KILLED)
+
+    # MLflow's helpers. Its constants are ints named by these strings; here the constant is the
+    # string, so both directions return it (checked), and MLflow code comparing
+    # ``RunStatus.to_string(RunStatus.FINISHED) == run.info.status`` works unchanged.
+    @staticmethod
+    def to_string(status: str) -> str:
+        if status not in RunStatus.ALL:
+            raise InvalidParameterError(f"Unknown run status {status!r}")
+        return status
+
+    from_string = to_string
+
+    @staticmethod
+    def is_terminated(status: str) -> bool:
+        return status in RunStatus.TERMINAL
 
 
 class LifecycleStage:

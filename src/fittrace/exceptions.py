@@ -7,6 +7,10 @@ class FittraceError(Exception):
     """Base class of every error fittrace raises deliberately."""
 
 
+MlflowException = FittraceError
+"""MLflow's name for the base class, so ``except mlflow.exceptions.MlflowException`` catches fittrace's errors."""
+
+
 class InvalidParameterError(FittraceError, ValueError):
     """A key, value, name or argument that fittrace cannot accept."""
 

@@ -106,7 +106,9 @@ def save_model(
 ) -> None:
     """Save a scikit-learn estimator or Pipeline as a model directory at ``path``.
 
-    ``pyfunc_predict_fn`` picks the method pyfunc's predict calls (``predict_proba``, ...).
+    ``pyfunc_predict_fn`` picks the method pyfunc's predict calls (``predict_proba``, ...). An
+    estimator without ``predict`` (``AgglomerativeClustering``) is saved with the sklearn flavor
+    only: ``sklearn.load_model`` loads it, and the MLmodel offers no python_function flavor.
     """
     import sklearn
 
@@ -115,7 +117,8 @@ def save_model(
             f"Unknown serialization_format {serialization_format!r}; allowed: {', '.join(SUPPORTED_SERIALIZATION_FORMATS)}"
         )
     predict_fn = getattr(sk_model, pyfunc_predict_fn, None)
-    if not callable(predict_fn):
+    pyfunc = callable(predict_fn)
+    if not pyfunc and pyfunc_predict_fn != "predict":
         raise InvalidParameterError(
             f"{type(sk_model).__name__} has no method {pyfunc_predict_fn!r} for pyfunc_predict_fn"
         )
@@ -134,12 +137,13 @@ def save_model(
             model_dir,
             flavor=FLAVOR_NAME,
             flavor_conf=conf,
-            loader_module="mlflow.sklearn",  # MLflow's format: MLflow loads it without fittrace
+            # MLflow's format: MLflow loads it without fittrace
+            loader_module="mlflow.sklearn" if pyfunc else None,
             requirements=["scikit-learn", "numpy", "scipy", *extra],
             modules=_estimator_modules(sk_model),
             signature=signature,
             input_example=input_example,
-            predict_fn=predict_fn,
+            predict_fn=predict_fn if pyfunc else None,
             pip_requirements=pip_requirements,
             extra_pip_requirements=extra_pip_requirements,
             metadata=metadata,

@@ -16,6 +16,7 @@ unsortable labels) goes through ``sklearn.metrics`` itself on full predictions.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,10 @@ MIN_CHUNK_ROWS = 1024
 MAX_CHUNK_ROWS = 1 << 16
 
 
+def _unchanged(X: Any) -> Any:
+    return X
+
+
 @dataclass
 class Evaluation:
     """What training-time evaluation computed, reused for metrics, artifacts and the signature."""
@@ -37,6 +42,9 @@ class Evaluation:
     labels: Any = None
     confusion: Any = None
     curve: BinaryCurve | None = None
+    # the data as each estimator call should see it: a fit (or a predict) that writes into its
+    # input frame would otherwise make the next call see its own additions
+    fresh: Callable[[Any], Any] = _unchanged
 
 
 def _unwrap(func: Any) -> Any:
@@ -174,14 +182,14 @@ def _fast_classifier(
     totals = None
     for part in row_chunks(X):
         X_part = rows(X, part)
-        predicted = np.asarray(estimator.predict(X_part))
+        predicted = np.asarray(estimator.predict(ev.fresh(X_part)))
         if ev.y_pred is None:
             ev.y_pred = predicted
         y_enc = _encode(classes, y[part])
         p_enc = _encode(classes, predicted) if predicted.shape == y[part].shape else None
         if y_enc is None or p_enc is None:
             return None
-        proba = _predict_proba(estimator, X_part) if with_proba else None
+        proba = _predict_proba(estimator, ev.fresh(X_part)) if with_proba else None
         if totals is None:  # the first chunk tells whether predict_proba really works
             with_proba = proba is not None and proba.shape == (len(y_enc), k)
             binary_rows = (positives, len(y) - positives) if with_proba and k == 2 else None
@@ -302,12 +310,12 @@ def classifier_metrics(
         estimator, X, y, weight, pos_label, ev, hasattr(estimator, "predict_proba")
     )
     if metrics is None:
-        ev.y_pred = estimator.predict(X)
-        proba = _predict_proba(estimator, X)
+        ev.y_pred = estimator.predict(ev.fresh(X))
+        proba = _predict_proba(estimator, ev.fresh(X))
         metrics = _sklearn_classifier(y, ev.y_pred, proba, sample_weight, pos_label)
     elif "log_loss" in metrics and len(ev.labels) > 2:
         try:
-            metrics["roc_auc"] = _roc_auc(y, _predict_proba(estimator, X), sample_weight)
+            metrics["roc_auc"] = _roc_auc(y, _predict_proba(estimator, ev.fresh(X)), sample_weight)
         except (ValueError, TypeError) as e:  # e.g. no weighted one-vs-one AUC in scikit-learn
             _logger.debug("training metric roc_auc not computed: %s", e)
     if _score_is(estimator, "ClassifierMixin") and "accuracy_score" in metrics:
@@ -330,7 +338,7 @@ def regressor_metrics(
     mean = np.average(y2, axis=0, weights=w)
     squared = absolute = total = 0.0
     for part in row_chunks(X):
-        predicted = np.asarray(estimator.predict(rows(X, part)), dtype=np.float64)
+        predicted = np.asarray(estimator.predict(ev.fresh(rows(X, part))), dtype=np.float64)
         if ev.y_pred is None:
             ev.y_pred = predicted
         diff = y2[part] - predicted.reshape(len(predicted), -1)
@@ -371,24 +379,33 @@ def _call_score(estimator: Any, X: Any, y: Any, sample_weight: Any) -> float | N
 
 
 def training_metrics(
-    estimator: Any, X: Any, y: Any, sample_weight: Any, pos_label: Any = None, y_pred: Any = None
+    estimator: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    pos_label: Any = None,
+    y_pred: Any = None,
+    fresh: Callable[[Any], Any] | None = None,
 ) -> tuple[dict[str, float], Evaluation]:
     """``training_*`` metrics of a fitted estimator on its training data, and what they were computed from.
 
     Every metric needs labels, as in MLflow: a fit without ``y`` (``KMeans().fit(X)``)
     logs none; other estimators with a ``score`` fitted with ``y`` get ``training_score``.
-    ``y_pred`` (e.g. from ``fit_predict``) is kept for the signature.
+    ``y_pred`` (e.g. from ``fit_predict``) is kept for the signature; ``fresh`` gives the data
+    as each estimator call should see it (see ``Evaluation.fresh``).
     """
     from sklearn.base import is_classifier, is_regressor
 
     ev = Evaluation(y_pred=y_pred)
+    if fresh is not None:
+        ev.fresh = fresh
     metrics: dict[str, float] = {}
     if y is not None and is_classifier(estimator) and hasattr(estimator, "predict"):
         metrics = classifier_metrics(estimator, X, y, sample_weight, pos_label, ev)
     elif y is not None and is_regressor(estimator) and hasattr(estimator, "predict"):
         metrics = regressor_metrics(estimator, X, y, sample_weight, ev)
     if y is not None and "score" not in metrics and hasattr(estimator, "score"):
-        score = _call_score(estimator, X, y, sample_weight)
+        score = _call_score(estimator, ev.fresh(X), y, sample_weight)
         if score is not None:
             metrics["score"] = score
     return {PREFIX + k: v for k, v in metrics.items()}, ev

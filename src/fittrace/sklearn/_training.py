@@ -135,7 +135,7 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
     is_search = _params.is_search_estimator(estimator)
     with call.guard("training metrics"):
         metrics, ev = _metrics.training_metrics(
-            estimator, X, y, sample_weight, settings.pos_label, y_pred
+            estimator, X, y, sample_weight, settings.pos_label, y_pred, passed.data
         )
         call.log_metrics(metrics)
     if is_search:
@@ -175,14 +175,10 @@ def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -
     from fittrace.sklearn._flavor import log_model
 
     estimator, settings = call.instance, call.settings
-    method = next((m for m in ("predict", "transform") if hasattr(estimator, m)), None)
-    if method is None:
-        _logger.info(
-            "%s has neither predict nor transform: no model logged", type(estimator).__name__
-        )
-        return
+    # neither predict nor transform (AgglomerativeClustering): logged, loadable, no signature
+    method = next((m for m in ("predict", "transform") if hasattr(estimator, m)), "predict")
     signature = None
-    if settings.log_model_signatures and example is not None:
+    if settings.log_model_signatures and example is not None and hasattr(estimator, method):
         signature = _signature(
             example, _model_output(estimator, example, ev, call.function, result)
         )

@@ -510,7 +510,7 @@ class SqlStore(RegistryStore):
                     metrics[run_id][k] = _metric_value(v, nan)
                 for row in conn.execute(
                     "SELECT run_uuid, name, digest, source_type, source, schema, profile, context"
-                    f" FROM inputs WHERE run_uuid IN ({marks})",
+                    f" FROM inputs WHERE run_uuid IN ({marks}) ORDER BY {self._row_order}",
                     chunk,
                 ):
                     inputs[row[0]].append(DatasetInput(*(c or "" for c in row[1:])))
