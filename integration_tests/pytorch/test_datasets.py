@@ -24,8 +24,16 @@ except ImportError:  # the plain-loop tests still run
     pl = None
 
 needs_lightning = pytest.mark.skipif(pl is None, reason="lightning is not installed")
-FEATURES = {"type": "tensor", "dtype": "torch.float32", "shape": [-1, 20]}
-TARGETS = {"type": "tensor", "dtype": "torch.float32", "shape": [-1, 1]}
+
+
+def _tensor_schema(*shape: int) -> str:
+    """MLflow's schema JSON of one unnamed float32 tensor."""
+    return json.dumps([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [*shape]}}])
+
+
+TENSORS = {
+    "mlflow_tensorspec": {"features": _tensor_schema(-1, 20), "targets": _tensor_schema(-1, 1)}
+}
 
 
 def _inputs(run_id: str) -> dict[str, dict]:
@@ -98,8 +106,8 @@ def test_tensor_digest_cost_is_bounded():
     """A tensor of 10**9 rows (a broadcast view, nothing allocated): only sampled rows are read."""
     huge = torch.zeros(1, 20).expand(10**9, 20)
     assert len(shared.digest(huge)) == 8
-    spec = shared._spec(huge)
-    assert spec == {"type": "tensor", "dtype": "torch.float32", "shape": [-1, 20]}
+    schema = json.loads(shared.schema_text(huge, None))["mlflow_tensorspec"]
+    assert schema == {"features": _tensor_schema(-1, 20), "targets": None}
     assert shared._nbytes(huge) == 10**9 * 20 * 4
 
 
@@ -110,7 +118,7 @@ def test_plain_loop_records_train_and_eval_data(regression):
     assert set(inputs) == {"train", "eval"}
     train, val = inputs["train"], inputs["eval"]
     assert train["name"] == val["name"] == "dataset" and train["source_type"] == "code"
-    assert train["schema"] == val["schema"] == {"features": FEATURES, "targets": TARGETS}
+    assert train["schema"] == val["schema"] == TENSORS
     assert train["profile"] == {
         "features_shape": [96, 20], "features_size": 1920, "features_nbytes": 7680,
         "targets_shape": [96, 1], "targets_size": 96, "targets_nbytes": 384,
@@ -300,14 +308,7 @@ def test_lightning_fit_records_train_and_eval_data(regression, runs):
     [run] = runs()
     inputs = _inputs(run.info.run_id)
     assert set(inputs) == {"train", "eval"}
-    assert (
-        inputs["train"]["schema"]
-        == inputs["eval"]["schema"]
-        == {
-            "features": FEATURES,
-            "targets": TARGETS,
-        }
-    )
+    assert inputs["train"]["schema"] == inputs["eval"]["schema"] == TENSORS
     assert inputs["train"]["profile"]["features_shape"] == [96, 20]
     assert inputs["eval"]["profile"]["targets_shape"] == [32, 1]
     assert inputs["train"]["digest"] == shared.digest(*regression[:2])

@@ -269,7 +269,8 @@ def test_dataset_logging_does_not_copy_or_densify(runs, monkeypatch):
     fittrace.sklearn.autolog(log_models=False)
     LogisticRegression().fit(X, y)
     (dataset,) = _only_run(runs).inputs.dataset_inputs
-    assert json.loads(dataset.schema)["features"]["type"] == "sparse"
+    features = json.loads(json.loads(dataset.schema)["mlflow_tensorspec"]["features"])
+    assert features == [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 50]}}]
     assert json.loads(dataset.profile)["features_shape"] == [400, 50]
 
 
@@ -280,10 +281,12 @@ def test_pandas_training_data(runs):
     fittrace.sklearn.autolog(log_input_examples=True)
     model = LogisticRegression().fit(frame, target)
     run = _only_run(runs)
-    assert json.loads(run.inputs.dataset_inputs[0].schema)["features"] == [
-        {"name": "age", "type": "int64"},
-        {"name": "score", "type": "float64"},
-    ]
+    assert json.loads(run.inputs.dataset_inputs[0].schema) == {  # MLflow's layout
+        "mlflow_colspec": [
+            {"type": "long", "name": "age", "required": True},
+            {"type": "double", "name": "score", "required": True},
+        ]
+    }
     loaded = fittrace.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     np.testing.assert_array_equal(np.asarray(loaded.predict(frame)), model.predict(frame))
 

@@ -8,6 +8,7 @@ accepted by ``log_input`` too, through their ``to_dict()``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -84,7 +85,8 @@ class Dataset:
 
     @property
     def schema(self) -> dict[str, Any]:
-        """``{"features": spec, "targets": spec}``: column names and dtypes, or dtype and shape."""
+        """MLflow's schema dict: ``{"mlflow_colspec": [...]}`` (a DataFrame's columns) or
+        ``{"mlflow_tensorspec": {"features": "<schema JSON>", "targets": ...}}`` (arrays)."""
         return json.loads(self._described.schema)
 
     @property
@@ -145,6 +147,10 @@ def from_pandas(
         df[predictions] if predictions is not None else None,
     )
     dataset.df = df
+    # MLflow's schema of a DataFrame dataset covers all its columns, targets included
+    from fittrace.autologging.datasets import schema_text
+
+    dataset._described = dataclasses.replace(dataset._described, schema=schema_text(df, None))
     return dataset
 
 

@@ -21,7 +21,11 @@ def test_datasets_are_logged_as_mlflow_records_them(frame):
         )
         mlflow.log_input(train, context="training")
         mlflow.log_input(table, context="eval")
-    assert train.profile["features_shape"] == [4, 3] and table.schema["targets"]
+    assert train.profile["features_shape"] == [4, 3]
+    assert [c["name"] for c in table.schema["mlflow_colspec"]] == ["age", "oldpeak", "target"]
+    assert json.loads(train.schema["mlflow_tensorspec"]["features"]) == [
+        {"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 3]}}
+    ]
     inputs = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
     by_name = {i.dataset.name: i for i in inputs}
     assert set(by_name) == {"train", "dataset"}
@@ -31,7 +35,11 @@ def test_datasets_are_logged_as_mlflow_records_them(frame):
     ]
     stored = by_name["dataset"].dataset
     assert stored.source_type == "local" and json.loads(stored.source) == {"uri": "data/heart.csv"}
-    assert [c["name"] for c in json.loads(stored.schema)["features"]] == ["age", "oldpeak"]
+    assert [c["name"] for c in json.loads(stored.schema)["mlflow_colspec"]] == [
+        "age",
+        "oldpeak",
+        "target",
+    ]
     assert json.loads(stored.profile)["features_shape"] == [3, 2]
 
 

@@ -4,9 +4,9 @@ The digest hashes the shape, the dtypes and three bounded samples of the rows
 (head, tail and an evenly strided selection, ``SAMPLE_BYTES`` each), so its
 cost and memory do not grow with the data; sparse matrices are hashed through
 their stored arrays, never densified. torch tensors are sampled the same way on
-their own device and only the sampled rows are copied to the host (one copy);
-their dtypes read ``torch.float32``. torch is never imported here: a tensor is
-recognised only when torch is already loaded.
+their own device and only the sampled rows are copied to the host (one copy).
+torch is never imported here: a tensor is recognised only when torch is already
+loaded. The schema is MLflow's, inferred from the first rows (``schema_text``).
 """
 
 from __future__ import annotations
@@ -182,17 +182,42 @@ def _profile(X: Any, y: Any) -> dict[str, Any]:
     return profile
 
 
+_SCHEMA_ROWS = 8  # the rows a dataset's schema is inferred from: dtypes and trailing shape only
+
+
+def _head(data: Any) -> Any:
+    if _is_sparse(data):
+        return data  # its schema reads dtype and shape only
+    return data.iloc[:_SCHEMA_ROWS] if _is_pandas(data) else data[:_SCHEMA_ROWS]
+
+
+def schema_text(X: Any, y: Any) -> str:
+    """MLflow's dataset schema: ``{"mlflow_colspec": [...]}`` for a DataFrame's columns, else
+    ``{"mlflow_tensorspec": {"features": "<schema JSON>", "targets": ... or null}}``; data that
+    MLflow's schema cannot describe as ``{"features": spec, "targets": spec}``."""
+    from fittrace.models.signature import infer_schema
+
+    try:
+        if _is_pandas(X) and X.ndim == 2:
+            return json.dumps({"mlflow_colspec": infer_schema(_head(X)).to_dict()})
+        features = infer_schema(_head(X)).to_json()
+        targets = None if y is None else infer_schema(_head(y)).to_json()
+        return json.dumps({"mlflow_tensorspec": {"features": features, "targets": targets}})
+    except Exception:  # noqa: BLE001 - lists of records, objects: fittrace's own description
+        schema = {"features": _spec(X)}
+        if y is not None:
+            schema["targets"] = _spec(y)
+        return json.dumps(schema, default=str)
+
+
 def dataset_input(X: Any, y: Any, name: str, context: str, source: str) -> DatasetInput:
     """A run input describing ``(X, y)``; reads only shapes, dtypes and bounded row samples."""
-    schema = {"features": _spec(X)}
-    if y is not None:
-        schema["targets"] = _spec(y)
     return DatasetInput(
         name=name,
         digest=digest(X, y),
         source_type="code",
         source=json.dumps({"source_name": source}),
-        schema=json.dumps(schema, default=str),
+        schema=schema_text(X, y),
         profile=json.dumps(_profile(X, y)),
         context=context,
     )

@@ -5,8 +5,8 @@ Shared by Lightning (``_lightning``) and plain loops (``_loop``); what a ``DataL
 
 - ``TensorDataset``: features = its first tensor, targets = its last (when it holds two or
   more), described like arrays in every integration (``fittrace.autologging.datasets``):
-  schema ``{"features": {"type": "tensor", "dtype": "torch.float32", "shape": [-1, 20]},
-  "targets": ...}``, profile ``features_shape`` / ``features_size`` / ``features_nbytes``
+  MLflow's schema ``{"mlflow_tensorspec": {"features": "<schema JSON>", "targets": ...}}``
+  (numpy dtype names: ``float32``), profile ``features_shape`` / ``features_size`` / ``features_nbytes``
   (and ``targets_*``), a digest of dtypes, shapes and bounded row samples (only the sampled
   rows are copied to the host, once per dataset and run);
 - any other dataset: schema ``{"features": {"type": "dataset", "class": "<module>.<qualname>"}}``

@@ -1,6 +1,7 @@
 """DMatrix training and evaluation data as run inputs: shape, feature schema and a bounded digest.
 
-The digest covers the shape, feature names and types, the labels and up to
+The schema is MLflow's (a float32 tensor of the matrix's width), the profile adds the feature
+names and types. The digest covers the shape, feature names and types, the labels and up to
 ``SAMPLE_ROWS`` rows each from the head, the tail and an even stride of the
 matrix (a QuantileDMatrix keeps no raw rows: shape, names and labels only), so
 its cost does not grow with the data. The sklearn API's arrays and frames are
@@ -15,6 +16,8 @@ from typing import Any
 from fittrace.entities import DatasetInput
 
 SAMPLE_ROWS = 100
+# MLflow's schema of a DMatrix: its float32 matrix; the feature names and types go in the profile.
+_FEATURES = '[{{"type": "tensor", "tensor-spec": {{"dtype": "float32", "shape": [-1, {}]}}}}]'
 
 
 def _sample_rows(n_rows: int) -> list[int]:
@@ -37,20 +40,21 @@ def dmatrix_input(dmatrix: Any, name: str, context: str, source: str) -> Dataset
     if not isinstance(dmatrix, xgb.QuantileDMatrix) and shape[0]:
         sample = dmatrix.slice(_sample_rows(shape[0])).get_data()
     header = json.dumps([shape, names, types]).encode()
-    features: Any
-    if names is not None:
-        features = [
-            {"name": n, "type": t}
-            for n, t in zip(names, types or ["float"] * len(names), strict=True)
-        ]
-    else:
-        features = {"type": "dmatrix", "shape": [-1, shape[1]]}
     return DatasetInput(
         name=name,
         digest=digest(np.frombuffer(header, dtype=np.uint8), dmatrix.get_label(), sample),
         source_type="code",
         source=json.dumps({"source_name": source}),
-        schema=json.dumps({"features": features}),
-        profile=json.dumps({"features_shape": shape, "features_size": shape[0] * shape[1]}),
+        schema=json.dumps(
+            {"mlflow_tensorspec": {"features": _FEATURES.format(shape[1]), "targets": None}}
+        ),
+        profile=json.dumps(
+            {
+                "features_shape": shape,
+                "features_size": shape[0] * shape[1],
+                "feature_names": names,
+                "feature_types": types,
+            }
+        ),
         context=context,
     )
