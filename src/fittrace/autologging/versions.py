@@ -31,12 +31,9 @@ def installed_version(distribution: str | None, module_name: str) -> str | None:
     if isinstance(version, str):
         return version
     if distribution:
-        from importlib import metadata  # ~30 ms to import: only when the module has no __version__
+        from fittrace.tracking.environment import installed_version
 
-        try:
-            return metadata.version(distribution)
-        except metadata.PackageNotFoundError:
-            pass
+        return installed_version(distribution)
     return None
 
 

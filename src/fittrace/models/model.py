@@ -1,34 +1,34 @@
-"""The ``MLmodel`` file: a model directory's description, in MLflow's YAML layout."""
+"""The ``MLmodel`` file: a model directory's description, in MLflow's YAML layout (written by ``yaml_text``)."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import copy
 import datetime as _dt
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fittrace.exceptions import ResourceNotFoundError, StoreError
 from fittrace.models.signature import ModelSignature, ParamSchema, Schema, dict_form
 from fittrace.models.uri import _scheme, resolve_model_uri
+from fittrace.models.yaml_text import dump
 
 MLMODEL_FILE_NAME = "MLmodel"
 PYFUNC_FLAVOR = "python_function"
 
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
+_written: contextvars.ContextVar[dict[str, dict[str, Any]] | None] = contextvars.ContextVar(
+    "fittrace_mlmodel_written", default=None
+)
 
 def fittrace_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from fittrace.tracking.environment import installed_version
 
-    try:
-        return version("fittrace")
-    except PackageNotFoundError:
-        return "unknown"
+    return installed_version("fittrace") or "unknown"
 
 
 class Model:
@@ -97,14 +97,32 @@ class Model:
         return out
 
     def to_yaml(self) -> str:
-        return yaml.dump(self.to_dict(), Dumper=_Dumper, default_flow_style=False, sort_keys=True)
+        return dump(self.to_dict(), sort_keys=True)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the MLmodel file (``path`` is the model directory or the file itself)."""
         target = Path(path)
         if target.is_dir():
             target = target / MLMODEL_FILE_NAME
-        target.write_text(self.to_yaml(), encoding="utf-8")
+        contents = self.to_dict()
+        target.write_text(dump(contents, sort_keys=True), encoding="utf-8")
+        written = _written.get()
+        if written is not None:
+            written[os.path.abspath(target)] = copy.deepcopy(contents)
+
+    @classmethod
+    @contextlib.contextmanager
+    def recording_saves(cls) -> Iterator[dict[str, dict[str, Any]]]:
+        """Within the block, every MLmodel file saved, by absolute path -> its contents as written.
+
+        ``log_model`` reads the model it just saved from here instead of parsing the file.
+        """
+        written: dict[str, dict[str, Any]] = {}
+        token = _written.set(written)
+        try:
+            yield written
+        finally:
+            _written.reset(token)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Model:
@@ -138,7 +156,9 @@ class Model:
             raise ResourceNotFoundError(
                 f"No {MLMODEL_FILE_NAME} file at {str(target)!r}: not a model directory"
             ) from None
-        data = yaml.load(text, Loader=_Loader)
+        import yaml  # only to read: fittrace writes its files without it
+
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         if not isinstance(data, dict) or not isinstance(data.get("flavors"), dict):
             raise StoreError(
                 f"{str(target)!r} is not a valid {MLMODEL_FILE_NAME} file (no 'flavors' mapping)"

@@ -1,6 +1,6 @@
 """Pinned requirements and environment files for a model directory.
 
-Versions come from ``importlib.metadata`` in this process: no subprocess, no import scanning,
+Versions come from the installed distributions this process sees (``tracking.environment``): no subprocess, no import scanning,
 no re-loading of the model. Flavors name the distributions their format needs; module names
 (e.g. the classes inside a scikit-learn Pipeline) are mapped to distributions by a short table.
 """
@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Iterable
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
+
+from fittrace.models import yaml_text
+from fittrace.tracking import environment
 
 REQUIREMENTS_FILE = "requirements.txt"
 PYTHON_ENV_FILE = "python_env.yaml"
@@ -40,17 +41,9 @@ _PYTORCH_DISTRIBUTIONS = frozenset({"torch", "torchvision", "torchaudio"})
 _PYTORCH_INDEX = "https://download.pytorch.org/whl/"
 
 
-@lru_cache(maxsize=256)
-def _full_version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def installed_version(distribution: str) -> str | None:
     """The installed version of a distribution, without a local label (``2.13.0+cpu`` -> ``2.13.0``)."""
-    found = _full_version(distribution)
+    found = environment.installed_version(distribution)
     return found and found.split("+", 1)[0]
 
 
@@ -81,7 +74,7 @@ def pinned_requirements(
             names[dist] = None
     lines = []
     for name in names:
-        version = _full_version(name)
+        version = environment.installed_version(name)
         if version is None:
             continue
         public, _, local = version.partition("+")
@@ -110,8 +103,6 @@ def merge_requirements(
 
 def write_environment(model_dir: str | os.PathLike, requirements: list[str]) -> dict[str, str]:
     """Write requirements.txt, python_env.yaml and conda.yaml; return the pyfunc ``env`` entry."""
-    import yaml
-
     directory = Path(model_dir)
     python = platform.python_version()
     (directory / REQUIREMENTS_FILE).write_text(
@@ -134,8 +125,6 @@ def write_environment(model_dir: str | os.PathLike, requirements: list[str]) -> 
         ],
         "name": "fittrace-env",
     }
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     for name, content in ((PYTHON_ENV_FILE, python_env), (CONDA_ENV_FILE, conda)):
-        text = yaml.dump(content, Dumper=dumper, default_flow_style=False, sort_keys=False)
-        (directory / name).write_text(text, encoding="utf-8")
+        (directory / name).write_text(yaml_text.dump(content), encoding="utf-8")
     return {"conda": CONDA_ENV_FILE, "virtualenv": PYTHON_ENV_FILE}

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from fittrace.exceptions import InvalidParameterError, ResourceAlreadyExistsError
-from fittrace.models.model import PYFUNC_FLAVOR, Model, ModelInfo, fittrace_version
+from fittrace.models.model import (
+    MLMODEL_FILE_NAME,
+    PYFUNC_FLAVOR,
+    Model,
+    ModelInfo,
+    fittrace_version,
+)
 from fittrace.models.signature import ModelSignature, infer_signature
 
 _logger = logging.getLogger("fittrace.models")
@@ -178,10 +184,12 @@ def log_model(
         model_id = logged.new_model_id()
         token = _LOG_TARGET.set(_LogTarget(run_id, path, model_id))
         try:
-            save_fn(model, local, **save_kwargs)
+            with Model.recording_saves() as written:
+                save_fn(model, local, **save_kwargs)
         finally:
             _LOG_TARGET.reset(token)
-        mlmodel = Model.load(local)
+        saved = written.get(os.path.abspath(local / MLMODEL_FILE_NAME))
+        mlmodel = Model.from_dict(saved) if saved is not None else Model.load(local)
         repo.move_dir(str(local), path)
     logged.record(client, run_id, model_id, path)
     version = None
