@@ -81,3 +81,34 @@ def test_tracking_loads_sqlite_but_no_data_library():
         )
         == []
     )
+
+
+_FIRST_FIT = """
+import json, sys
+from sklearn.linear_model import LogisticRegression
+X, y = [[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]], [0, 1, 0, 1]
+LogisticRegression().fit(X, y)
+before = set(sys.modules)
+import fittrace, fittrace.sklearn
+fittrace.sklearn.autolog()
+LogisticRegression().fit(X, y)
+run_id = fittrace.last_active_run().info.run_id
+print(json.dumps({"run_id": run_id, "loaded": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_a_first_autologged_fit_loads_no_yaml_metadata_or_nvml_library(run_python):
+    result = run_python(_FIRST_FIT)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert "fittrace.models.model" in out["loaded"]  # the check sees what the fit imported
+    assert [m for m in ("yaml", "importlib.metadata", "pynvml") if m in out["loaded"]] == []
+    import fittrace.sklearn
+
+    model = fittrace.sklearn.load_model(f"runs:/{out['run_id']}/model")
+    assert list(model.predict([[0.1, 0.95], [0.95, 0.05]])) == [0, 1]
+    requirements = fittrace.MlflowClient().download_artifacts(
+        out["run_id"], "model/requirements.txt"
+    )
+    with open(requirements) as f:
+        assert any(line.startswith("scikit-learn==") for line in f)

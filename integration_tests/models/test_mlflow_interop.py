@@ -142,3 +142,33 @@ def test_mlflow_loads_a_logged_and_downloaded_model(sk_model, data, tmp_path):
     )
     np.testing.assert_array_equal(mlflow.pyfunc.load_model(local).predict(X), sk_model.predict(X))
     assert mlflow.models.Model.load(local).run_id == run.info.run_id
+
+
+def test_mlflow_reads_the_model_files_fittrace_writes_as_fittrace_does(sk_model, data, tmp_path):
+    X, y = data
+    metadata = {
+        "owner": "yes",
+        "release": "1.10",
+        "note": 'it\'s "quoted": #1\nsecond line',
+        "label": "naïve ✓",
+        "limits": {"ratio": 1e-05, "sizes": [1, 2.5, None, True], "empty": {}},
+    }
+    fittrace.sklearn.save_model(
+        sk_model, tmp_path / "m", signature=infer_signature(X, y), metadata=metadata
+    )
+    theirs = mlflow.models.Model.load(str(tmp_path / "m"))
+    ours = fittrace.models.Model.load(tmp_path / "m")
+    assert theirs.metadata == metadata == ours.metadata
+    assert theirs.flavors == ours.flavors
+    assert theirs.signature.to_dict() == ours.signature.to_dict()
+    assert (theirs.model_uuid, theirs.utc_time_created) == (ours.model_uuid, ours.utc_time_created)
+    from mlflow.utils.environment import _PythonEnv
+
+    env = _PythonEnv.from_yaml(str(tmp_path / "m" / "python_env.yaml"))
+    assert env.dependencies == ["-r requirements.txt"]
+    assert env.python == ours.flavors["python_function"]["python_version"]
+    with fittrace.start_run() as run:
+        info = fittrace.sklearn.log_model(sk_model, "model", metadata=metadata)
+    assert info.metadata == metadata  # read back from the save, as the file has it
+    logged = fittrace.MlflowClient().download_artifacts(run.info.run_id, "model", str(tmp_path))
+    assert mlflow.models.Model.load(logged).metadata == metadata

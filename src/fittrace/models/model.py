@@ -25,6 +25,7 @@ _written: contextvars.ContextVar[dict[str, dict[str, Any]] | None] = contextvars
     "fittrace_mlmodel_written", default=None
 )
 
+
 def fittrace_version() -> str:
     from fittrace.tracking.environment import installed_version
 
