@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -208,6 +209,11 @@ def test_plots_by_default_and_opt_out(runs, binary_data, multiclass_data):
     local = Client().download_artifacts(runs()[0].info.run_id, "training_roc_curve.png")
     with open(local, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    if hasattr(os, "getpriority"):  # the helper draws at a lower priority than the training
+        from fittrace.autologging import figures
+
+        helper = figures._worker.process.pid
+        assert os.getpriority(os.PRIO_PROCESS, helper) > os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def test_model_reloads_with_identical_predictions_and_signature(runs, binary_data):
