@@ -15,7 +15,6 @@ from typing import Any
 
 from fittrace.exceptions import ResourceNotFoundError, StoreError
 from fittrace.models.signature import ModelSignature, ParamSchema, Schema, dict_form
-from fittrace.models.uri import _scheme, resolve_model_uri
 from fittrace.models.yaml_text import dump
 
 MLMODEL_FILE_NAME = "MLmodel"
@@ -146,6 +145,8 @@ class Model:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Model:
         """Read the MLmodel of a model directory or file, or of a model URI (runs:/, models:/, ...)."""
+        from fittrace.models.uri import _scheme, resolve_model_uri  # not needed to write one
+
         if isinstance(path, str) and len(_scheme(path) or "") > 1:  # a URI, not C:/...
             path = resolve_model_uri(path).path
         target = Path(path)

@@ -162,7 +162,6 @@ def log_model(
     synchronous; ``await_registration_for`` is accepted for MLflow compatibility).
     """
     from fittrace.models import logged
-    from fittrace.models.registry import register_model
     from fittrace.store.artifacts import clean_artifact_path
     from fittrace.tracking.client import Client
 
@@ -194,6 +193,8 @@ def log_model(
     logged.record(client, run_id, model_id, path)
     version = None
     if registered_model_name:
+        from fittrace.models.registry import register_model
+
         run_uri = f"runs:/{run_id}/{path}"
         version = register_model(run_uri, registered_model_name, client=client).version
     _logger.debug("Logged model %s to runs:/%s/%s", model_id, run_id, path)
