@@ -187,7 +187,8 @@ def main() -> None:
         )
         if "mlflow" in r:
             mover = r["mlflow"]["fit_ms"] - bare
-            line += f" | {r['mlflow']['fit_ms']:9.1f} ({mover:+9.1f}){'':3s} | {mover / max(over, 0.1):13.0f}x"
+            ratio = f"{mover / over:13.0f}x" if over > 0 else f"{'-':>14s}"
+            line += f" | {r['mlflow']['fit_ms']:9.1f} ({mover:+9.1f}){'':3s} | {ratio}"
         print(line, flush=True)
     if "store" in args.only:
         print(
