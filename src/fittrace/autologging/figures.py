@@ -46,45 +46,61 @@ def _has_matplotlib() -> bool:
 
 
 class _Worker:
-    """The helper process, a thread feeding it jobs and a thread writing what it draws.
+    """The helper process, a thread starting and feeding it and a thread writing what it draws.
 
-    Jobs wait in a queue here, never in a blocking pipe write: a fit only enqueues.
+    Jobs wait in a queue here, never in a blocking pipe write, and the process is started by the
+    feeding thread (``Popen`` waits for the child's ``exec``): a fit only enqueues.
     """
 
     def __init__(self) -> None:
         import queue
 
+        self.pid = os.getpid()
+        self.process: subprocess.Popen | None = None
+        self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.jobs: dict[int, tuple[Any, str, str]] = {}
+        self.jobs_lock = threading.Lock()
+        self.next_id = 0
+        self.gone = False  # the helper ended or never started: new jobs are skipped
+        threading.Thread(target=self._run, name="fittrace-figures-in", daemon=True).start()
+
+    def send(self, repository: Any, run_id: str, artifact_file: str, render: str, doc: Any) -> None:
+        with self.jobs_lock:
+            if self.gone:
+                return
+            job_id, self.next_id = self.next_id, self.next_id + 1
+            self.jobs[job_id] = (repository, run_id, artifact_file)
+            pending.started(run_id)
+        job = {"id": job_id, "render": render, "doc": doc}
+        self.queue.put((json.dumps(job, default=str) + "\n").encode())
+
+    def _start(self) -> subprocess.Popen:
         import fittrace
 
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(fittrace.__file__)))
         env = {k: v for k, v in os.environ.items() if not k.startswith("FITTRACE_AUTOLOG")}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         env["MPLBACKEND"] = "Agg"
-        self.pid = os.getpid()
-        self.process = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "fittrace.autologging._figure_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self.jobs: dict[int, tuple[Any, str, str]] = {}
-        self.jobs_lock = threading.Lock()
-        self.next_id = 0
-        threading.Thread(target=self._feed, name="fittrace-figures-in", daemon=True).start()
+
+    def _run(self) -> None:
+        global _broken
+        try:
+            self.process = self._start()
+        except Exception as e:  # no executable, no fork, no pipes: jobs must not wait forever
+            _broken = True
+            _logger.warning(
+                "fittrace cannot draw figures in a helper process (%s); skipping them", e
+            )
+            self._abandon(quietly=True)
+            return
         threading.Thread(target=self._read, name="fittrace-figures-out", daemon=True).start()
-
-    def send(self, repository: Any, run_id: str, artifact_file: str, render: str, doc: Any) -> None:
-        with self.jobs_lock:
-            job_id, self.next_id = self.next_id, self.next_id + 1
-            self.jobs[job_id] = (repository, run_id, artifact_file)
-        pending.started(run_id)
-        self.queue.put(
-            (json.dumps({"id": job_id, "render": render, "doc": doc}, default=str) + "\n").encode()
-        )
-
-    def _feed(self) -> None:
         stdin = self.process.stdin
         try:
             while (line := self.queue.get()) is not None:
@@ -95,7 +111,7 @@ class _Worker:
             pass  # the helper is gone: _read releases the jobs
 
     def _read(self) -> None:
-        out = self.process.stdout
+        out = self.process.stdout  # type: ignore[union-attr]
         try:
             while header := out.readline():  # type: ignore[union-attr]
                 frame = json.loads(header)
@@ -116,15 +132,17 @@ class _Worker:
         finally:
             self._abandon()
 
-    def _abandon(self) -> None:
-        """The helper ended: release every write still waiting for it."""
+    def _abandon(self, quietly: bool = False) -> None:
+        """The helper ended (or never started): release every write still waiting for it."""
         global _broken
         with self.jobs_lock:
+            self.gone = True
             jobs, self.jobs = self.jobs, {}
         if jobs:
             _broken = True
         for _, run_id, artifact_file in jobs.values():
-            _logger.warning("fittrace's figure helper stopped; %s was not drawn", artifact_file)
+            if not quietly:
+                _logger.warning("fittrace's figure helper stopped; %s was not drawn", artifact_file)
             pending.finished(run_id)
 
     def close(self) -> None:
@@ -133,20 +151,14 @@ class _Worker:
 
 def submit(client: Any, run_id: str, artifact_file: str, render: str, doc: Any) -> None:
     """Draw ``render(doc)`` as the run's ``artifact_file`` (PNG) in the helper process."""
-    global _worker, _broken
+    global _worker
     if not available():
         return
     repository = client.artifact_repository(run_id)
     with _lock:
-        try:
-            if _worker is None or _worker.pid != os.getpid():
-                _worker = _Worker()
-            _worker.send(repository, run_id, artifact_file, render, doc)
-        except OSError as e:
-            _broken = True
-            _logger.warning(
-                "fittrace cannot draw figures in a helper process (%s); skipping them", e
-            )
+        if _worker is None or _worker.pid != os.getpid():
+            _worker = _Worker()
+        _worker.send(repository, run_id, artifact_file, render, doc)
 
 
 @atexit.register
