@@ -65,7 +65,7 @@ def test_local_version_labels_kept_only_for_pytorch_builds(monkeypatch):
         "torchvision": "0.28.0+cu128",
         "numpy": "2.1.0+custom",
     }
-    monkeypatch.setattr(requirements, "_full_version", versions.get)
+    monkeypatch.setattr(requirements.environment, "installed_version", versions.get)
     assert requirements.pinned_requirements(["torch", "torchvision", "numpy"]) == [
         "--extra-index-url https://download.pytorch.org/whl/cu128",
         "fittrace==0.2.0",
