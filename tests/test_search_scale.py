@@ -13,7 +13,7 @@ import re
 import pytest
 
 from fittrace.exceptions import InvalidParameterError
-from fittrace.store.postgres import PostgresStore
+from fittrace.store.sqlite import SqliteStore
 from fittrace.tracking.client import Client, page_token_at
 
 N_RUNS = 40
@@ -179,7 +179,7 @@ def test_searches_read_through_indexes(experiment, monkeypatch, window):
     searches = [(sql, args) for sql, args in statements if "FROM runs" in sql or "metrics" in sql]
     assert len(searches) >= 7
     monkeypatch.setattr(store, "_read", read)
-    kind = "postgresql" if isinstance(store, PostgresStore) else "sqlite"
+    kind = "sqlite" if isinstance(store, SqliteStore) else "postgresql"
     with read() as conn:
         if kind == "postgresql":
             conn.execute("SET enable_seqscan = off")  # a table this small is read whole anyway
