@@ -74,6 +74,20 @@ def test_mlflow_names_for_optimizer_and_validation(model, data, runs, history):
     assert [step for step, _ in history(run_id, "validation_accuracy")] == [0, 1]
 
 
+def test_mlflow_flush_async_logging_then_reading_the_run(model, data, runs, history):
+    from fittrace.tracking.fluent import flush_async_logging  # where MLflow's Keras tests import it
+
+    fittrace.keras.autolog(log_models=False)
+    x, y = data
+    with fittrace.start_run() as run:
+        model.fit(x, y, epochs=2, verbose=0)
+        fittrace.flush_async_logging()
+    flush_async_logging()
+    [logged] = runs()
+    assert logged.info.run_id == run.info.run_id
+    assert [step for step, _ in history(run.info.run_id, "loss")] == [0, 1]
+
+
 def test_step_values_under_their_own_name_when_epochs_are_not_logged(
     make_model, data, runs, history
 ):

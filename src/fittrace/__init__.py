@@ -22,6 +22,7 @@ _ATTRS.update(
     {
         "Client": ("fittrace.tracking.client", "Client"),
         "MlflowClient": ("fittrace.tracking.client", "Client"),
+        "flush_async_logging": ("fittrace.tracking.fluent", "flush"),
         "autolog": ("fittrace.autologging", "autolog"),
         "register_model": ("fittrace.models.registry", "register_model"),
         "last_logged_model": ("fittrace.models.logged", "last_logged_model"),

@@ -407,6 +407,9 @@ def flush() -> None:
     _client().flush()
 
 
+flush_async_logging = flush  # MLflow's name for the same call
+
+
 # -- search ------------------------------------------------------------------------
 def search_runs(
     experiment_ids: Sequence[str] | None = None,
