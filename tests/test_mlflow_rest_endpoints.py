@@ -107,6 +107,16 @@ def test_errors_carry_mlflow_codes(server):
     assert status == 400 and answer["error_code"] == "MALFORMED_REQUEST"
     status, answer = send(server, "GET", f"{API}/no/such/endpoint")
     assert status == 404 and answer["error_code"] == "ENDPOINT_NOT_FOUND"
+    # a refused update changes nothing; a malformed order_by is the caller's error, not a 500
+    body = {"experiment_id": created["experiment_id"], "run_name": "kept", "tags": []}
+    run_id = send(server, "POST", f"{API}/runs/create", body)[1]["run"]["info"]["run_id"]
+    update = {"run_id": run_id, "run_name": "renamed", "status": "DONE-ISH"}
+    status, answer = send(server, "POST", f"{API}/runs/update", update)
+    assert status == 400 and answer["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert Client().get_run(run_id).info.run_name == "kept"
+    search = {"experiment_ids": [created["experiment_id"]], "order_by": ["name"]}
+    status, answer = send(server, "POST", f"{API}/logged-models/search", search)
+    assert status == 400 and answer["error_code"] == "INVALID_PARAMETER_VALUE"
 
 
 def test_the_read_only_ui_answers_mlflow_writes_with_405(tracking_uri):

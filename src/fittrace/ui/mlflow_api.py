@@ -489,12 +489,12 @@ def _create_run(self: MlflowApi, args: Args) -> dict[str, Any]:
 def _update_run(self: MlflowApi, args: Args) -> dict[str, Any]:
     run_id = _run_id(args)
     info = self.store.get_run_info(run_id)
-    name = args.one("run_name")
-    if name:
-        self.write(run_id, tags={tags_.RUN_NAME: validation.run_name(name)})
     status = args.one("status") or info.status
     if status not in RunStatus.ALL:
         raise InvalidParameterError(f"status must be one of {RunStatus.ALL}, got {status!r}")
+    name = args.one("run_name")
+    if name:
+        self.write(run_id, tags={tags_.RUN_NAME: validation.run_name(name)})
     if args.one("status") or args.one("end_time") is not None:
         self.store.update_run_info(run_id, status, args.integer("end_time"))
     return {"run_info": self.info_json(self.store.get_run_info(run_id))}
@@ -699,9 +699,11 @@ def _set_model_params(entry: dict[str, Any], args: Args) -> None:
 
 def _search_logged_models(self: MlflowApi, args: Args) -> dict[str, Any]:
     size, offset = _max_results(args, 100), _offset(args.one("page_token"))
+    entries = args.many("order_by")
+    if not all(isinstance(o, dict) and isinstance(o.get("field_name"), str) for o in entries):
+        raise InvalidParameterError("order_by entries must be objects with a field_name")
     order_by = [
-        f"{o['field_name']} {'ASC' if o.get('ascending', True) else 'DESC'}"
-        for o in args.many("order_by")
+        f"{o['field_name']} {'ASC' if o.get('ascending', True) else 'DESC'}" for o in entries
     ]
     found = logged.search_logged_models(
         [str(e) for e in args.many("experiment_ids")] or None,
