@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import warnings
 
 import numpy as np
@@ -200,6 +201,35 @@ def test_a_figure_helper_that_cannot_start_costs_only_the_pngs(
         assert not any(name.endswith(".png") for name in names)
     assert first.data.metrics["training_accuracy_score"] == model.score(X, y)
     assert len([r for r in caplog.records if "helper process" in r.getMessage()]) == 1
+
+
+def test_a_figure_helper_that_dies_while_idle_is_reported_and_skipped_after(
+    runs, binary_data, monkeypatch, caplog
+) -> None:
+    from fittrace.autologging import figures
+
+    monkeypatch.setattr(figures, "_worker", None)
+    monkeypatch.setattr(figures, "_broken", False)
+    X, y = binary_data
+    fittrace.sklearn.autolog()
+    LogisticRegression().fit(X, y)
+    fittrace.flush()  # the first run's figures are drawn
+    figures._worker.process.kill()
+    figures._worker.process.wait(10)
+    for _ in range(100):  # the reading thread notices the end
+        if figures._worker.gone:
+            break
+        time.sleep(0.05)
+    model = LogisticRegression().fit(X, y)
+
+    first, second = sorted(runs(), key=lambda r: r.info.start_time)
+    pngs = [
+        {f.path for f in Client().list_artifacts(r.info.run_id) if f.path.endswith(".png")}
+        for r in (first, second)
+    ]
+    assert pngs[0] and not pngs[1]
+    assert second.data.metrics["training_accuracy_score"] == model.score(X, y)
+    assert len([r for r in caplog.records if "figure helper stopped" in r.getMessage()]) == 1
 
 
 def test_an_estimator_without_predict_still_has_its_model_logged(runs) -> None:

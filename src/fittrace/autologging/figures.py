@@ -62,6 +62,7 @@ class _Worker:
         self.jobs_lock = threading.Lock()
         self.next_id = 0
         self.gone = False  # the helper ended or never started: new jobs are skipped
+        self.closing = False  # close() was called: the helper's end is expected
         threading.Thread(target=self._run, name="fittrace-figures-in", daemon=True).start()
 
     def send(self, repository: Any, run_id: str, artifact_file: str, render: str, doc: Any) -> None:
@@ -133,19 +134,27 @@ class _Worker:
             self._abandon()
 
     def _abandon(self, quietly: bool = False) -> None:
-        """The helper ended (or never started): release every write still waiting for it."""
+        """The helper ended (or never started): release every write still waiting for it, and
+        unless close() ended it, skip figures from now on (a dead helper would drop them)."""
         global _broken
         with self.jobs_lock:
             self.gone = True
             jobs, self.jobs = self.jobs, {}
-        if jobs:
+            expected = self.closing
+        if not expected:
             _broken = True
-        for _, run_id, artifact_file in jobs.values():
-            if not quietly:
-                _logger.warning("fittrace's figure helper stopped; %s was not drawn", artifact_file)
+        if not (quietly or expected):
+            undrawn = ", ".join(sorted(f for _, _, f in jobs.values())) or "none pending"
+            _logger.warning(
+                "fittrace's figure helper stopped (not drawn: %s); skipping figures from now on",
+                undrawn,
+            )
+        for _, run_id, _ in jobs.values():
             pending.finished(run_id)
 
     def close(self) -> None:
+        with self.jobs_lock:
+            self.closing = True
         self.queue.put(None)
 
 
