@@ -237,3 +237,44 @@ def test_a_child_forked_amid_its_parents_sqlite_writes_can_write(tmp_path):
         3.0,
         4.0,
     ]
+
+
+_HOLDER = """
+import sqlite3, sys, time, pathlib
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+pathlib.Path(sys.argv[2]).touch()
+release = pathlib.Path(sys.argv[3])
+deadline = time.monotonic() + 30
+while not release.exists():
+    if time.monotonic() > deadline:
+        sys.exit(3)  # nobody released it: the fork waited for this process's lock
+    time.sleep(0.02)
+conn.execute("COMMIT")
+"""
+
+
+def test_a_fork_does_not_wait_while_a_write_waits_for_another_process(tmp_path, monkeypatch):
+    """Only a transaction in flight holds up a fork, not a write queued behind another process."""
+    from fittrace.store import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "_FORK_WAIT_S", 60.0)
+    db = tmp_path / "f.db"
+    client = fittrace.MlflowClient(f"sqlite:///{db}")
+    store, run_id = client._store, client.create_run("0").info.run_id
+    holding, release = tmp_path / "holding", tmp_path / "release"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(db), str(holding), str(release)])
+    while not holding.exists():
+        assert holder.poll() is None
+        time.sleep(0.02)
+    writer = threading.Thread(target=store.write_batch, args=([(run_id, "m", 1.0, 1, 0)], [], []))
+    writer.start()
+    time.sleep(0.2)  # the write is now waiting for the other process
+    pid = os.fork()
+    if pid == 0:
+        release.touch()  # the child runs at once: the other process may commit
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert holder.wait(60) == 0
+    writer.join(60)
+    assert [m.value for m in client.get_metric_history(run_id, "m")] == [1.0]

@@ -77,17 +77,23 @@ class SqliteStore(SqlStore):
         with self._write_lock:
             conn = self._conn()
             deadline = time.monotonic() + _BUSY_TIMEOUT_S
-            while True:
-                self._transaction_lock.acquire()
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as e:
-                    self._transaction_lock.release()
-                    busy = "locked" in str(e) or "busy" in str(e)
-                    if not busy or time.monotonic() > deadline:
-                        raise StoreError(f"Cannot write to {self.location!r}: {e}") from e
-                    time.sleep(0.01)
+            # BEGIN does not wait inside SQLite while another process writes: this loop waits,
+            # without the transaction lock, so a fork meanwhile is not held up (_before_fork).
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                while True:
+                    self._transaction_lock.acquire()
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                        break
+                    except sqlite3.OperationalError as e:
+                        self._transaction_lock.release()
+                        busy = "locked" in str(e) or "busy" in str(e)
+                        if not busy or time.monotonic() > deadline:
+                            raise StoreError(f"Cannot write to {self.location!r}: {e}") from e
+                        time.sleep(0.01)
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
             try:
                 yield conn
             except BaseException:
