@@ -190,3 +190,15 @@ def test_searches_read_through_indexes(experiment, monkeypatch, window):
             assert not scans, f"{sql}\n" + "\n".join(plan)
         if kind == "postgresql":
             conn.execute("RESET enable_seqscan")
+
+
+def test_a_filtered_search_stays_within_sqlites_oldest_bound_value_limit(tmp_path):
+    """SQLite before 3.32 allows 999 bound values a statement; the probe window is larger."""
+    import sqlite3
+
+    client = Client(f"sqlite:///{tmp_path / 'v.db'}")
+    experiment_id = client.create_experiment("v")
+    ids = {client.create_run(experiment_id).info.run_id for _ in range(1100)}
+    client._store._conn().setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    found = client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=5)
+    assert len(found) == 5 and {r.info.run_id for r in found} <= ids

@@ -707,24 +707,25 @@ class SqlStore(RegistryStore):
 
     def _probe(self, conn: Any, run_ids: Sequence[str], where: _Query) -> dict[str, int]:
         """The start times of those of ``run_ids`` that ``where`` (over ``runs r``) matches."""
-        marks = ",".join("?" * len(run_ids)) or "NULL"
-        return dict(
-            conn.execute(
-                f"SELECT r.run_uuid, r.start_time FROM runs r WHERE r.run_uuid IN ({marks})"
-                f" AND {where.sql}",
-                [*run_ids, *where.args],
+        found: dict[str, int] = {}
+        for chunk in _chunks(run_ids):  # within SQLite's oldest limit of 999 bound values
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                conn.execute(
+                    f"SELECT r.run_uuid, r.start_time FROM runs r WHERE r.run_uuid IN ({marks})"
+                    f" AND {where.sql}",
+                    [*chunk, *where.args],
+                )
             )
-        )
+        return found
 
     def _rows(self, conn: Any, run_ids: list[str]) -> list:
         """The info rows of ``run_ids``, in that order."""
-        marks = ",".join("?" * len(run_ids)) or "NULL"
-        rows = {
-            row[0]: row
-            for row in conn.execute(
-                f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE r.run_uuid IN ({marks})", run_ids
-            )
-        }
+        rows = {}
+        for chunk in _chunks(run_ids):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {self._INFO_COLUMNS} FROM runs r WHERE r.run_uuid IN ({marks})"
+            rows.update((row[0], row) for row in conn.execute(sql, list(chunk)))
         return [rows[run_id] for run_id in run_ids]
 
     def _newest_first(
