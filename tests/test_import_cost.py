@@ -90,10 +90,15 @@ X, y = [[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]], [0, 1, 0, 1]
 LogisticRegression().fit(X, y)
 before = set(sys.modules)
 import fittrace, fittrace.sklearn
+from fittrace.tracking import environment
+metadata_calls = []  # scikit-learn may have imported importlib.metadata: count fittrace's uses
+real_metadata = environment._metadata
+environment._metadata = lambda: metadata_calls.append(1) or real_metadata()
 fittrace.sklearn.autolog()
 LogisticRegression().fit(X, y)
 run_id = fittrace.last_active_run().info.run_id
-print(json.dumps({"run_id": run_id, "loaded": sorted(set(sys.modules) - before)}))
+loaded = sorted(set(sys.modules) - before)
+print(json.dumps({"run_id": run_id, "loaded": loaded, "metadata_calls": len(metadata_calls)}))
 """
 
 
@@ -104,6 +109,7 @@ def test_a_first_autologged_fit_loads_no_yaml_metadata_or_nvml_library(run_pytho
     out = json.loads(result.stdout.splitlines()[-1])
     assert "fittrace.models.model" in out["loaded"]  # the check sees what the fit imported
     assert [m for m in ("yaml", "importlib.metadata", "pynvml") if m in out["loaded"]] == []
+    assert out["metadata_calls"] == 0
     import fittrace.sklearn
 
     model = fittrace.sklearn.load_model(f"runs:/{out['run_id']}/model")

@@ -16,8 +16,6 @@ from typing import Any
 from fittrace.entities import DatasetInput
 
 SAMPLE_ROWS = 100
-# MLflow's schema of a DMatrix: its float32 matrix; the feature names and types go in the profile.
-_FEATURES = '[{{"type": "tensor", "tensor-spec": {{"dtype": "float32", "shape": [-1, {}]}}}}]'
 
 
 def _sample_rows(n_rows: int) -> list[int]:
@@ -33,6 +31,7 @@ def dmatrix_input(dmatrix: Any, name: str, context: str, source: str) -> Dataset
     import xgboost as xgb
 
     from fittrace.autologging.datasets import digest
+    from fittrace.models.signature import Schema, TensorSpec
 
     shape = [int(dmatrix.num_row()), int(dmatrix.num_col())]
     names, types = dmatrix.feature_names, dmatrix.feature_types
@@ -40,14 +39,14 @@ def dmatrix_input(dmatrix: Any, name: str, context: str, source: str) -> Dataset
     if not isinstance(dmatrix, xgb.QuantileDMatrix) and shape[0]:
         sample = dmatrix.slice(_sample_rows(shape[0])).get_data()
     header = json.dumps([shape, names, types]).encode()
+    # MLflow's schema of a DMatrix: its float32 matrix; the feature names and types go in the profile
+    features = Schema([TensorSpec("float32", (-1, shape[1]))]).to_json()
     return DatasetInput(
         name=name,
         digest=digest(np.frombuffer(header, dtype=np.uint8), dmatrix.get_label(), sample),
         source_type="code",
         source=json.dumps({"source_name": source}),
-        schema=json.dumps(
-            {"mlflow_tensorspec": {"features": _FEATURES.format(shape[1]), "targets": None}}
-        ),
+        schema=json.dumps({"mlflow_tensorspec": {"features": features, "targets": None}}),
         profile=json.dumps(
             {
                 "features_shape": shape,
