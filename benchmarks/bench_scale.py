@@ -7,8 +7,9 @@ The stores come from ``scale_data.py`` (cached in the temp dir; ``--postgres`` f
 PostgreSQL server too). Rows: ``search_runs`` with a two-clause filter ordered by a metric (a
 page of 100 and MLflow's default 1,000), a deep page through ``page_token`` (near the end of
 the experiment, newest first and ordered by a metric, then the same filtered), the whole
-history of a metric of ``--history`` points, and bytes on disk per metric point (the metrics
-table and its indexes). Times are the median of ``--repeat`` calls (one call for the history
+history of a metric of ``--history`` points (fittrace also as columns, without a ``Metric`` per
+point), and bytes on disk per metric point (fittrace's metric blocks, MLflow's metrics table,
+with their indexes). Times are the median of ``--repeat`` calls (one call for the history
 through MLflow), in milliseconds.
 """
 
@@ -24,6 +25,7 @@ from collections.abc import Callable
 import scale_data
 
 FILTER = "metrics.m1 < 0.5 AND params.p2 = '1'"  # an eighth of the runs
+FITTRACE_POINTS = "SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks"
 ORDER = ["metrics.m0 DESC"]
 
 
@@ -84,7 +86,12 @@ def fittrace_cases(uri: str, experiment_id: str, depth: int) -> dict[str, Callab
         )[0]
         return page_token_at(offset, search.page_key(before, order_by), order_by)
 
-    return cases(client, experiment_id, depth, token_at)
+    return {
+        **cases(client, experiment_id, depth, token_at),
+        "metric history, columns": lambda: client.get_metric_history_columns(
+            scale_data.HISTORY_RUN, scale_data.HISTORY_KEY
+        ),
+    }
 
 
 def mlflow_cases(uri: str, experiment_id: str, depth: int) -> dict[str, Callable]:
@@ -108,8 +115,8 @@ def postgres_bytes_per_point(uri: str) -> float:
     import psycopg
 
     with psycopg.connect(uri) as conn:
-        size = conn.execute("SELECT pg_total_relation_size('metrics')").fetchone()[0]
-        return size / conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+        size = conn.execute("SELECT pg_total_relation_size('metric_blocks')").fetchone()[0]
+        return size / conn.execute(FITTRACE_POINTS).fetchone()[0]
 
 
 def main() -> None:
@@ -132,7 +139,9 @@ def main() -> None:
     columns["fittrace sqlite"] = measure(
         fittrace_cases(store.uri, store.experiment_id, depth), args.repeat, args.repeat
     )
-    sizes["fittrace sqlite"] = scale_data.sqlite_bytes_per_point(store.path)
+    sizes["fittrace sqlite"] = scale_data.sqlite_bytes_per_point(
+        store.path, "metric_blocks", FITTRACE_POINTS
+    )
     if args.postgres:
         from fittrace.testing import postgres_server
 
@@ -149,7 +158,9 @@ def main() -> None:
         columns["mlflow sqlite"] = measure(
             mlflow_cases(store.uri, store.experiment_id, depth), args.repeat, 1
         )
-        sizes["mlflow sqlite"] = scale_data.sqlite_bytes_per_point(store.path)
+        sizes["mlflow sqlite"] = scale_data.sqlite_bytes_per_point(
+            store.path, "metrics", "SELECT COUNT(*) FROM metrics"
+        )
 
     print(f"\n{shape.runs} runs x {shape.params} params x {shape.metrics} metrics, one experiment;")
     print(f"history of {shape.history} points; median of {args.repeat} (ms)")

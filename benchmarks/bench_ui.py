@@ -141,7 +141,9 @@ def next_page(client, experiment_id: str, query: dict, offset: int) -> dict:
 
 
 def compared_runs(uri: str, points: int) -> list[str]:
-    """``COMPARED`` runs of one ``loss`` metric of ``points`` steps each, in the store at ``uri``."""
+    """``COMPARED`` runs of one ``loss`` metric of ``points`` steps each, in the store at ``uri``,
+    logged as a training loop logs them (``log_batch`` of 1,000, written in the background)."""
+    from fittrace.entities import Metric
     from fittrace.tracking.client import Client
 
     client = Client(uri)
@@ -149,11 +151,14 @@ def compared_runs(uri: str, points: int) -> list[str]:
     run_ids = []
     for i in range(COMPARED):
         run_id = client.create_run(experiment_id, run_name=f"curve-{i}").info.run_id
-        rows = [
-            (run_id, "loss", 1 / (1 + s) + i / 100, 1_700_000_000_000 + s, s) for s in range(points)
-        ]
-        client._store.write_batch(rows, [], [])
+        for first in range(0, points, 1000):
+            steps = range(first, min(first + 1000, points))
+            metrics = [
+                Metric("loss", 1 / (1 + s) + i / 100, 1_700_000_000_000 + s, s) for s in steps
+            ]
+            client.log_batch(run_id, metrics=metrics)
         run_ids.append(run_id)
+    client.get_metric_history_columns(run_ids[-1], "loss")  # waits for the writes
     return run_ids
 
 

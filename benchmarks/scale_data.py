@@ -1,4 +1,4 @@
-"""Large stores for the scale benchmarks, written straight into the tables (not run by run).
+"""Large stores for the scale benchmarks: runs and params written straight into the tables.
 
     python benchmarks/scale_data.py [--runs 100000] [--params 20] [--metrics 10]
         [--history 1000000] [--mlflow]
@@ -8,8 +8,9 @@ takes ``k + 2`` distinct values, so ``params.p2 = '3'`` matches a quarter of the
 ``metrics`` metrics ``m0..`` (one uniform random value each) and its run name tag; one more
 run, ``history``, holds a ``loss`` metric of ``history`` points. The same content goes into
 fittrace's SQLite store, fittrace's PostgreSQL store (``fill_postgres``) and MLflow's SQLite
-store (its schema made by MLflow's own ``SqlAlchemyStore``). SQLite stores are cached by their
-parameters under the temp dir, so a second benchmark run starts at once.
+store (its schema made by MLflow's own ``SqlAlchemyStore``). fittrace's metrics go through its
+store's ``write_batch`` (its column blocks), MLflow's straight into its tables. SQLite stores
+are cached by their parameters under the temp dir, so a second benchmark run starts at once.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from fittrace.store.schema import SCHEMA_VERSION
+
 START = 1_700_000_000_000  # start time of the first run, ms
 HISTORY_RUN = "f" * 32
 HISTORY_KEY = "loss"
 _CHUNK = 50_000
+WRITE_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,18 @@ def _cached(kind: str, shape: Shape, make) -> Store:
     return store
 
 
+def _write_metrics(store, shape: Shape) -> None:
+    """fittrace's metrics through its own write path, in transactions of ``WRITE_ROWS``
+    points, about what its background writer commits at a time when a loop logs fast."""
+    batch: list[tuple] = []
+    for row in metric_rows(shape):
+        batch.append(row)
+        if len(batch) == WRITE_ROWS:
+            store.write_batch(batch, (), ())
+            batch = []
+    store.write_batch(batch, (), ())
+
+
 def fittrace_sqlite(shape: Shape) -> Store:
     """fittrace's SQLite store holding ``shape`` (generated once, then cached)."""
 
@@ -126,11 +142,13 @@ def fittrace_sqlite(shape: Shape) -> Store:
         conn.execute("BEGIN")
         _fill_fittrace(_sqlite_insert(conn), shape, experiment_id, folder)
         conn.execute("COMMIT")
+        _write_metrics(store, shape)
+        store.close()
         conn.execute("ANALYZE")
         conn.close()
         return Store(f"sqlite:///{path}", experiment_id, path)
 
-    return _cached("fittrace", shape, make)
+    return _cached(f"fittrace-s{SCHEMA_VERSION}", shape, make)
 
 
 def _sqlite_insert(conn: sqlite3.Connection):
@@ -142,13 +160,17 @@ def _sqlite_insert(conn: sqlite3.Connection):
 
 
 def _fill(insert, shape: Shape, run_columns: str, run_row) -> None:
-    """Write ``shape``'s rows with ``insert(table, columns, rows)``; a run's row is
-    ``run_row(run_id, name, start_time)`` (fittrace's and MLflow's runs tables differ)."""
+    """Write ``shape``'s runs, names and params with ``insert(table, columns, rows)``; a run's
+    row is ``run_row(run_id, name, start_time)`` (fittrace's and MLflow's runs tables differ)."""
     for batch in _batches(run_rows(shape)):
         insert("runs", run_columns, [run_row(*run) for run in batch])
         insert("tags", "run_uuid, key, value", [(r, "mlflow.runName", n) for r, n, _ in batch])
     for batch in _batches(param_rows(shape)):
         insert("params", "run_uuid, key, value", batch)
+
+
+def _fill_mlflow_metrics(insert, shape: Shape) -> None:
+    """MLflow's metric rows: one per point, and the latest of each (run, key)."""
     latest: dict[tuple[str, str], tuple] = {}
     columns = "run_uuid, key, value, timestamp, step, is_nan"
     for batch in _batches(metric_rows(shape)):
@@ -194,6 +216,9 @@ def fill_postgres(uri: str, shape: Shape) -> Store:
                     copy.write_row(row)
 
         _fill_fittrace(insert, shape, experiment_id, store.artifact_root)
+    _write_metrics(store, shape)
+    store.close()
+    with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("ANALYZE")
     return Store(uri, experiment_id)
 
@@ -214,14 +239,16 @@ def mlflow_sqlite(shape: Shape) -> Store:
         store.engine.dispose()
         conn = sqlite3.connect(path, isolation_level=None)
         conn.execute("BEGIN")
+        insert = _sqlite_insert(conn)
         _fill(
-            _sqlite_insert(conn),
+            insert,
             shape,
             "run_uuid, name, source_type, source_name, entry_point_name, user_id, status,"
             " start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id",
             lambda r, n, t: (r, n, "LOCAL", "", "", "bench", "FINISHED", t, t + 1000, "",
                              "active", f"{artifacts}/{r}", int(experiment_id)),
         )  # fmt: skip
+        _fill_mlflow_metrics(insert, shape)
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         conn.close()
@@ -230,15 +257,16 @@ def mlflow_sqlite(shape: Shape) -> Store:
     return _cached("mlflow", shape, make)
 
 
-def sqlite_bytes_per_point(path: str) -> float:
-    """Bytes the ``metrics`` table and its indexes take in a SQLite file, per row."""
+def sqlite_bytes_per_point(path: str, table: str, points: str) -> float:
+    """Bytes ``table`` and its indexes take in a SQLite file, per point (``points`` counts them)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         size = conn.execute(
             "SELECT SUM(pgsize) FROM dbstat WHERE name IN"
-            " (SELECT name FROM sqlite_master WHERE tbl_name = 'metrics')"
+            " (SELECT name FROM sqlite_master WHERE tbl_name = ?)",
+            (table,),
         ).fetchone()[0]
-        return size / conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+        return size / conn.execute(points).fetchone()[0]
     finally:
         conn.close()
 

@@ -74,9 +74,9 @@ def test_four_processes_write_one_sqlite_file(tmp_path, sql):
     assert sql("SELECT COUNT(*), COUNT(DISTINCT name) FROM runs") == [
         (PROCESSES * RUNS, PROCESSES * RUNS)
     ]
-    assert sql("SELECT COUNT(*) FROM metrics") == [(PROCESSES * RUNS * METRICS,)]
-    per_run = sql("SELECT run_uuid, COUNT(DISTINCT step) FROM metrics GROUP BY run_uuid")
-    assert len(per_run) == PROCESSES * RUNS and {n for _, n in per_run} == {METRICS}
+    assert sql("SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks") == [
+        (PROCESSES * RUNS * METRICS,)
+    ]
 
     runs = fittrace.search_runs(experiment_ids=[experiment_id], output_format="list")
     assert len(runs) == PROCESSES * RUNS
@@ -86,6 +86,8 @@ def test_four_processes_write_one_sqlite_file(tmp_path, sql):
         assert run.data.params == {"worker": worker, "run": r}
         assert run.data.tags["done"] == "yes"
         assert run.data.metrics == {"m": int(worker) * 1000 + METRICS - 1}
+        history = fittrace.MlflowClient().get_metric_history(run.info.run_id, "m")
+        assert [m.step for m in history] == list(range(METRICS))
 
 
 def test_eight_threads_each_with_their_own_run(sql):
@@ -113,7 +115,7 @@ def test_eight_threads_each_with_their_own_run(sql):
         t.join(timeout=60)
     assert errors == []
     assert fittrace.active_run() is None
-    assert sql("SELECT COUNT(*) FROM metrics") == [(8 * (METRICS + 2),)]
+    assert sql("SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks") == [(8 * (METRICS + 2),)]
     client = fittrace.MlflowClient()
     for n, run_id in run_ids.items():
         run = client.get_run(run_id)

@@ -56,7 +56,10 @@ RUNS = {
 def db() -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
-        conn.executescript(migration)
+        if callable(migration):
+            migration(conn, "rowid")
+        else:
+            conn.executescript(migration)
     conn.executemany(
         "INSERT INTO experiments (experiment_id, name, artifact_location) VALUES (?, ?, ?)",
         [(1, "exp-one", "/tmp/a1"), (2, "exp-two", "/tmp/a2")],

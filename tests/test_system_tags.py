@@ -41,11 +41,18 @@ def test_an_older_store_has_its_fittrace_tags_renamed_on_open(db_path, sql, reop
     with fittrace.start_run(run_name="old") as run:
         pass
     fittrace.flush()
-    # Rewind the file to how the previous release wrote it: schema 1, fittrace.* keys.
+    # Rewind the file to how the previous release wrote it: schema 1, fittrace.* keys, metrics
+    # one row per point.
     conn = sqlite3.connect(db_path)
     with conn:
         conn.execute(
             "UPDATE tags SET key = 'fittrace.' || substr(key, 8) WHERE key LIKE 'mlflow.%'"
+        )
+        conn.execute("DROP TABLE metric_blocks")
+        conn.execute(
+            "CREATE TABLE metrics (run_uuid TEXT NOT NULL, key TEXT NOT NULL, value REAL,"
+            " is_nan INTEGER NOT NULL DEFAULT 0, timestamp INTEGER NOT NULL,"
+            " step INTEGER NOT NULL DEFAULT 0)"
         )
         conn.execute("PRAGMA user_version = 1")
     conn.close()

@@ -19,6 +19,8 @@ import fittrace
 from fittrace.entities import Metric, Param, RunTag
 from fittrace.exceptions import FittraceError, InvalidParameterError, ResourceNotFoundError
 
+POINTS = "SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks WHERE run_uuid = ?"  # points stored
+
 # -- experiments -----------------------------------------------------------------------
 
 
@@ -287,7 +289,7 @@ def test_buffered_writes_are_visible_after_flush(sql):
         for i in range(50):
             fittrace.log_metric("m", i, step=i)
         fittrace.flush()
-        assert sql("SELECT COUNT(*) FROM metrics WHERE run_uuid = ?", (run.info.run_id,)) == [(50,)]
+        assert sql(POINTS, (run.info.run_id,)) == [(50,)]
 
 
 def test_sync_mode_persists_before_the_call_returns(monkeypatch, sql):
@@ -295,7 +297,7 @@ def test_sync_mode_persists_before_the_call_returns(monkeypatch, sql):
     with fittrace.start_run() as run:
         fittrace.log_metric("m", 1.0)
         fittrace.log_param("p", "v")
-        assert sql("SELECT COUNT(*) FROM metrics WHERE run_uuid = ?", (run.info.run_id,)) == [(1,)]
+        assert sql(POINTS, (run.info.run_id,)) == [(1,)]
         assert sql("SELECT value FROM params WHERE run_uuid = ?", (run.info.run_id,)) == [("v",)]
 
 

@@ -22,8 +22,8 @@ import pytest
 
 import fittrace
 from fittrace.cli import main
-from fittrace.entities import DatasetInput, Metric, Param
-from fittrace.ui.series import downsample, points
+from fittrace.entities import DatasetInput, Metric, MetricHistory, Param
+from fittrace.ui.series import Series, series
 
 XSS = "<script>alert('x')</script>"
 MODEL_XSS = "m<img src=x onerror=alert(1)>"  # registered model names may not contain '/'
@@ -408,15 +408,26 @@ def test_many_requests_use_a_bounded_number_of_store_connections(ui, runs):
 
 
 def test_long_series_are_downsampled_keeping_each_columns_extremes():
-    history = [Metric("m", float(i % 97), 0, i) for i in range(20_000)]
-    history[5_432] = Metric("m", 1e6, 0, 5_432)  # a spike must survive
-    history[17_777] = Metric("m", -1e6, 0, 17_777)
-    kept = downsample(points(history, "step"), columns=500)
-    assert len(kept) <= 1002
+    values = [float(i % 97) for i in range(20_000)]
+    values[5_432], values[17_777] = 1e6, -1e6  # spikes must survive
+    history = MetricHistory.of("m", [Metric("m", v, 0, i) for i, v in enumerate(values)])
+    line = series("m", history, "step", None)
+    assert 1_000 <= len(line.x) <= 2_002 and len(line.y) == len(line.x)
+    kept = list(zip(line.x, line.y, strict=True))
     assert kept[0] == (0, 0.0) and kept[-1] == (19_999, 19_999 % 97)
     assert (5_432, 1e6) in kept and (17_777, -1e6) in kept
-    assert [x for x, _ in kept] == sorted(x for x, _ in kept)
-    assert points([Metric("m", v, 0, 0) for v in (math.nan, math.inf, 1.0)], "step") == [(0, 1.0)]
+    assert line.x == sorted(line.x)
+    assert all(values[x] == y for x, y in kept)
+    special = MetricHistory.of("m", [Metric("m", v, 0, 0) for v in (math.nan, math.inf, 1.0)])
+    assert series("m", special, "step", None) == Series("m", [0], [1.0])
+
+
+def test_time_axes_put_points_in_time_order():
+    history = MetricHistory.of(
+        "m", [Metric("m", 1.0, 5_000, 0), Metric("m", 2.0, 3_000, 1), Metric("m", 3.0, 4_000, 2)]
+    )
+    assert series("m", history, "wall", None) == Series("m", [3.0, 4.0, 5.0], [2.0, 3.0, 1.0])
+    assert series("m", history, "relative", 1_000) == Series("m", [2.0, 3.0, 4.0], [2.0, 3.0, 1.0])
 
 
 # --------------------------------------------------------------------------------------- CLI

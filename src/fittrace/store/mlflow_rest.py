@@ -36,6 +36,7 @@ from fittrace.entities import (
     Experiment,
     FileInfo,
     Metric,
+    MetricHistory,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -427,6 +428,9 @@ class MlflowRestStore(RestStore):
             Metric(key, _float_in(m.get("value")), int(m["timestamp"]), int(m.get("step", 0)))
             for m in found
         ]
+
+    def get_metric_history_columns(self, run_id: str, key: str) -> MetricHistory:
+        return MetricHistory.of(key, self.get_metric_history(run_id, key))
 
     def search_runs(
         self,

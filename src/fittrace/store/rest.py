@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode
 
-from fittrace.entities import FileInfo
+from fittrace.entities import FileInfo, Metric, MetricHistory
 from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError, StoreError
 from fittrace.store import wire
 from fittrace.store.artifacts import clean_artifact_path
@@ -87,6 +87,7 @@ class RestStore:
         self.timeout = _env_number("FITTRACE_HTTP_TIMEOUT", DEFAULT_TIMEOUT_S)
         self.retries = int(_env_number("FITTRACE_HTTP_RETRIES", DEFAULT_RETRIES))
         self._metric_columns = True  # write_batch sends metrics as columns (wire.metric_columns)
+        self._history_columns = True  # the server has get_metric_history_columns
 
     def close(self) -> None:
         """Nothing to close: every request opens and closes its own connection."""
@@ -268,6 +269,22 @@ class RestStore:
                 # A server older than metric_columns (or refusing these): rows, from now on.
                 self._metric_columns = False
                 self._call("write_batch", arguments, None, idempotent=True)
+
+    def get_metric_history_columns(self, run_id: str, key: str) -> MetricHistory:
+        """As ``SqlStore.get_metric_history_columns``; from a server older than it, built from
+        ``get_metric_history``."""
+        arguments = {"run_id": run_id, "key": key}
+        if self._history_columns:
+            try:
+                return self._call("get_metric_history_columns", arguments)
+            except ResourceNotFoundError as e:
+                if "No store method" not in str(e):
+                    raise
+                self._history_columns = False
+        return MetricHistory.of(key, self._call("get_metric_history", arguments))
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return self.get_metric_history_columns(run_id, key).metrics()
 
 
 def _remote(name: str, signature: inspect.Signature) -> Callable[..., Any]:

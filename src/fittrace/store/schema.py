@@ -1,13 +1,46 @@
 """The tracking database schema as an ordered list of forward migrations.
 
 ``PRAGMA user_version`` holds how many migrations a SQLite file has applied;
-opening a store applies the missing ones in one transaction each.
+opening a store applies the missing ones in one transaction. A migration is SQL, or a function
+of the connection and the column ordering rows by insertion (``SqlStore._row_order``).
 Timestamps are integer milliseconds since the epoch.
 """
 
 from __future__ import annotations
 
-MIGRATIONS: list[str] = [
+import itertools
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from fittrace.store import metric_blocks
+
+
+def metric_rows_to_blocks(conn: Any, row_order: str) -> None:
+    """Migration 7: each run's metrics rows become one ordered block per key."""
+    runs = [r[0] for r in conn.execute("SELECT DISTINCT run_uuid FROM metrics").fetchall()]
+    for run_id in runs:
+        rows = conn.execute(
+            "SELECT key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ?"
+            f" ORDER BY key, step, timestamp, {row_order}",
+            (run_id,),
+        ).fetchall()
+        for key, points in itertools.groupby(rows, operator.itemgetter(0)):
+            _, steps, timestamps, values, nans = zip(*points, strict=True)
+            values = [float("nan") if n else v for v, n in zip(values, nans, strict=True)]
+            conn.execute(
+                "INSERT INTO metric_blocks (run_uuid, key, ordered, steps, timestamps, vals)"
+                " VALUES (?, ?, 1, ?, ?, ?)",
+                (
+                    run_id,
+                    key,
+                    *metric_blocks.packed(metric_blocks.block(steps, timestamps, values)),
+                ),
+            )
+    conn.execute("DROP TABLE metrics")
+
+
+MIGRATIONS: list[str | Callable[[Any, str], None]] = [
     # 1: tracking and registry
     """
     CREATE TABLE experiments (
@@ -151,6 +184,22 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS metrics_history ON metrics(run_uuid, key, step, timestamp);
     DROP INDEX IF EXISTS metrics_run_key;
     """,
+    # 6: metric histories in column blocks (see fittrace.store.metric_blocks): a history of a
+    # million points reads in a few hundred rows
+    """
+    CREATE TABLE IF NOT EXISTS metric_blocks (
+        block_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),
+        key TEXT NOT NULL,
+        ordered INTEGER NOT NULL,
+        steps BLOB NOT NULL,
+        timestamps BLOB NOT NULL,
+        vals BLOB NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS metric_blocks_run_key ON metric_blocks(run_uuid, key, block_id)
+    """,
+    # 7: the metrics table's rows move into blocks, and the table goes
+    metric_rows_to_blocks,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

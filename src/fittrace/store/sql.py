@@ -30,6 +30,7 @@ from fittrace.entities import (
     Experiment,
     LifecycleStage,
     Metric,
+    MetricHistory,
     Run,
     RunData,
     RunInfo,
@@ -44,7 +45,7 @@ from fittrace.exceptions import (
     ResourceNotFoundError,
     StoreError,
 )
-from fittrace.store import search
+from fittrace.store import metric_blocks, search
 from fittrace.store.registry import RegistryStore
 from fittrace.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -53,7 +54,6 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 # Parameters per statement stay well under SQLite's variable limit.
 _CHUNK = 500
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-METRIC_COLUMNS = "run_uuid, key, value, is_nan, timestamp, step"
 _BOUND_VALUES = 900  # bound values per multi-row INSERT, under the oldest SQLite limit of 999
 BATCH_KEY_RETENTION_MS = 24 * 3600 * 1000  # how long an applied batch's key is remembered
 _MAX_BATCH_KEY = 128
@@ -82,27 +82,56 @@ def _owner_alive(pid: int, start: str | None) -> bool:
     return start is None or _process_start(pid) in (None, start)
 
 
-def _metric_rows(
+def _metric_groups(
     metrics: Iterable[tuple[str, str, float, int, int]],
-) -> tuple[list[tuple], list[tuple]]:
-    """The rows for the metrics table (NaN stored as NULL with is_nan 1), and for latest_metrics
-    the row each (run, key) keeps, as one upsert per row would: the highest (step, timestamp),
-    the later row on a tie. One pass: this runs for every metric written."""
-    rows: list[tuple] = []
-    append = rows.append
-    latest: dict[tuple[str, str], tuple] = {}
-    kept_by = latest.get
+) -> tuple[list[tuple[str, str, list, list, list, bool]], list[tuple]]:
+    """The points of each (run, key) as (run_id, key, steps, timestamps, values, in order), in
+    the order given; and for latest_metrics the row each (run, key) keeps, as one upsert per
+    point would: the highest (step, timestamp), the later point on a tie (NaN stored as NULL
+    with is_nan 1)."""
+    points: dict[tuple[str, str], tuple[list, list, list]] = {}
+    get = points.get
     for run_id, key, value, ts, step in metrics:
-        row = (
-            (run_id, key, value, 0, ts, step)
-            if value == value
-            else (run_id, key, None, 1, ts, step)
-        )
-        append(row)
-        kept = kept_by((run_id, key))
-        if kept is None or step > kept[5] or step == kept[5] and ts >= kept[4]:
-            latest[run_id, key] = row
-    return rows, list(latest.values())
+        columns = get((run_id, key))
+        if columns is None:
+            columns = points[run_id, key] = ([], [], [])
+        columns[0].append(step)
+        columns[1].append(ts)
+        columns[2].append(value)
+    groups, latest = [], []
+    for (run_id, key), (steps, timestamps, values) in points.items():
+        ordered = metric_blocks.in_order(steps, timestamps)
+        groups.append((run_id, key, steps, timestamps, values, ordered))
+        i = metric_blocks.last_index(steps, timestamps, ordered)
+        nan = values[i] != values[i]
+        latest.append((run_id, key, None if nan else values[i], int(nan), timestamps[i], steps[i]))
+    return groups, latest
+
+
+def _append_blocks(conn: Any, groups: list[tuple[str, str, list, list, list, bool]]) -> None:
+    """Each group's points as a new block, or appended to its key's last block while that holds
+    fewer than ``BLOCK_POINTS`` (a group of half that many or more starts its own)."""
+    new = []
+    for run_id, key, steps, timestamps, values, ordered in groups:
+        block = metric_blocks.block(steps, timestamps, values)
+        if len(steps) < metric_blocks.BLOCK_POINTS // 2:
+            last = conn.execute(
+                "SELECT block_id, ordered, steps, timestamps, vals FROM metric_blocks"
+                " WHERE run_uuid = ? AND key = ? ORDER BY block_id DESC LIMIT 1",
+                (run_id, key),
+            ).fetchone()
+            if last is not None and len(last[2]) < 8 * metric_blocks.BLOCK_POINTS:
+                block, ordered = metric_blocks.joined(
+                    metric_blocks.unpacked(*last[2:]), bool(last[1]), block, ordered
+                )
+                conn.execute(
+                    "UPDATE metric_blocks SET ordered = ?, steps = ?, timestamps = ?, vals = ?"
+                    " WHERE block_id = ?",
+                    (int(ordered), *metric_blocks.packed(block), last[0]),
+                )
+                continue
+        new.append((run_id, key, int(ordered), *metric_blocks.packed(block)))
+    _insert(conn, "metric_blocks (run_uuid, key, ordered, steps, timestamps, vals)", new)
 
 
 def _metric_value(value: float | None, is_nan: int) -> float:
@@ -241,6 +270,9 @@ class SqlStore(RegistryStore):
         with self._write() as conn:
             version = self._schema_version()
             for script in MIGRATIONS[version:]:
+                if callable(script):
+                    script(conn, self._row_order)
+                    continue
                 for statement in self._ddl(script).split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -262,9 +294,10 @@ class SqlStore(RegistryStore):
             return
         with self._write() as conn:
             for run_id in dead:
-                last = conn.execute(
-                    "SELECT MAX(timestamp) FROM metrics WHERE run_uuid = ?", (run_id,)
-                ).fetchone()[0]
+                blocks = conn.execute(
+                    "SELECT timestamps FROM metric_blocks WHERE run_uuid = ?", (run_id,)
+                ).fetchall()
+                last = max((max(metric_blocks.unpack("q", b[0])) for b in blocks), default=None)
                 conn.execute(
                     "UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ? AND status = ?",
                     (RunStatus.KILLED, last or now_ms(), run_id, RunStatus.RUNNING),
@@ -548,7 +581,7 @@ class SqlStore(RegistryStore):
             raise InvalidParameterError(
                 f"batch_key must be a string of 1 to {_MAX_BATCH_KEY} characters, got {batch_key!r}"
             )
-        metric_rows, latest = _metric_rows(metrics)
+        groups, latest = _metric_groups(metrics)
         params = list(params)
         tags = list(
             {(r, k): (r, k, v) for r, k, v in tags}.values()
@@ -556,7 +589,7 @@ class SqlStore(RegistryStore):
         with self._write() as conn:
             if batch_key is not None and not _claim_batch(conn, batch_key):
                 return
-            _check_runs(conn, {r[0] for r in metric_rows} | {r[0] for r in params + tags})
+            _check_runs(conn, {g[0] for g in groups} | {r[0] for r in params + tags})
             _check_params(conn, params)
             _insert(conn, "params", params, "ON CONFLICT (run_uuid, key) DO NOTHING")
             _insert(
@@ -569,7 +602,7 @@ class SqlStore(RegistryStore):
                 "UPDATE runs SET name = ? WHERE run_uuid = ?",
                 [(v, r) for r, k, v in tags if k == tags_.RUN_NAME],
             )
-            self._append_metrics(conn, metric_rows)
+            _append_blocks(conn, groups)
             _insert(
                 conn,
                 "latest_metrics",
@@ -579,10 +612,6 @@ class SqlStore(RegistryStore):
                 " excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND"
                 " excluded.timestamp >= latest_metrics.timestamp)",
             )
-
-    def _append_metrics(self, conn: Any, rows: list[tuple]) -> None:
-        """Insert metrics rows (run_uuid, key, value, is_nan, timestamp, step)."""
-        _insert(conn, f"metrics ({METRIC_COLUMNS})", rows)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._write() as conn:
@@ -613,14 +642,18 @@ class SqlStore(RegistryStore):
             )
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return self.get_metric_history_columns(run_id, key).metrics()
+
+    def get_metric_history_columns(self, run_id: str, key: str) -> MetricHistory:
+        """A metric's history as columns (see ``MetricHistory``); empty for a key never logged."""
         self.get_run_info(run_id)
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT key, value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ?"
-                f" ORDER BY step, timestamp, {self._row_order}",
+                "SELECT ordered, steps, timestamps, vals FROM metric_blocks"
+                " WHERE run_uuid = ? AND key = ? ORDER BY block_id",
                 (run_id, key),
             ).fetchall()
-        return [Metric(k, _metric_value(v, nan), ts, step) for k, v, nan, ts, step in rows]
+        return MetricHistory(key, *metric_blocks.history(rows))
 
     def count_matching_runs(
         self, experiment_ids: Sequence[str], filter_string: str | None = None

@@ -2,23 +2,27 @@
 
 A store call is ``POST /api/fittrace/v1/store/<method>`` with a JSON object of keyword
 arguments; the answer is ``{"result": value}`` or ``{"error": {"type": ..., "message": ...}}``.
-Values are JSON with three tagged forms, so what the store returns arrives as the same objects:
+Values are JSON with four tagged forms, so what the store returns arrives as the same objects:
 
 - ``{"$f": "NaN" | "Infinity" | "-Infinity"}``: a float JSON cannot spell;
 - ``{"$t": "<entity class>", field: value, ...}``: an entity (``Run``, ``Metric``...) or
   ``{"$t": "PagedList", "items": [...], "token": ...}``;
 - ``{"$map": [[key, value], ...]}``: a dict whose keys are not all strings free of a leading
-  ``$`` (every other dict is a plain JSON object).
+  ``$`` (every other dict is a plain JSON object);
+- ``{"$a": "q" | "d", "bytes": base64}``: an ``array.array`` of int64 or float64, packed
+  little-endian (a ``MetricHistory``'s columns).
 
 Tuples travel as lists. Only the entity classes listed here are ever built from a message.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import math
 import numbers
+from array import array
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,6 +33,7 @@ from fittrace.entities import (
     FileInfo,
     LoggedModelInput,
     Metric,
+    MetricHistory,
     ModelVersion,
     PagedList,
     Param,
@@ -48,6 +53,7 @@ from fittrace.exceptions import (
     SignatureEnforcementError,
     StoreError,
 )
+from fittrace.store import metric_blocks
 
 API_PREFIX = "/api/fittrace/v1"
 
@@ -64,6 +70,7 @@ READ_METHODS = frozenset(
         "get_run",
         "get_params",
         "get_metric_history",
+        "get_metric_history_columns",
         "search_runs",
         "get_registered_model",
         "search_registered_models",
@@ -106,6 +113,7 @@ _ENTITIES: dict[str, type] = {
     for cls in (
         Experiment,
         Metric,
+        MetricHistory,
         Param,
         RunTag,
         RunInfo,
@@ -121,6 +129,7 @@ _ENTITIES: dict[str, type] = {
 }
 _FIELDS = {name: tuple(f.name for f in dataclasses.fields(cls)) for name, cls in _ENTITIES.items()}
 _SCALARS = (str, int, bool, type(None))
+_ARRAY_CODES = ("q", "d")  # int64 and float64 columns
 
 
 # ------------------------------------------------------------------------------------ values
@@ -145,6 +154,8 @@ def encode(value: Any) -> Any:
         if all(type(k) is str and not k.startswith("$") for k in value):
             return {k: encode(v) for k, v in value.items()}
         return {"$map": [[encode(k), encode(v)] for k, v in value.items()]}
+    if kind is array:  # a MetricHistory's columns: their packed bytes, not a number each
+        return {"$a": value.typecode, "bytes": base64.b64encode(metric_blocks.pack(value)).decode()}
     if isinstance(value, PagedList):
         return {"$t": "PagedList", "items": [encode(v) for v in value], "token": value.token}
     for base in kind.__mro__:  # an entity, or a subclass of one (ActiveRun is a Run)
@@ -173,6 +184,11 @@ def _decode_object(obj: dict[str, Any]) -> Any:
             return float(text)
         if "$map" in obj:
             return {k: v for k, v in obj["$map"]}
+    if "$a" in obj:
+        code = obj["$a"]
+        if code not in _ARRAY_CODES or len(obj) != 2:
+            raise ValueError(f"not an array of a known type: {code!r}")
+        return metric_blocks.unpack(code, base64.b64decode(obj["bytes"], validate=True))
     name = obj.get("$t")
     if name is None:
         return obj

@@ -19,6 +19,7 @@ from fittrace.entities import (
     FileInfo,
     LifecycleStage,
     Metric,
+    MetricHistory,
     PagedList,
     Param,
     Run,
@@ -256,6 +257,13 @@ class Client(RegistryClient):
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         self._recorder.flush()
         return self._store.get_metric_history(run_id, key)
+
+    def get_metric_history_columns(self, run_id: str, key: str) -> MetricHistory:
+        """The history as three columns (``steps``, ``timestamps``, ``values``: ``array.array``s,
+        ``numpy.asarray`` shares them), without a ``Metric`` per point: long histories read
+        many times faster than with ``get_metric_history``."""
+        self._recorder.flush()
+        return self._store.get_metric_history_columns(run_id, key)
 
     def search_runs(
         self,

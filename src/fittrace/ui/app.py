@@ -203,7 +203,9 @@ def _compare_runs(req: Request) -> tuple[list[Run], compare.Histories]:
         )
     runs = [req.client.get_run(run_id) for run_id in run_ids]
     histories = {
-        r.info.run_id: {k: req.client.get_metric_history(r.info.run_id, k) for k in r.data.metrics}
+        r.info.run_id: {
+            k: req.client.get_metric_history_columns(r.info.run_id, k) for k in r.data.metrics
+        }
         for r in runs
     }
     return runs, histories
@@ -317,7 +319,7 @@ def _run(req: Request, run_id: str) -> Response:
     path = clean_artifact_path(req.arg("path"))
     view = pages.RunView(
         experiment=None,
-        histories={key: client.get_metric_history(run_id, key) for key in run.data.metrics},
+        histories={k: client.get_metric_history_columns(run_id, k) for k in run.data.metrics},
         axis=series.x_axis(req.arg("x")),
         log=req.arg("log") == "1",
         smooth=req.arg("smooth") if _is_fraction(req.arg("smooth")) else "",

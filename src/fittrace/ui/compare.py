@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fittrace.entities import Metric, Run
+from fittrace.entities import MetricHistory, Run
 from fittrace.ui import plots, series
 from fittrace.ui.markup import Html, join, layout, link, number, tag, url, void, when
 
-Histories = dict[str, dict[str, Sequence[Metric]]]  # run id -> metric key -> history
+Histories = dict[str, dict[str, MetricHistory]]  # run id -> metric key -> history
 
 
 @dataclass(frozen=True)
@@ -112,12 +112,10 @@ def _metrics(runs: Sequence[Run], histories: Histories) -> Html:
     for key in keys:
         cells = [tag("td", key)]
         for r in runs:
-            values = [m.value for m in histories[r.info.run_id].get(key, ()) if m.value == m.value]
-            cells += [
-                tag("td", number(r.data.metrics.get(key))),
-                tag("td", number(min(values)) if values else ""),
-                tag("td", number(max(values)) if values else ""),
-            ]
+            history = histories[r.info.run_id].get(key)
+            extremes = series.extremes(history.values) if history else None
+            low, high = (number(v) for v in extremes) if extremes else ("", "")
+            cells += [tag("td", number(r.data.metrics.get(key))), tag("td", low), tag("td", high)]
         rows.append(tag("tr", join(cells)))
     table = tag("table", tag("thead", head1 + head2) + tag("tbody", join(rows)))
     return tag("div", table, class_="scroll")
@@ -127,7 +125,12 @@ def chart_series(
     runs: Sequence[Run], histories: Histories, key: str, axis: str
 ) -> list[series.Series]:
     return [
-        series.series(_label(r), histories[r.info.run_id].get(key, ()), axis, r.info.start_time)
+        series.series(
+            _label(r),
+            histories[r.info.run_id].get(key) or MetricHistory.of(key, ()),
+            axis,
+            r.info.start_time,
+        )
         for r in runs
     ]
 

@@ -11,7 +11,7 @@ from fittrace import tags
 from fittrace.entities import (
     Experiment,
     FileInfo,
-    Metric,
+    MetricHistory,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -84,7 +84,7 @@ class RunView:
     """Everything a run page shows besides the run itself."""
 
     experiment: Experiment | None
-    histories: dict[str, Sequence[Metric]]
+    histories: dict[str, MetricHistory]
     axis: str = "step"
     log: bool = False
     smooth: str = ""
@@ -181,19 +181,13 @@ def _edit_run(run: Run) -> Html:
     return tag("details", tag("summary", "Edit") + join(forms), class_="editing")
 
 
-def _metric_table(run: Run, histories: dict[str, Sequence[Metric]]) -> Html:
+def _metric_table(run: Run, histories: dict[str, MetricHistory]) -> Html:
     rows = []
     for key, value in sorted(run.data.metrics.items()):
-        values = [m.value for m in histories.get(key, ()) if m.value == m.value]
-        rows.append(
-            (
-                key,
-                number(value, 6),
-                number(min(values), 6) if values else "",
-                number(max(values), 6) if values else "",
-                len(histories.get(key, ())),
-            )
-        )
+        history = histories.get(key)
+        extremes = series.extremes(history.values) if history else None
+        low, high = (number(v, 6) for v in extremes) if extremes else ("", "")
+        rows.append((key, number(value, 6), low, high, len(history) if history else 0))
     return table(("Key", "Latest", "Min", "Max", "Points"), rows, "kv")
 
 

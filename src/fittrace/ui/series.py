@@ -7,10 +7,13 @@ import csv
 import io
 import json
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
+from operator import le
 
-from fittrace.entities import Metric
+from fittrace.entities import MetricHistory
 from fittrace.ui.markup import Html, tag
 
 COLUMNS = 1000  # pixel columns a chart is drawn in at most; each keeps its min and max point
@@ -28,50 +31,64 @@ def x_axis(text: str) -> str:
     return text if text in X_AXES else "step"
 
 
-def points(history: Sequence[Metric], axis: str, start_ms: int | None = None) -> list[tuple]:
-    """(x, value) of the finite values in x order; wall time in seconds, relative time in seconds
-    from ``start_ms`` (the run's start) or from the first point if that is earlier."""
-    finite = [m for m in history if math.isfinite(m.value)]
-    if axis == "step":
-        pts = [(m.step, m.value) for m in finite]
-    else:
-        origin = 0
-        if axis == "relative" and finite:
-            first = min(m.timestamp for m in finite)
-            origin = first if start_ms is None else min(first, start_ms)
-        pts = [((m.timestamp - origin) / 1000, m.value) for m in finite]
-    pts.sort(key=lambda p: p[0])
-    return pts
+def extremes(values: Sequence[float]) -> tuple[float, float] | None:
+    """The lowest and highest value, NaN left out; None when there is none."""
+    if any(map(math.isnan, values)):
+        values = [v for v in values if v == v]
+    return (min(values), max(values)) if len(values) else None
 
 
-def downsample(pts: list[tuple], columns: int = COLUMNS) -> list[tuple]:
-    """At most about ``2 * columns`` points that draw like ``pts``: for each pixel column of the x
-    range, its lowest and highest point (in x order), plus the first and the last point."""
-    if len(pts) <= 2 * columns:
-        return pts
-    x0, x1 = pts[0][0], pts[-1][0]
-    span = (x1 - x0) or 1
-    kept: list[tuple] = [pts[0]]
-    bucket = -1
-    low = high = pts[0]
-    for p in pts[1:-1]:
-        column = min(int((p[0] - x0) / span * columns), columns - 1)
-        if column != bucket:
-            if bucket >= 0:
-                kept.extend(sorted({low, high}, key=lambda q: q[0]))
-            bucket, low, high = column, p, p
-        elif p[1] < low[1]:
-            low = p
-        elif p[1] > high[1]:
-            high = p
-    kept.extend(sorted({low, high}, key=lambda q: q[0]))
-    kept.append(pts[-1])
+def _plotted(history: MetricHistory, axis: str) -> tuple[Sequence[int], Sequence[float]]:
+    """The x (step, or timestamp in ms) and value of the finite points, in x order (ties in
+    history order): the history's own order on the step axis, and on a time axis too unless
+    timestamps go back somewhere."""
+    xs: Sequence[int] = history.steps if axis == "step" else history.timestamps
+    ys: Sequence[float] = history.values
+    if not all(map(math.isfinite, ys)):
+        kept = [i for i, y in enumerate(ys) if math.isfinite(y)]
+        xs, ys = [xs[i] for i in kept], [ys[i] for i in kept]
+    if not all(map(le, xs, islice(xs, 1, None))):
+        order = sorted(range(len(xs)), key=xs.__getitem__)
+        xs, ys = [xs[i] for i in order], [ys[i] for i in order]
+    return xs, ys
+
+
+def downsample(xs: Sequence[float], ys: Sequence[float], columns: int = COLUMNS) -> list[int]:
+    """The indexes of at most about ``2 * columns`` points (``xs`` ascending) that draw like
+    all of them: for each pixel column of the x range, its lowest and highest point (in x
+    order), plus the first and the last point. Columns are found by bisection and their extremes
+    by ``min``/``max`` over slices, so a long history costs little Python per point."""
+    n = len(xs)
+    if n <= 2 * columns:
+        return list(range(n))
+    x0, span = xs[0], (xs[-1] - xs[0]) or 1
+    kept, lo = [0], 1
+    for column in range(1, columns + 1):
+        hi = (
+            n - 1 if column == columns else bisect_left(xs, x0 + span * column / columns, lo, n - 1)
+        )
+        if hi > lo:
+            part = ys[lo:hi]
+            low, high = lo + part.index(min(part)), lo + part.index(max(part))
+            kept.extend(sorted({low, high}))
+            lo = hi
+    kept.append(n - 1)
     return kept
 
 
-def series(label: str, history: Sequence[Metric], axis: str, start_ms: int | None) -> Series:
-    pts = downsample(points(history, axis, start_ms))
-    return Series(label, [x for x, _ in pts], [y for _, y in pts])
+def series(label: str, history: MetricHistory, axis: str, start_ms: int | None) -> Series:
+    """The chart line of a history on ``axis``: wall time in seconds, relative time in seconds
+    from ``start_ms`` (the run's start) or from the first point if that is earlier."""
+    xs, ys = _plotted(history, axis)
+    kept = downsample(xs, ys)
+    if axis == "step":
+        x = [xs[i] for i in kept]
+    else:
+        origin = 0
+        if axis == "relative" and len(xs):
+            origin = xs[0] if start_ms is None else min(xs[0], start_ms)
+        x = [(xs[i] - origin) / 1000 for i in kept]
+    return Series(label, x, [ys[i] for i in kept])
 
 
 def chart(chart_id: str, title: str, axis: str, lines: Sequence[Series]) -> Html:
