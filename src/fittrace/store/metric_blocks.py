@@ -3,14 +3,16 @@ key as three packed little-endian columns (int64 steps, int64 timestamps, float6
 
 A million points read as a few hundred rows and three ``array.frombytes`` per row, where one
 row per point costs the database driver about half a microsecond each. A write adds one block
-per (run, key) in the batch, or extends that key's last block while it holds fewer than
-``BLOCK_POINTS`` (so slow loggers, one point per write, do not leave a block per point).
+per (run, key) in the batch; a few points (fewer than ``SMALL_BLOCK``) extend their key's last
+block instead while it is small too, so a slow logger, one point per write, leaves a block per
+256 points, not per point, and each write rewrites at most 6 KB.
 ``ordered`` says the block's points are already in history order; a history is read in the
 order ``(step, timestamp)``, ties in the order logged, as one row per point was.
 """
 
 from __future__ import annotations
 
+import struct
 import sys
 from array import array
 from collections.abc import Sequence
@@ -18,8 +20,9 @@ from itertools import islice
 from operator import le, lt
 from typing import Any
 
-BLOCK_POINTS = 4096  # a block smaller than this takes the next points of its key
+SMALL_BLOCK = 256  # points: a write of fewer joins its key's last block, if that holds fewer
 _LITTLE = sys.byteorder == "little"
+_INT64 = struct.Struct("<q")
 
 Block = tuple[array, array, array]  # steps ('q'), timestamps ('q'), values ('d')
 
@@ -55,7 +58,7 @@ def unpacked(steps: bytes, timestamps: bytes, values: bytes) -> Block:
 def in_order(steps: Sequence[int], timestamps: Sequence[int]) -> bool:
     """Whether the points are non-decreasing in (step, timestamp). Cheap when steps rise or all
     share one step (the usual shapes); pairs are compared only otherwise."""
-    if all(map(lt, steps, islice(steps, 1, None))):
+    if len(steps) < 2 or all(map(lt, steps, islice(steps, 1, None))):
         return True
     if steps and steps[0] == steps[-1] and steps.count(steps[0]) == len(steps):
         return all(map(le, timestamps, islice(timestamps, 1, None)))
@@ -71,15 +74,20 @@ def last_index(steps: Sequence[int], timestamps: Sequence[int], ordered: bool) -
     return max(range(len(steps)), key=lambda i: (steps[i], timestamps[i], i))
 
 
-def joined(first: Block, first_ordered: bool, second: Block, second_ordered: bool) -> tuple:
-    """Two blocks of one key as one, and whether it is in order."""
-    steps, timestamps, values = (a + b for a, b in zip(first, second, strict=True))
-    ordered = (
-        first_ordered
-        and second_ordered
-        and (first[0][-1], first[1][-1]) <= (second[0][0], second[1][0])
-    )
-    return (steps, timestamps, values), ordered
+def appended(
+    columns: tuple[bytes, bytes, bytes], ordered: bool, more: Block, more_ordered: bool
+) -> tuple[tuple[bytes, bytes, bytes], bool]:
+    """A stored block's packed columns with ``more`` points after them, and whether the whole
+    is in order (the stored block's last point is read from its bytes, nothing is unpacked)."""
+    steps, timestamps, values = columns
+    if ordered and more_ordered:
+        last = (_INT64.unpack_from(steps, len(steps) - 8)[0],)
+        last += (_INT64.unpack_from(timestamps, len(timestamps) - 8)[0],)
+        ordered = last <= (more[0][0], more[1][0])
+    else:
+        ordered = False
+    added = packed(more)
+    return (steps + added[0], timestamps + added[1], values + added[2]), ordered
 
 
 def history(rows: Sequence[tuple[Any, bytes, bytes, bytes]]) -> Block:

@@ -109,29 +109,51 @@ def _metric_groups(
 
 
 def _append_blocks(conn: Any, groups: list[tuple[str, str, list, list, list, bool]]) -> None:
-    """Each group's points as a new block, or appended to its key's last block while that holds
-    fewer than ``BLOCK_POINTS`` (a group of half that many or more starts its own)."""
-    new = []
+    """Each group's points as a new block; a group of fewer than ``SMALL_BLOCK`` points joins
+    its key's last block instead while that holds fewer too (so rewriting it stays cheap)."""
+    small = [g for g in groups if len(g[2]) < metric_blocks.SMALL_BLOCK]
+    last = _small_last_blocks(conn, small) if small else {}
+    joined, new = [], []
     for run_id, key, steps, timestamps, values, ordered in groups:
         block = metric_blocks.block(steps, timestamps, values)
-        if len(steps) < metric_blocks.BLOCK_POINTS // 2:
-            last = conn.execute(
-                "SELECT block_id, ordered, steps, timestamps, vals FROM metric_blocks"
-                " WHERE run_uuid = ? AND key = ? ORDER BY block_id DESC LIMIT 1",
-                (run_id, key),
-            ).fetchone()
-            if last is not None and len(last[2]) < 8 * metric_blocks.BLOCK_POINTS:
-                block, ordered = metric_blocks.joined(
-                    metric_blocks.unpacked(*last[2:]), bool(last[1]), block, ordered
-                )
-                conn.execute(
-                    "UPDATE metric_blocks SET ordered = ?, steps = ?, timestamps = ?, vals = ?"
-                    " WHERE block_id = ?",
-                    (int(ordered), *metric_blocks.packed(block), last[0]),
-                )
-                continue
-        new.append((run_id, key, int(ordered), *metric_blocks.packed(block)))
+        found = last.get((run_id, key))
+        if found is None:
+            new.append((run_id, key, int(ordered), *metric_blocks.packed(block)))
+            continue
+        block_id, found_ordered, *columns = found
+        columns, ordered = metric_blocks.appended(columns, bool(found_ordered), block, ordered)
+        joined.append((int(ordered), *columns, block_id))
+    if joined:
+        conn.executemany(
+            "UPDATE metric_blocks SET ordered = ?, steps = ?, timestamps = ?, vals = ?"
+            " WHERE block_id = ?",
+            joined,
+        )
     _insert(conn, "metric_blocks (run_uuid, key, ordered, steps, timestamps, vals)", new)
+
+
+def _small_last_blocks(
+    conn: Any, groups: list[tuple[str, str, list, list, list, bool]]
+) -> dict[tuple[str, str], tuple]:
+    """(block_id, ordered, steps, timestamps, vals) of the groups' keys' last blocks, for those
+    holding fewer than ``SMALL_BLOCK`` points: one query per run and 500 keys."""
+    keys: dict[str, list[str]] = {}
+    for run_id, key, *_ in groups:
+        keys.setdefault(run_id, []).append(key)
+    found = {}
+    for run_id, names in keys.items():
+        for i in range(0, len(names), 500):
+            chunk = names[i : i + 500]
+            rows = conn.execute(
+                "SELECT block_id, key, ordered, steps, timestamps, vals FROM metric_blocks"
+                " WHERE block_id IN (SELECT MAX(block_id) FROM metric_blocks WHERE run_uuid = ?"
+                f" AND key IN ({', '.join('?' * len(chunk))}) GROUP BY key)"
+                " AND LENGTH(steps) < ?",
+                (run_id, *chunk, 8 * metric_blocks.SMALL_BLOCK),
+            ).fetchall()
+            for block_id, key, *rest in rows:
+                found[run_id, key] = (block_id, *rest)
+    return found
 
 
 def _metric_value(value: float | None, is_nan: int) -> float:
