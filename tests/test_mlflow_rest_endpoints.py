@@ -72,6 +72,12 @@ def test_runs_are_answered_in_mlflow_shapes_with_paged_searches(server):
     assert [(m["step"], m["value"], m["timestamp"]) for m in history["metrics"]] == [
         ("0", 1.0, "5"), ("1", 0.5, "5"), ("2", "NaN", "6"),
     ]  # fmt: skip
+    query = urlencode({"run_id": run_ids[0], "metric_key": "loss", "max_results": 2})
+    status, first = send(server, "GET", f"{API}/metrics/get-history?{query}")
+    assert [m["step"] for m in first["metrics"]] == ["0", "1"]
+    query += "&" + urlencode({"page_token": first["next_page_token"]})
+    status, rest = send(server, "GET", f"{API}/metrics/get-history?{query}")
+    assert [m["step"] for m in rest["metrics"]] == ["2"] and "next_page_token" not in rest
 
     search = {"experiment_ids": [exp_id], "max_results": 1, "order_by": ["attributes.run_name"]}
     status, first = send(server, "POST", f"{API}/runs/search", search)

@@ -34,6 +34,7 @@ from fittrace.entities import (
     MODEL_OUTPUT_TAG_PREFIX,
     Experiment,
     Metric,
+    MetricHistory,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -574,10 +575,12 @@ def _metric_history(self: MlflowApi, args: Args) -> dict[str, Any]:
     run_id = args.one("run_id") or args.text("run_uuid")
     key = args.text("metric_key")
     size, offset = _max_results(args, _MAX_PAGE), _offset(args.one("page_token"))
-    history = self.store.get_metric_history(run_id, key)
-    if not history:
-        self.store.get_run_info(run_id)  # a missing run is an error, a missing key is not
-    return _page("metrics", history, offset, size, _metric_json)
+    history = self.store.get_metric_history_columns(run_id, key)  # checks the run
+    end = offset + size + 1  # one past the page tells whether there are more
+    page = MetricHistory(
+        key, history.steps[offset:end], history.timestamps[offset:end], history.values[offset:end]
+    )
+    return _page("metrics", page.metrics(), offset, size, _metric_json, start=offset)
 
 
 def _metric_json(m: Metric) -> dict[str, Any]:
