@@ -39,10 +39,10 @@ TARGET_SYNC_PER_S = 5_000
 # -- workers: each runs in its own interpreter and prints one JSON line -------------------
 
 
-def _count_rows(db: str, table: str) -> int:
+def _count(db: str, query: str) -> int:
     conn = sqlite3.connect(db)
     try:
-        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        return conn.execute(query).fetchone()[0]
     finally:
         conn.close()
 
@@ -65,7 +65,7 @@ def worker_fittrace_metrics(n: int, tmp: str) -> dict:
     fittrace.flush()
     flushed = time.perf_counter() - start
     fittrace.end_run()
-    rows = _count_rows(db, "metrics") - 1
+    rows = _count(db, "SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks") - 1
     assert rows == n, f"only {rows} of {n} metrics persisted"
     return {"n": n, "accept_s": accepted, "flush_s": flushed, "rows": rows}
 
@@ -90,7 +90,7 @@ def worker_mlflow_metrics(n: int, tmp: str, synchronous: bool) -> dict:
     mlflow.flush_async_logging() if not synchronous else None
     flushed = time.perf_counter() - start
     mlflow.end_run()
-    rows = _count_rows(db, "metrics") - 1
+    rows = _count(db, "SELECT COUNT(*) FROM metrics") - 1
     assert rows == n, f"only {rows} of {n} metrics persisted"
     return {"n": n, "accept_s": accepted, "flush_s": flushed, "rows": rows}
 

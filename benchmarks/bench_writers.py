@@ -154,9 +154,12 @@ def _fittrace_server(backend: str, tmp: str) -> Iterator[str]:
         server.wait(60)
 
 
-def _stored(uri: str, table: str = "metrics") -> int:
-    """Rows of ``loss`` in the server's database (SQLite file or PostgreSQL)."""
-    query = f"SELECT COUNT(*) FROM {table} WHERE key = 'loss'"
+FITTRACE_STORED = "SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks WHERE key = 'loss'"
+MLFLOW_STORED = "SELECT COUNT(*) FROM metrics WHERE key = 'loss'"
+
+
+def _stored(uri: str, query: str = FITTRACE_STORED) -> int:
+    """Points of ``loss`` in the server's database (SQLite file or PostgreSQL)."""
     if uri.startswith("sqlite:///"):
         import sqlite3
 
@@ -239,7 +242,7 @@ def main() -> None:
                     "mlflow server (SQLite)",
                     results,
                     start_at,
-                    _stored(f"sqlite:///{tmp}/mlflow.db"),
+                    _stored(f"sqlite:///{tmp}/mlflow.db", MLFLOW_STORED),
                 )
             )
     if len(rows) == 2:
