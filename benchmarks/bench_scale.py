@@ -169,7 +169,8 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for label in columns[names[0]]:
-        print(f"{label:52}" + "".join(f"{columns[n][label]:>22.1f}" for n in names))
+        times = (columns[n].get(label) for n in names)  # MLflow has no columns read
+        print(f"{label:52}" + "".join(f"{'-' if t is None else f'{t:.1f}':>22}" for t in times))
     print(f"{'bytes on disk per metric point':52}" + "".join(f"{sizes[n]:>22.0f}" for n in names))
 
 
