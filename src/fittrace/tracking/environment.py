@@ -225,10 +225,13 @@ def installed() -> dict[str, tuple[str, str]]:
     return cached[1]  # type: ignore[index]
 
 
-def installed_version(distribution: str) -> str | None:
-    """The installed version of a distribution (any spelling of its name), or None."""
-    found = installed().get(normalized(distribution))
-    return found[1] if found else None
+def installed_version(
+    distribution: str, found: dict[str, tuple[str, str]] | None = None
+) -> str | None:
+    """The installed version of a distribution (any spelling of its name), or None; ``found``:
+    an ``installed()`` answer to look in, so that many lookups check ``sys.path`` once."""
+    entry = (installed() if found is None else found).get(normalized(distribution))
+    return entry[1] if entry else None
 
 
 def requirements() -> str:
