@@ -59,6 +59,10 @@ def test_experiments_search_tags_and_run_deletion():
     assert mlflow.get_experiment_by_name("fraud-a").tags == {"team": "risk", "stage": "dev"}
     ordered = mlflow.search_experiments(order_by=["name ASC"], max_results=2)
     assert [e.name for e in ordered] == ["Default", "churn"]
+    client = mlflow.MlflowClient()
+    first = client.search_experiments(max_results=2, order_by=["name ASC"])
+    rest = client.search_experiments(max_results=2, order_by=["name ASC"], page_token=first.token)
+    assert [e.name for e in first + rest] == ["Default", "churn", "fraud-a"] and rest.token is None
     with mlflow.start_run() as run:
         pass
     mlflow.delete_run(run.info.run_id)

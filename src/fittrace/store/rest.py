@@ -30,11 +30,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode
 
-from fittrace.entities import FileInfo, Metric, MetricHistory
+from fittrace.entities import FileInfo, Metric, MetricHistory, Run, ViewType
 from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError, StoreError
 from fittrace.store import wire
 from fittrace.store.artifacts import clean_artifact_path
@@ -88,6 +88,7 @@ class RestStore:
         self.retries = int(_env_number("FITTRACE_HTTP_RETRIES", DEFAULT_RETRIES))
         self._metric_columns = True  # write_batch sends metrics as columns (wire.metric_columns)
         self._history_columns = True  # the server has get_metric_history_columns
+        self._keyset = True  # search_runs sends its page key (``after``) when it has one
 
     def close(self) -> None:
         """Nothing to close: every request opens and closes its own connection."""
@@ -285,6 +286,35 @@ class RestStore:
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.get_metric_history_columns(run_id, key).metrics()
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        offset: int = 0,
+        after: list | None = None,
+    ) -> list[Run]:
+        """As ``SqlStore.search_runs``; ``after`` is sent only when set, and a server older than
+        keyset paging, which refuses it, gets the same page by ``offset``."""
+        arguments = {
+            "experiment_ids": experiment_ids,
+            "filter_string": filter_string,
+            "run_view_type": run_view_type,
+            "max_results": max_results,
+            "order_by": order_by,
+            "offset": offset,
+        }
+        if after is not None and self._keyset:
+            try:
+                return self._call("search_runs", {**arguments, "after": after})
+            except InvalidParameterError as e:
+                if "argument 'after'" not in str(e):
+                    raise
+                self._keyset = False  # from now on, pages by offset
+        return self._call("search_runs", arguments)
 
 
 def _remote(name: str, signature: inspect.Signature) -> Callable[..., Any]:
