@@ -47,6 +47,20 @@ def test_another_frame_has_another_digest(frame):
     assert mlflow.data.from_pandas(frame).digest != mlflow.data.from_pandas(frame * 2).digest
 
 
+def test_a_frame_dataset_infers_its_schema_once_from_all_columns(frame, monkeypatch):
+    from fittrace.autologging import datasets
+
+    inferred = []
+    schema_text = datasets.schema_text
+    monkeypatch.setattr(
+        datasets, "schema_text", lambda X, y: inferred.append(X) or schema_text(X, y)
+    )
+    table = mlflow.data.from_pandas(frame.assign(target=[0, 1, 0]), targets="target")
+    assert [list(X.columns) for X in inferred] == [["age", "oldpeak", "target"]]
+    assert [c["name"] for c in table.schema["mlflow_colspec"]] == ["age", "oldpeak", "target"]
+    assert table.profile["features_shape"] == [3, 2] and table.profile["targets_shape"] == [3]
+
+
 def test_experiments_search_tags_and_run_deletion():
     mlflow.set_experiment("fraud-a")
     mlflow.set_experiment_tags({"team": "risk", "stage": "dev"})
