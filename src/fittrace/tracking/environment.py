@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 
 from fittrace import tags as tags_
+from fittrace.distributions import normalized
 
 # module name -> tag suffix, for the frameworks whose version is worth a filterable tag
 FRAMEWORKS = {
@@ -146,11 +146,6 @@ def accelerator_tags() -> dict[str, str]:
     except Exception:  # a torch without CUDA support, or a broken driver
         pass
     return tags
-
-
-def normalized(name: str) -> str:
-    """A distribution name as pip compares them (PEP 503): ``Scikit_Learn`` -> ``scikit-learn``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _distributions() -> dict[str, tuple[str, str]]:
