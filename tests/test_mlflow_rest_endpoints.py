@@ -93,6 +93,74 @@ def test_runs_are_answered_in_mlflow_shapes_with_paged_searches(server):
     assert run.data.params == {"lr": "0.1"} and run.info.run_name == "a"
 
 
+def test_pages_continue_after_the_last_run_seen_and_experiments_page_too(server):
+    exp_id = send(server, "POST", f"{API}/experiments/create", {"name": "paged"})[1][
+        "experiment_id"
+    ]
+
+    def create(name: str, start: int) -> None:
+        body = {"experiment_id": exp_id, "run_name": name, "start_time": start, "tags": []}
+        assert send(server, "POST", f"{API}/runs/create", body)[0] == 200
+
+    for i in range(4):
+        create(f"r{i}", 1000 + i)
+    search = {"experiment_ids": [exp_id], "max_results": 2}
+    status, first = send(server, "POST", f"{API}/runs/search", search)
+    assert [r["info"]["run_name"] for r in first["runs"]] == ["r3", "r2"]
+    create("late", 2000)  # newest first: a run created meanwhile lands on the page already read
+    status, second = send(
+        server, "POST", f"{API}/runs/search", {**search, "page_token": first["next_page_token"]}
+    )
+    assert status == 200 and [r["info"]["run_name"] for r in second["runs"]] == ["r1", "r0"]
+    assert "next_page_token" not in second
+
+    query = {"max_results": 1, "order_by": ["name ASC"], "filter": "name LIKE 'p%'"}
+    send(server, "POST", f"{API}/experiments/create", {"name": "pages"})
+    names, token = [], None
+    while True:
+        status, page = send(
+            server, "POST", f"{API}/experiments/search", {**query, "page_token": token}
+        )
+        names += [e["name"] for e in page["experiments"]]
+        token = page.get("next_page_token")
+        if token is None:
+            break
+    assert names == ["paged", "pages"]
+    status, answer = send(server, "POST", f"{API}/runs/search", {**search, "page_token": "x!"})
+    assert status == 400 and answer["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_logged_models_are_read_with_their_runs_in_one_search(server, monkeypatch):
+    exp_id = send(server, "POST", f"{API}/experiments/create", {"name": "models"})[1]
+    exp_id = exp_id["experiment_id"]
+    body = {"experiment_id": exp_id, "run_name": "fit", "tags": []}
+    run_id = send(server, "POST", f"{API}/runs/create", body)[1]["run"]["info"]["run_id"]
+    model_ids = []
+    for name in ("b", "a", "c"):
+        body = {"experiment_id": exp_id, "source_run_id": run_id, "name": name}
+        body["tags"] = [{"key": "letter", "value": name}]
+        model_ids.append(send(server, "POST", f"{API}/logged-models", body)[1]["model"]["info"])
+    store = stores.recorder_for().store
+    reads = []
+    get_run = type(store).get_run
+    monkeypatch.setattr(type(store), "get_run", lambda s, r: reads.append(r) or get_run(s, r))
+
+    search = {"experiment_ids": [exp_id], "max_results": 2}
+    search["order_by"] = [{"field_name": "name", "ascending": True}]
+    first = send(server, "POST", f"{API}/logged-models/search", search)[1]
+    search["page_token"] = first["next_page_token"]
+    second = send(server, "POST", f"{API}/logged-models/search", search)[1]
+    found = [m["info"] for m in first["models"] + second["models"]]
+    assert [(m["name"], m["source_run_id"], m["tags"]) for m in found] == [
+        (name, run_id, [{"key": "letter", "value": name}]) for name in ("a", "b", "c")
+    ]
+    assert "next_page_token" not in second
+    model_id = model_ids[0]["model_id"]
+    status, answer = send(server, "GET", f"{API}/logged-models/{model_id}")
+    assert status == 200 and answer["model"]["info"] == model_ids[0]
+    assert reads == []  # the runs the search read, not one more read per model
+
+
 def test_errors_carry_mlflow_codes(server):
     missing = urlencode({"run_id": "0" * 32})
     status, answer = send(server, "GET", f"{API}/runs/get?{missing}")

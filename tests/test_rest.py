@@ -665,3 +665,27 @@ def test_a_server_without_metric_columns_gets_rows(server, backend, monkeypatch)
     history = Client(backend).get_metric_history(run.info.run_id, "loss")
     assert [(m.step, m.value) for m in history] == [(s, s / 3) for s in range(500)]
     assert len(refused) == 1  # the client remembers
+
+
+def test_a_server_without_keyset_paging_gets_pages_by_offset(server, backend, monkeypatch):
+    refused = []
+
+    def older_server(store, name, arguments):  # as a server from before keyset page tokens
+        if name == "search_runs" and "after" in arguments:
+            refused.append(arguments)
+            raise InvalidParameterError("search_runs: got an unexpected keyword argument 'after'")
+        return call_store(store, name, arguments)
+
+    for i in range(5):
+        with fittrace.start_run(run_name=f"r{i}"):
+            pass
+    monkeypatch.setattr(api, "call_store", older_server)
+    remote, seen, token = Client(), [], None
+    while True:
+        page = remote.search_runs(["0"], max_results=2, page_token=token)
+        seen += [r.info.run_id for r in page]
+        token = page.token
+        if token is None:
+            break
+    assert seen == [r.info.run_id for r in Client(backend).search_runs(["0"])]
+    assert len(refused) == 1  # the client remembers

@@ -8,7 +8,6 @@ accepted by ``log_input`` too, through their ``to_dict()``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -55,10 +54,9 @@ class DatasetSource:
 class Dataset:
     """In-memory features (and targets) plus their description; what ``log_input`` records.
 
-    ``df`` is the whole DataFrame of ``from_pandas`` (None for arrays).
+    ``df`` is the whole DataFrame of ``from_pandas`` (None for arrays); the schema describes all
+    its columns, targets included, as MLflow's does.
     """
-
-    df: Any = None
 
     def __init__(
         self,
@@ -68,16 +66,24 @@ class Dataset:
         name: str | None = None,
         digest: str | None = None,
         predictions: Any = None,
+        *,
+        df: Any = None,
     ) -> None:
         from fittrace.autologging import datasets
 
         self.features = features
         self.targets = targets
         self.predictions = predictions
+        self.df = df
         self.source = source if isinstance(source, DatasetSource) else DatasetSource(source)
         self.name = name or "dataset"
         self.digest = digest or datasets.digest(features, targets)
-        self._described = datasets.dataset_input(features, targets, self.name, "", "")
+        self._schema = (
+            datasets.schema_text(features, targets)
+            if df is None
+            else datasets.schema_text(df, None)
+        )
+        self._profile = json.dumps(datasets.profile(features, targets))
 
     @property
     def source_type(self) -> str:
@@ -87,12 +93,12 @@ class Dataset:
     def schema(self) -> dict[str, Any]:
         """MLflow's schema dict: ``{"mlflow_colspec": [...]}`` (a DataFrame's columns) or
         ``{"mlflow_tensorspec": {"features": "<schema JSON>", "targets": ...}}`` (arrays)."""
-        return json.loads(self._described.schema)
+        return json.loads(self._schema)
 
     @property
     def profile(self) -> dict[str, Any]:
         """Shapes, element counts and byte sizes of the features and targets."""
-        return json.loads(self._described.profile)
+        return json.loads(self._profile)
 
     def to_dict(self) -> dict[str, str]:
         """MLflow's dict form: ``source``, ``schema`` and ``profile`` as JSON strings."""
@@ -101,8 +107,8 @@ class Dataset:
             "digest": self.digest,
             "source": self.source.to_json(),
             "source_type": self.source_type,
-            "schema": self._described.schema,
-            "profile": self._described.profile,
+            "schema": self._schema,
+            "profile": self._profile,
         }
 
     def to_json(self) -> str:
@@ -138,20 +144,15 @@ def from_pandas(
         if column is not None and column not in df.columns:
             raise InvalidParameterError(f"The DataFrame has no column {column!r}")
     features = df.drop(columns=[c for c in (targets, predictions) if c is not None])
-    dataset = Dataset(
+    return Dataset(
         features,
         df[targets] if targets is not None else None,
         source,
         name,
         digest,
         df[predictions] if predictions is not None else None,
+        df=df,
     )
-    dataset.df = df
-    # MLflow's schema of a DataFrame dataset covers all its columns, targets included
-    from fittrace.autologging.datasets import schema_text
-
-    dataset._described = dataclasses.replace(dataset._described, schema=schema_text(df, None))
-    return dataset
 
 
 def dataset_input(dataset: Any, context: str | None = None) -> DatasetInput:

@@ -47,6 +47,20 @@ def test_another_frame_has_another_digest(frame):
     assert mlflow.data.from_pandas(frame).digest != mlflow.data.from_pandas(frame * 2).digest
 
 
+def test_a_frame_dataset_infers_its_schema_once_from_all_columns(frame, monkeypatch):
+    from fittrace.autologging import datasets
+
+    inferred = []
+    schema_text = datasets.schema_text
+    monkeypatch.setattr(
+        datasets, "schema_text", lambda X, y: inferred.append(X) or schema_text(X, y)
+    )
+    table = mlflow.data.from_pandas(frame.assign(target=[0, 1, 0]), targets="target")
+    assert [list(X.columns) for X in inferred] == [["age", "oldpeak", "target"]]
+    assert [c["name"] for c in table.schema["mlflow_colspec"]] == ["age", "oldpeak", "target"]
+    assert table.profile["features_shape"] == [3, 2] and table.profile["targets_shape"] == [3]
+
+
 def test_experiments_search_tags_and_run_deletion():
     mlflow.set_experiment("fraud-a")
     mlflow.set_experiment_tags({"team": "risk", "stage": "dev"})
@@ -59,6 +73,10 @@ def test_experiments_search_tags_and_run_deletion():
     assert mlflow.get_experiment_by_name("fraud-a").tags == {"team": "risk", "stage": "dev"}
     ordered = mlflow.search_experiments(order_by=["name ASC"], max_results=2)
     assert [e.name for e in ordered] == ["Default", "churn"]
+    client = mlflow.MlflowClient()
+    first = client.search_experiments(max_results=2, order_by=["name ASC"])
+    rest = client.search_experiments(max_results=2, order_by=["name ASC"], page_token=first.token)
+    assert [e.name for e in first + rest] == ["Default", "churn", "fraud-a"] and rest.token is None
     with mlflow.start_run() as run:
         pass
     mlflow.delete_run(run.info.run_id)

@@ -65,7 +65,8 @@ def test_local_version_labels_kept_only_for_pytorch_builds(monkeypatch):
         "torchvision": "0.28.0+cu128",
         "numpy": "2.1.0+custom",
     }
-    monkeypatch.setattr(requirements.environment, "installed_version", versions.get)
+    found = {name: (name, version) for name, version in versions.items()}
+    monkeypatch.setattr(requirements.environment, "installed", lambda: found)
     assert requirements.pinned_requirements(["torch", "torchvision", "numpy"]) == [
         "--extra-index-url https://download.pytorch.org/whl/cu128",
         "fittrace==0.2.0",
@@ -73,6 +74,22 @@ def test_local_version_labels_kept_only_for_pytorch_builds(monkeypatch):
         "torchvision==0.28.0+cu128",
         "numpy==2.1.0",
     ]
+
+
+def test_pinning_checks_the_installed_distributions_once(monkeypatch):
+    from importlib.metadata import version
+
+    from fittrace.models import requirements
+
+    checks = []
+    path_state = requirements.environment._path_state
+    monkeypatch.setattr(
+        requirements.environment, "_path_state", lambda: checks.append(1) or path_state()
+    )
+    lines = requirements.pinned_requirements(["numpy", "not-installed"], ["yaml.loader", "PIL"])
+    assert f"numpy=={version('numpy')}" in lines and f"PyYAML=={version('PyYAML')}" in lines
+    assert not any(line.startswith("not-installed") for line in lines)
+    assert len(checks) == 1  # one look at sys.path for every name, not one per name
 
 
 def test_pip_requirements_replace_the_inferred_list(toy, toy_model, tmp_path):

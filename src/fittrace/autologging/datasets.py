@@ -167,7 +167,8 @@ def _spec(data: Any) -> Any:
     return spec
 
 
-def _profile(X: Any, y: Any) -> dict[str, Any]:
+def profile(X: Any, y: Any) -> dict[str, Any]:
+    """Shapes, element counts and byte sizes of the features ``X`` and targets ``y``."""
     profile: dict[str, Any] = {}
     for prefix, data in (("features", X), ("targets", y)):
         if data is None:
@@ -218,6 +219,6 @@ def dataset_input(X: Any, y: Any, name: str, context: str, source: str) -> Datas
         source_type="code",
         source=json.dumps({"source_name": source}),
         schema=schema_text(X, y),
-        profile=json.dumps(_profile(X, y)),
+        profile=json.dumps(profile(X, y)),
         context=context,
     )

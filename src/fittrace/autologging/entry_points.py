@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
+from fittrace.distributions import normalized
+
 
 class EntryPoint:
     """One entry point: its name, its "module:attr" value and the distribution declaring it."""
@@ -49,7 +51,7 @@ def entry_points(group: str) -> list[EntryPoint]:
         except OSError:
             continue
         for folder in names:
-            dist = _normalize(folder.rsplit(".", 1)[0].split("-")[0])
+            dist = normalized(folder.rsplit(".", 1)[0].split("-")[0])
             if dist in seen:
                 continue
             seen.add(dist)
@@ -75,12 +77,3 @@ def _section(text: str, group: str) -> list[tuple[str, str]]:
             name, _, value = line.partition("=")
             items.append((name.strip(), value.strip()))
     return items
-
-
-def _normalize(name: str) -> str:
-    """A distribution name as PEP 503 compares them (runs of "-", "_", "." are one "_")."""
-    for separator in "-.":
-        name = name.replace(separator, "_")
-    while "__" in name:
-        name = name.replace("__", "_")
-    return name.lower()

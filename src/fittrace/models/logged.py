@@ -87,16 +87,38 @@ def _runs(client: Any, experiment_ids: Sequence[str] | None, filter_string: str 
     return list(client.search_runs(ids, filter_string, ViewType.ALL, 50_000)) if ids else []
 
 
-def get_logged_model(model_id: str, client: Any = None) -> LoggedModel:
-    """The logged model with this id (``ResourceNotFoundError`` if none)."""
+def logged_model_and_run(model_id: str, client: Any = None) -> tuple[LoggedModel, Run]:
+    """The logged model with this id and the run it was read from (``ResourceNotFoundError``
+    if none)."""
     client = _client(client)
     if not isinstance(model_id, str) or not model_id.startswith("m-") or "'" in model_id:
         raise InvalidParameterError(f"Not a logged model id: {model_id!r} (ids look like m-<hex>)")
     for run in _runs(client, None, f"tags.`{MODEL_OUTPUT_TAG_PREFIX}{model_id}` IS NOT NULL"):
         for model in _models_of(run):
             if model.model_id == model_id:
-                return model
+                return model, run
     raise ResourceNotFoundError(f"No logged model with id {model_id!r}")
+
+
+def get_logged_model(model_id: str, client: Any = None) -> LoggedModel:
+    """The logged model with this id (``ResourceNotFoundError`` if none)."""
+    return logged_model_and_run(model_id, client)[0]
+
+
+def logged_models_and_runs(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+    client: Any = None,
+) -> list[tuple[LoggedModel, Run]]:
+    """``search_logged_models``' models, all of them, each with the run it was read from."""
+    from fittrace.tracking.entity_filter import search
+
+    runs = _runs(_client(client), [str(e) for e in experiment_ids or []] or None)
+    found = [model for run in runs for model in _models_of(run)]
+    found = search(found, filter_string, order_by or ["creation_timestamp DESC"], _ATTRIBUTES)
+    by_id = {run.info.run_id: run for run in runs}
+    return [(model, by_id[model.source_run_id]) for model in found]
 
 
 def search_logged_models(
@@ -112,16 +134,11 @@ def search_logged_models(
     Filters: ``name``, ``model_id``, ``source_run_id``, ``creation_timestamp`` and ``tags.<key>``.
     A pandas DataFrame (``output_format="pandas"``) or a list of LoggedModel (``"list"``).
     """
-    from fittrace.tracking.entity_filter import search
-
     if output_format not in ("pandas", "list"):
         raise InvalidParameterError(
             f"output_format must be 'pandas' or 'list', got {output_format!r}"
         )
-    client = _client(client)
-    ids = [str(e) for e in experiment_ids or []] or None
-    found = [model for run in _runs(client, ids) for model in _models_of(run)]
-    found = search(found, filter_string, order_by or ["creation_timestamp DESC"], _ATTRIBUTES)
+    found = [m for m, _ in logged_models_and_runs(experiment_ids, filter_string, order_by, client)]
     found = found[:max_results] if max_results is not None else found
     if output_format == "list":
         return found

@@ -41,19 +41,25 @@ _PYTORCH_DISTRIBUTIONS = frozenset({"torch", "torchvision", "torchaudio"})
 _PYTORCH_INDEX = "https://download.pytorch.org/whl/"
 
 
-def installed_version(distribution: str) -> str | None:
-    """The installed version of a distribution, without a local label (``2.13.0+cpu`` -> ``2.13.0``)."""
-    found = environment.installed_version(distribution)
-    return found and found.split("+", 1)[0]
+def installed_version(
+    distribution: str, found: dict[str, tuple[str, str]] | None = None
+) -> str | None:
+    """The installed version of a distribution, without a local label (``2.13.0+cpu`` -> ``2.13.0``);
+    ``found`` as ``environment.installed_version``'s."""
+    version = environment.installed_version(distribution, found)
+    return version and version.split("+", 1)[0]
 
 
-def distribution_for_module(module: str) -> str | None:
-    """The installed distribution that provides a top-level module, if it can be told cheaply."""
+def distribution_for_module(
+    module: str, found: dict[str, tuple[str, str]] | None = None
+) -> str | None:
+    """The installed distribution that provides a top-level module, if it can be told cheaply;
+    ``found`` as ``environment.installed_version``'s."""
     top = module.split(".", 1)[0]
     if top in _SKIP_MODULES or top.startswith("_"):
         return None
     for candidate in (_MODULE_TO_DIST.get(top), top, top.replace("_", "-")):
-        if candidate and installed_version(candidate) is not None:
+        if candidate and environment.installed_version(candidate, found) is not None:
             return candidate
     return None
 
@@ -66,15 +72,16 @@ def pinned_requirements(
     Distributions that are not installed are skipped; local version labels are dropped except
     on PyTorch's own builds, which get their wheel index as a first line.
     """
+    found = environment.installed()
     names: dict[str, None] = {"fittrace": None}
     names.update((d, None) for d in distributions)
     for module in modules:
-        dist = distribution_for_module(module)
+        dist = distribution_for_module(module, found)
         if dist:
             names[dist] = None
     lines = []
     for name in names:
-        version = environment.installed_version(name)
+        version = environment.installed_version(name, found)
         if version is None:
             continue
         public, _, local = version.partition("+")
@@ -105,17 +112,20 @@ def write_environment(model_dir: str | os.PathLike, requirements: list[str]) -> 
     """Write requirements.txt, python_env.yaml and conda.yaml; return the pyfunc ``env`` entry."""
     directory = Path(model_dir)
     python = platform.python_version()
+    found = environment.installed()
     (directory / REQUIREMENTS_FILE).write_text(
         "".join(f"{r}\n" for r in requirements), encoding="utf-8"
     )
     python_env = {
         "python": python,
         "build_dependencies": [
-            f"{d}=={v}" for d in ("pip", "setuptools", "wheel") if (v := installed_version(d))
+            f"{d}=={v}"
+            for d in ("pip", "setuptools", "wheel")
+            if (v := installed_version(d, found))
         ],
         "dependencies": [f"-r {REQUIREMENTS_FILE}"],
     }
-    pip = installed_version("pip")
+    pip = installed_version("pip", found)
     conda = {
         "channels": ["conda-forge"],
         "dependencies": [

@@ -47,6 +47,9 @@ BACKOFF_S = 0.5
 # was unreachable for a while); a batch is atomic per request, not across requests.
 BATCH_ROWS = 50_000
 _CHUNK = 1 << 20
+# Arguments newer than some servers, by method; each must leave the answer the same when left
+# out: search_runs' keyset position ``after`` (its ``offset`` names the same page).
+NEWER_ARGUMENTS = {"search_runs": "after"}
 
 
 def _env_number(name: str, default: float) -> float:
@@ -86,8 +89,10 @@ class RestStore:
         self._token = token
         self.timeout = _env_number("FITTRACE_HTTP_TIMEOUT", DEFAULT_TIMEOUT_S)
         self.retries = int(_env_number("FITTRACE_HTTP_RETRIES", DEFAULT_RETRIES))
-        self._metric_columns = True  # write_batch sends metrics as columns (wire.metric_columns)
-        self._history_columns = True  # the server has get_metric_history_columns
+        # what this server refused as unknown (it is older than them): the arguments of
+        # NEWER_ARGUMENTS, write_batch's metric_columns (wire.metric_columns) and the method
+        # get_metric_history_columns
+        self._refused: set[str] = set()
 
     def close(self) -> None:
         """Nothing to close: every request opens and closes its own connection."""
@@ -253,7 +258,7 @@ class RestStore:
                 "batch_key": f"{batch_key}.{i // BATCH_ROWS}",
             }
             body = None
-            if self._metric_columns:
+            if "metric_columns" not in self._refused:
                 try:  # the recorder's rows are plain (str, str, float, int, int)
                     columns = wire.metric_columns(arguments["metrics"])
                     body = wire.dumps_encoded(
@@ -267,31 +272,46 @@ class RestStore:
                 if body is None or "metric_columns" not in str(e):
                     raise
                 # A server older than metric_columns (or refusing these): rows, from now on.
-                self._metric_columns = False
+                self._refused.add("metric_columns")
                 self._call("write_batch", arguments, None, idempotent=True)
 
     def get_metric_history_columns(self, run_id: str, key: str) -> MetricHistory:
         """As ``SqlStore.get_metric_history_columns``; from a server older than it, built from
         ``get_metric_history``."""
         arguments = {"run_id": run_id, "key": key}
-        if self._history_columns:
+        if "get_metric_history_columns" not in self._refused:
             try:
                 return self._call("get_metric_history_columns", arguments)
             except ResourceNotFoundError as e:
                 if "No store method" not in str(e):
                     raise
-                self._history_columns = False
+                self._refused.add("get_metric_history_columns")
         return MetricHistory.of(key, self._call("get_metric_history", arguments))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.get_metric_history_columns(run_id, key).metrics()
+
+    def _call_compatibly(self, name: str, arguments: dict[str, Any]) -> Any:
+        """``_call``; an argument of ``NEWER_ARGUMENTS`` goes only when set, and once a server has
+        refused it as unknown (a server older than it), never again: the call without it."""
+        newer = NEWER_ARGUMENTS.get(name)
+        if newer is None:
+            return self._call(name, arguments)
+        if arguments.get(newer) is not None and newer not in self._refused:
+            try:
+                return self._call(name, arguments)
+            except InvalidParameterError as e:
+                if f"argument '{newer}'" not in str(e):
+                    raise
+                self._refused.add(newer)
+        return self._call(name, {k: v for k, v in arguments.items() if k != newer})
 
 
 def _remote(name: str, signature: inspect.Signature) -> Callable[..., Any]:
     def method(self: RestStore, *args: Any, **kwargs: Any) -> Any:
         arguments = signature.bind(self, *args, **kwargs).arguments
         del arguments["self"]
-        return self._call(name, arguments)
+        return self._call_compatibly(name, arguments)
 
     method.__name__, method.__qualname__ = name, f"RestStore.{name}"
     method.__signature__ = signature  # type: ignore[attr-defined]

@@ -37,7 +37,7 @@ from fittrace.tracking.registry_client import RegistryClient
 def page_token_at(
     offset: int, after: list | None = None, order_by: Sequence[str] | None = None
 ) -> str:
-    """The ``page_token`` of the page of ``search_runs`` results that starts at ``offset``;
+    """The ``page_token`` of the page of search results that starts at ``offset``; for runs,
     ``after``: the ``search.page_key`` of the run before it under ``order_by``, so that the
     store reads that page without counting ``offset`` runs first."""
     token: dict = {"offset": offset}
@@ -51,7 +51,7 @@ def page_position(token: str | None, order_by: Sequence[str] | None) -> tuple[in
     (a token from before page keys, or for another order, goes by its offset)."""
     if not token:
         return 0, None
-    invalid = f"Invalid page_token {token!r}: not from search_runs"
+    invalid = f"Invalid page_token {token!r}: not from a search"
     try:
         position = json.loads(base64.urlsafe_b64decode(token.encode()))
         offset = position["offset"]
@@ -86,7 +86,7 @@ def _pil_image(image: Any) -> Any:
     return Image.fromarray(array.astype(np.uint8))
 
 
-_EXPERIMENT_ATTRIBUTES = ("name", "experiment_id", "creation_time", "last_update_time")
+EXPERIMENT_ATTRIBUTES = ("name", "experiment_id", "creation_time", "last_update_time")
 
 
 def _now() -> int:
@@ -123,15 +123,25 @@ class Client(RegistryClient):
         max_results: int | None = None,
         filter_string: str | None = None,
         order_by: Sequence[str] | None = None,
-    ) -> list[Experiment]:
-        """Experiments matching ``filter_string`` (``name LIKE 'x%'``, ``tags.k = 'v'``), newest first."""
+        page_token: str | None = None,
+    ) -> PagedList:
+        """Experiments matching ``filter_string`` (``name LIKE 'x%'``, ``tags.k = 'v'``), newest
+        first when filtered or ordered; ``max_results`` a page, its ``token`` the next one's."""
         experiments = self._store.search_experiments(view_type)
         if filter_string or order_by:
-            from fittrace.tracking.entity_filter import search
+            from fittrace.tracking import entity_filter
 
             order = order_by or ["creation_time DESC"]
-            experiments = search(experiments, filter_string, order, _EXPERIMENT_ATTRIBUTES)
-        return experiments[:max_results] if max_results is not None else experiments
+            experiments = entity_filter.search(
+                experiments, filter_string, order, EXPERIMENT_ATTRIBUTES
+            )
+        offset = page_position(page_token, None)[0]
+        if max_results is None:
+            return PagedList(experiments[offset:], None)
+        search.check_count("max_results", max_results)
+        end = offset + max_results
+        token = page_token_at(end) if end < len(experiments) else None
+        return PagedList(experiments[offset:end], token)
 
     def count_runs(self) -> dict[str, int]:
         """Number of active runs per experiment id."""
@@ -286,8 +296,7 @@ class Client(RegistryClient):
             min(max_results + 1, search.MAX_COUNT),
             order_by,
             offset,
-            # only when set: a fittrace server older than keyset paging takes no ``after``
-            **({} if after is None else {"after": after}),
+            after,
         )
         if len(runs) <= max_results:
             return PagedList(runs, None)

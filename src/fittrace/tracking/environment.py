@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 
 from fittrace import tags as tags_
+from fittrace.distributions import normalized
 
 # module name -> tag suffix, for the frameworks whose version is worth a filterable tag
 FRAMEWORKS = {
@@ -148,11 +148,6 @@ def accelerator_tags() -> dict[str, str]:
     return tags
 
 
-def normalized(name: str) -> str:
-    """A distribution name as pip compares them (PEP 503): ``Scikit_Learn`` -> ``scikit-learn``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _distributions() -> dict[str, tuple[str, str]]:
     """Every distribution on ``sys.path``, normalized name -> (name, version); the first found wins.
 
@@ -225,10 +220,13 @@ def installed() -> dict[str, tuple[str, str]]:
     return cached[1]  # type: ignore[index]
 
 
-def installed_version(distribution: str) -> str | None:
-    """The installed version of a distribution (any spelling of its name), or None."""
-    found = installed().get(normalized(distribution))
-    return found[1] if found else None
+def installed_version(
+    distribution: str, found: dict[str, tuple[str, str]] | None = None
+) -> str | None:
+    """The installed version of a distribution (any spelling of its name), or None; ``found``:
+    an ``installed()`` answer to look in, so that many lookups check ``sys.path`` once."""
+    entry = (installed() if found is None else found).get(normalized(distribution))
+    return entry[1] if entry else None
 
 
 def requirements() -> str:

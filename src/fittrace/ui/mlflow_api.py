@@ -18,7 +18,6 @@ A logged model (MLflow 3's ``log_model``) is kept as fittrace keeps its own: the
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import json
@@ -36,6 +35,7 @@ from fittrace.entities import (
     Metric,
     MetricHistory,
     ModelVersion,
+    PagedList,
     RegisteredModel,
     Run,
     RunInfo,
@@ -57,12 +57,12 @@ from fittrace.store.mlflow_rest import (
     _dict,
     _float_in,
     _float_out,
-    _offset_token,
     _pairs,
     dataset_input,
     dataset_json,
 )
 from fittrace.tracking import context, validation
+from fittrace.tracking.client import page_position, page_token_at
 from fittrace.ui import api
 
 log = logging.getLogger("fittrace.server")
@@ -156,33 +156,30 @@ def _integer(name: str, value: Any) -> int:
     return validation.integer(name, value)
 
 
-def _offset(token: Any) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.b64decode(token))["offset"]
-    except (ValueError, TypeError, KeyError):
-        raise InvalidParameterError(f"Invalid page_token {token!r}") from None
-    if not isinstance(offset, int) or offset < 0:
-        raise InvalidParameterError(f"Invalid page_token {token!r}")
-    return offset
+def _page_token(args: Args) -> str:
+    """The request's ``page_token`` (a token of ``client.page_token_at``), "" for the first page."""
+    return str(args.one("page_token", ""))
+
+
+def _offset(args: Args) -> int:
+    return page_position(_page_token(args), None)[0]
 
 
 def _page(
-    key: str,
-    items: list[Any],
-    offset: int,
-    size: int,
-    to_json: Callable[[Any], Any],
-    start: int = 0,
+    key: str, items: list[Any], offset: int, size: int, to_json: Callable[[Any], Any]
 ) -> dict[str, Any]:
-    """MLflow's page of results ``offset`` to ``offset + size``, from ``items`` (the results from
-    ``start`` on, and one more past the page if there are more), with the next page's token."""
-    answer: dict[str, Any] = {
-        key: [to_json(i) for i in items[offset - start : offset - start + size]]
-    }
-    if len(items) > offset - start + size:
-        answer["next_page_token"] = _offset_token(offset + size)
+    """MLflow's page of results ``offset`` to ``offset + size``, from ``items`` (all results, or
+    those up to one past the page), with the next page's token."""
+    end = offset + size
+    token = page_token_at(end) if len(items) > end else None
+    return _paged(key, PagedList(items[offset:end], token), to_json)
+
+
+def _paged(key: str, page: PagedList, to_json: Callable[[Any], Any]) -> dict[str, Any]:
+    """A page of a client search in MLflow's shape: the items, and the next page's token."""
+    answer: dict[str, Any] = {key: [to_json(item) for item in page]}
+    if page.token:
+        answer["next_page_token"] = page.token
     return answer
 
 
@@ -443,19 +440,16 @@ def _get_experiment_by_name(self: MlflowApi, args: Args) -> dict[str, Any]:
     return {"experiment": self.experiment_json(experiment)}
 
 
-_EXPERIMENT_FIELDS = ("name", "experiment_id", "creation_time", "last_update_time")
-
-
 def _search_experiments(self: MlflowApi, args: Args) -> dict[str, Any]:
-    from fittrace.tracking.entity_filter import search
-
     view = _VIEWS.get(args.one("view_type", "ACTIVE_ONLY"), ViewType.ACTIVE_ONLY)
-    size, offset = _max_results(args, 1000), _offset(args.one("page_token"))
-    order_by = args.many("order_by") or ["last_update_time DESC", "experiment_id ASC"]
-    found = search(
-        self.store.search_experiments(view), args.one("filter"), order_by, _EXPERIMENT_FIELDS
+    found = self.client.search_experiments(
+        view,
+        _max_results(args, 1000),
+        args.one("filter"),
+        args.many("order_by") or ["last_update_time DESC", "experiment_id ASC"],
+        _page_token(args),
     )
-    return _page("experiments", found, offset, size, self.experiment_json)
+    return _paged("experiments", found, self.experiment_json)
 
 
 def _set_experiment_tag(self: MlflowApi, args: Args) -> dict[str, Any]:
@@ -558,29 +552,28 @@ def _get_run(self: MlflowApi, args: Args) -> dict[str, Any]:
 
 
 def _search_runs(self: MlflowApi, args: Args) -> dict[str, Any]:
-    size, offset = _max_results(args, 1000), _offset(args.one("page_token"))
-    view = _VIEWS.get(args.one("run_view_type", "ACTIVE_ONLY"), ViewType.ACTIVE_ONLY)
-    runs = self.store.search_runs(
+    found = self.client.search_runs(
         [str(e) for e in args.many("experiment_ids")],
-        args.one("filter") or None,
-        view,
-        size + 1,
+        args.one("filter") or "",
+        _VIEWS.get(args.one("run_view_type", "ACTIVE_ONLY"), ViewType.ACTIVE_ONLY),
+        _max_results(args, 1000),
         args.many("order_by") or None,
-        offset,
+        _page_token(args),
     )
-    return _page("runs", runs, offset, size, self.run_json, start=offset)
+    return _paged("runs", found, self.run_json)
 
 
 def _metric_history(self: MlflowApi, args: Args) -> dict[str, Any]:
     run_id = args.one("run_id") or args.text("run_uuid")
     key = args.text("metric_key")
-    size, offset = _max_results(args, _MAX_PAGE), _offset(args.one("page_token"))
+    size, offset = _max_results(args, _MAX_PAGE), _offset(args)
     history = self.store.get_metric_history_columns(run_id, key)  # checks the run
-    end = offset + size + 1  # one past the page tells whether there are more
+    end = offset + size
     page = MetricHistory(
         key, history.steps[offset:end], history.timestamps[offset:end], history.values[offset:end]
     )
-    return _page("metrics", page.metrics(), offset, size, _metric_json, start=offset)
+    token = page_token_at(end) if len(history) > end else None
+    return _paged("metrics", PagedList(page.metrics(), token), _metric_json)
 
 
 def _metric_json(m: Metric) -> dict[str, Any]:
@@ -666,8 +659,7 @@ def _create_logged_model(self: MlflowApi, args: Args) -> dict[str, Any]:
 
 
 def _logged_run(self: MlflowApi, model_id: str) -> Run:
-    model = logged.get_logged_model(model_id, self.client)
-    return self.store.get_run(model.source_run_id)
+    return logged.logged_model_and_run(model_id, self.client)[1]
 
 
 def _get_logged_model(self: MlflowApi, args: Args) -> dict[str, Any]:
@@ -701,25 +693,17 @@ def _set_model_params(entry: dict[str, Any], args: Args) -> None:
 
 
 def _search_logged_models(self: MlflowApi, args: Args) -> dict[str, Any]:
-    size, offset = _max_results(args, 100), _offset(args.one("page_token"))
+    size, offset = _max_results(args, 100), _offset(args)
     entries = args.many("order_by")
     if not all(isinstance(o, dict) and isinstance(o.get("field_name"), str) for o in entries):
         raise InvalidParameterError("order_by entries must be objects with a field_name")
     order_by = [
         f"{o['field_name']} {'ASC' if o.get('ascending', True) else 'DESC'}" for o in entries
     ]
-    found = logged.search_logged_models(
-        [str(e) for e in args.many("experiment_ids")] or None,
-        args.one("filter") or None,
-        None,
-        order_by or None,
-        "list",
-        self.client,
+    found = logged.logged_models_and_runs(
+        args.many("experiment_ids") or None, args.one("filter") or None, order_by, self.client
     )
-    return _page(
-        "models", found, offset, size,
-        lambda m: _logged_json(self, self.store.get_run(m.source_run_id), m.model_id),
-    )  # fmt: skip
+    return _page("models", found, offset, size, lambda m: _logged_json(self, m[1], m[0].model_id))
 
 
 # --------------------------------------------------------------------------------- registry
@@ -742,7 +726,7 @@ def _registry_search(
     """A paged search of registered models or versions: ``store.<method>``, ``self.<to_json>``."""
 
     def handler(self: MlflowApi, args: Args) -> dict[str, Any]:
-        size, offset = _max_results(args, default), _offset(args.one("page_token"))
+        size, offset = _max_results(args, default), _offset(args)
         found = getattr(self.store, method)(
             args.one("filter") or None, offset + size + 1, args.many("order_by") or None
         )
