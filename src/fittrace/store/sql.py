@@ -967,35 +967,39 @@ class SqlStore(RegistryStore):
         position: int,
     ) -> list | None:
         """The page key of the run at ``position`` (from 0) among those matching with a value
-        of the metric, in order, or None when fewer have one. The walk to it reads the
-        metric's index, checking each run against the set of runs in scope (or, when fewer
-        and the search is unfiltered, against those outside it, read from the runs' index)."""
+        of the metric, in order, or None when fewer have one. Unfiltered, and when fewer runs
+        are outside ``scope`` than in it, the walk reads the metric's index alone, skipping
+        the runs outside (listed from the runs' index); else the database plans it."""
         key, direction = metric
-        if matching.planned.sql == "1=1" and self._fewer_outside(conn, scope):
-            outside = f"NOT IN (SELECT r.run_uuid FROM runs r WHERE NOT ({scope.sql}))"
-            member = _Query(outside, scope.args)
-        else:
-            inside = scope.also(matching.planned.sql, matching.planned.args)
-            member = _Query(f"IN (SELECT r.run_uuid FROM runs r WHERE {inside.sql})", inside.args)
+        if matching.planned.sql != "1=1" or not self._fewer_outside(conn, scope):
+            where = scope.also(matching.planned.sql, matching.planned.args)
+            found = conn.execute(
+                "SELECT o.value, r.start_time, r.run_uuid FROM runs r JOIN latest_metrics o"
+                f" ON o.run_uuid = r.run_uuid AND o.key = ? WHERE {where.sql}"
+                f" AND o.value IS NOT NULL ORDER BY o.value {direction}, r.start_time DESC,"
+                " r.run_uuid LIMIT 1 OFFSET ?",
+                [key, *where.args, position],
+            ).fetchone()
+            return None if found is None else list(found)
         # ``|| ''``: a membership test of each run the walk meets, never a lookup that would
-        # drive the walk from the set (and then sort it)
+        # drive the walk from the runs outside
         walked = conn.execute(
             "SELECT o.value, o.run_uuid FROM latest_metrics o WHERE o.key = ?"
-            f" AND o.value IS NOT NULL AND (o.run_uuid || '') {member.sql}"
-            f" ORDER BY o.value {direction}, o.run_uuid {direction} LIMIT 1 OFFSET ?",
-            [key, *member.args, position],
+            " AND o.value IS NOT NULL AND (o.run_uuid || '') NOT IN (SELECT r.run_uuid"
+            f" FROM runs r WHERE NOT ({scope.sql})) ORDER BY o.value {direction},"
+            f" o.run_uuid {direction} LIMIT 1 OFFSET ?",
+            [key, *scope.args, position],
         ).fetchone()
         if walked is None:
             return None
         value, run_id = walked
         # The walk put the runs tied on this value in the order of their ids; the search puts
         # them newest first: the run at the same place among them is the one at ``position``.
-        where = scope.also(matching.probe.sql, matching.probe.args)
         tied = dict(
             conn.execute(
                 "SELECT r.run_uuid, r.start_time FROM runs r WHERE r.run_uuid IN (SELECT"
-                f" o.run_uuid FROM latest_metrics o WHERE o.key = ? AND o.value = ?) AND {where.sql}",
-                [key, value, *where.args],
+                f" o.run_uuid FROM latest_metrics o WHERE o.key = ? AND o.value = ?) AND {scope.sql}",
+                [key, value, *scope.args],
             )
         )
         walk_order = sorted(tied, reverse=direction == "DESC")
