@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
@@ -810,7 +810,7 @@ class SqlStore(RegistryStore):
         where: _Query,
         limit: int,
         complete: bool,
-        rank: Any = None,
+        rank: Callable[[dict[str, int]], list[str]] | None = None,
     ) -> list[str] | None:
         """The first ``limit`` runs of ``window`` (ids of runs in order, ``complete`` when no
         run comes after them) that ``where`` matches, in order; ``rank(found)`` puts the
