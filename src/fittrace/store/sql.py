@@ -693,9 +693,9 @@ class SqlStore(RegistryStore):
     def count_matching_runs(
         self, experiment_ids: Sequence[str], filter_string: str | None = None
     ) -> int:
-        """How many active runs of the experiments ``filter_string`` matches. A count is
-        remembered until the data may have changed (``_data_version``), so paging through the
-        runs a filter matches counts them once."""
+        """How many active runs of the experiments ``filter_string`` matches. Each thread's
+        connection remembers a count until the data may have changed (``_data_version``), so
+        paging through the runs a filter matches counts them once (per thread)."""
         matching = self._matching(filter_string).planned
         marks, ids = _experiment_marks(experiment_ids)
         sql = (
