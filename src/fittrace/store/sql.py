@@ -1002,6 +1002,8 @@ class SqlStore(RegistryStore):
                 [key, value, *scope.args],
             )
         )
+        if run_id not in tied:  # deleted or moved since the walk read it: go by the offset
+            return None
         walk_order = sorted(tied, reverse=direction == "DESC")
         search_order = sorted(tied, key=lambda i: (-tied[i], i))
         chosen = search_order[walk_order.index(run_id)]
