@@ -164,17 +164,6 @@ def compared_runs(uri: str, points: int) -> list[str]:
     return run_ids
 
 
-def cpu_ms(fn, repeat: int) -> float:
-    """As ``median_ms``, in CPU time of this process (steadier on a shared machine)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.process_time()
-        fn()
-        times.append((time.process_time() - start) * 1000)
-    return statistics.median(times)
-
-
 def server_times(uri: str, experiment_id: str, runs: int, repeat: int) -> None:
     from fittrace.tracking.client import Client
     from fittrace.ui.api import ServedArtifacts
@@ -216,10 +205,12 @@ def server_times(uri: str, experiment_id: str, runs: int, repeat: int) -> None:
             client._store._local.held.counts.clear()
             page()
 
-        cold = ""
-        if "filter" in label:
-            cold = f"  counting: {median_ms(first_view, repeat):.1f} / {cpu_ms(first_view, repeat):.1f}"
-        print(f"  {label:42s} {median_ms(page, repeat):6.1f} / {cpu_ms(page, repeat):.1f} ms{cold}")
+        cold = f"  counting: {wall_and_cpu(first_view, repeat)}" if "filter" in label else ""
+        print(f"  {label:42s} {wall_and_cpu(page, repeat)} ms{cold}")
+
+
+def wall_and_cpu(fn, repeat: int) -> str:
+    return f"{median_ms(fn, repeat):6.1f} / {median_ms(fn, repeat, time.process_time):5.1f}"
 
 
 def main() -> None:
