@@ -9,6 +9,7 @@ import contextlib
 import json
 import math
 import re
+import threading
 
 import pytest
 
@@ -41,16 +42,25 @@ def experiment() -> tuple[Client, str]:
     return client, experiment_id
 
 
-def expected_order(runs, metric: str | None, direction: str = "DESC") -> list[str]:
-    """Run ids by ``metric`` (runs without a value last), then newest first, then by id."""
+def expected_order(runs, order: str | None) -> list[str]:
+    """Run ids in ``order`` (``"metrics.m DESC"``, ``"params.p ASC"``, None: newest first),
+    runs without a value last, then newest first, then by id: sorted here, not by a store."""
+    kind, key, direction = (
+        (None, None, "DESC") if order is None else order.replace(".", " ").split()
+    )
 
-    def key(run):
-        value = run.data.metrics.get(metric) if metric else None
-        missing = value is None or math.isnan(value)
-        sign = -1 if direction == "DESC" else 1
-        return (missing, 0 if missing else sign * value, -run.info.start_time, run.info.run_id)
+    def value(run):
+        found = (run.data.metrics if kind == "metrics" else run.data.params).get(key)
+        return None if found is None or found != found else found
 
-    return [r.info.run_id for r in sorted(runs, key=key)]
+    def position(run):
+        found = None if kind is None else value(run)
+        return (found is None, -run.info.start_time, run.info.run_id)
+
+    ordered = sorted(runs, key=position)  # then by the value, stably
+    with_value = [r for r in ordered if value(r) is not None] if kind else []
+    with_value.sort(key=value, reverse=direction == "DESC")
+    return [r.info.run_id for r in with_value + [r for r in ordered if r not in with_value]]
 
 
 def all_pages(client: Client, experiment_id: str, filter_string: str, order_by, size: int):
@@ -66,7 +76,22 @@ def all_pages(client: Client, experiment_id: str, filter_string: str, order_by, 
 
 
 ORDERS = [None, ["metrics.m DESC"], ["metrics.m ASC"], ["params.p DESC"]]
-FILTERS = ["", "params.q = '1'", "metrics.other < 30 AND params.p != '2'"]
+FILTERS = {  # each with what it means, in plain Python over a run
+    "": lambda run: True,
+    "params.q = '1'": lambda run: run.data.params["q"] == "1",
+    "metrics.other < 30 AND params.p != '2'": lambda run: (
+        run.data.metrics["other"] < 30 and run.data.params["p"] != "2"
+    ),
+}
+
+
+def expected_runs(client: Client, experiment_id: str, filter_string: str, order_by) -> list[str]:
+    """The ids ``search_runs`` must give: the experiment's runs (an unfiltered search lists
+    them), each read on its own, filtered and sorted here."""
+    listed = client.search_runs([experiment_id], max_results=1000)
+    runs = [client.get_run(run.info.run_id) for run in listed]
+    matching = [run for run in runs if FILTERS[filter_string](run)]
+    return expected_order(matching, order_by[0] if order_by else None)
 
 
 @pytest.mark.parametrize("window", [None, (2, 1, 3)], ids=["default", "tiny-window"])
@@ -76,18 +101,14 @@ def test_pages_walk_the_whole_ordered_result(experiment, filter_string, window):
     if window:  # the store gives up probing runs in order at once and plans every search
         client._store._WINDOW = window
     for order_by in ORDERS:
+        expected = expected_runs(client, experiment_id, filter_string, order_by)
         everything = client.search_runs(
             [experiment_id], filter_string, max_results=1000, order_by=order_by
         )
-        if order_by is None or "metrics.m" in order_by[0]:
-            metric, direction = (None, "DESC") if order_by is None else order_by[0][8:].split()
-            assert [r.info.run_id for r in everything] == expected_order(
-                everything, metric, direction
-            )
+        assert [r.info.run_id for r in everything] == expected, order_by
         for size in (1, 4, 7):
-            assert all_pages(client, experiment_id, filter_string, order_by, size) == [
-                r.info.run_id for r in everything
-            ], (order_by, size)
+            pages = all_pages(client, experiment_id, filter_string, order_by, size)
+            assert pages == expected, (order_by, size)
 
 
 def test_offset_tokens_and_tokens_of_another_order_still_page(experiment):
@@ -106,6 +127,36 @@ def test_offset_tokens_and_tokens_of_another_order_still_page(experiment):
         [experiment_id], max_results=5, order_by=order_by, page_token=newest_first.token
     )
     assert [r.info.run_id for r in reordered] == everything[10:15]
+
+
+@pytest.mark.parametrize("outside", [0, 50], ids=["few-runs-elsewhere", "most-runs-elsewhere"])
+@pytest.mark.parametrize("filter_string", FILTERS)
+def test_a_page_by_offset_alone_is_that_slice_of_the_result(experiment, filter_string, outside):
+    """A page named by nothing but its offset (a typed URL) is that slice of the whole result,
+    also past the end, with runs of another experiment and a deleted run holding the metric
+    (ties included) that a walk along the metric's values must skip."""
+    client, experiment_id = experiment
+    other = client.create_experiment("elsewhere")
+    for i in range(outside):
+        run_id = client.create_run(other, start_time=1_000 + i // 3).info.run_id
+        client.log_metric(run_id, "m", float(i % 5))
+    deleted = client.create_run(experiment_id, start_time=2_000).info.run_id
+    client.log_metric(deleted, "m", 2.0)
+    client.delete_run(deleted)
+    for order_by in ORDERS:
+        expected = expected_runs(client, experiment_id, filter_string, order_by)
+        for offset in (1, 3, 10, 17, len(expected) - 2, len(expected), len(expected) + 5):
+            page = client.search_runs(
+                [experiment_id],
+                filter_string,
+                max_results=4,
+                order_by=order_by,
+                page_token=page_token_at(offset),
+            )
+            assert [r.info.run_id for r in page] == expected[offset : offset + 4], (
+                order_by,
+                offset,
+            )
 
 
 @pytest.mark.parametrize(
@@ -145,6 +196,11 @@ _FULL_SCAN = {
 }
 
 
+# The one whole read a walk along a metric's index may make: the runs' own (experiment, stage,
+# start time, id) index, when it lists the few runs outside the search (and counts the runs).
+_RUNS_INDEX_SCAN = re.compile(r"^SCAN \w+ USING COVERING INDEX runs_experiment")
+
+
 @pytest.mark.parametrize("window", [None, (2, 1, 3)], ids=["in-order", "planned"])
 def test_searches_read_through_indexes(experiment, monkeypatch, window):
     client, experiment_id = experiment
@@ -176,17 +232,35 @@ def test_searches_read_through_indexes(experiment, monkeypatch, window):
     client.search_runs([experiment_id], "params.q = '0'", max_results=3, order_by=["metrics.m"])
     client.count_matching_runs(experiment_id, two_clauses)
     client.get_metric_history(first[0].info.run_id, "m")
-    searches = [(sql, args) for sql, args in statements if "FROM runs" in sql or "metrics" in sql]
-    assert len(searches) >= 7
+    walks = len(statements)  # pages by offset alone, ordered by a metric: a walk along its index
+    for filter_string in ("", two_clauses):
+        client.search_runs(
+            [experiment_id],
+            filter_string,
+            max_results=3,
+            order_by=["metrics.m DESC"],
+            page_token=page_token_at(20),
+        )
+    searches = [
+        (sql, args, i >= walks)
+        for i, (sql, args) in enumerate(statements)
+        if "FROM runs" in sql or "metrics" in sql
+    ]
+    assert len(searches) >= 11
     monkeypatch.setattr(store, "_read", read)
     kind = "sqlite" if isinstance(store, SqliteStore) else "postgresql"
     with read() as conn:
         if kind == "postgresql":
             conn.execute("SET enable_seqscan = off")  # a table this small is read whole anyway
-        for sql, args in searches:
+        for sql, args, walk in searches:
             explain = "EXPLAIN" if kind == "postgresql" else "EXPLAIN QUERY PLAN"
             plan = [str(row[-1]) for row in conn.execute(f"{explain} {sql}", args).fetchall()]
-            scans = [line for line in plan if _FULL_SCAN[kind].search(line.strip())]
+            scans = [
+                line
+                for line in plan
+                if _FULL_SCAN[kind].search(line.strip())
+                and not (walk and _RUNS_INDEX_SCAN.search(line.strip()))
+            ]
             assert not scans, f"{sql}\n" + "\n".join(plan)
         if kind == "postgresql":
             conn.execute("RESET enable_seqscan")
@@ -202,3 +276,19 @@ def test_a_filtered_search_stays_within_sqlites_oldest_bound_value_limit(tmp_pat
     client._store._conn().setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
     found = client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=5)
     assert len(found) == 5 and {r.info.run_id for r in found} <= ids
+
+
+def test_a_count_follows_writes_from_this_connection_and_others(experiment):
+    """Counts are remembered between pages (SQLite), never past a write: one made on the
+    counting thread's connection, or on another thread's (as another process's would be)."""
+    client, experiment_id = experiment
+    filter_string = "params.q = '1'"
+    assert client.count_matching_runs(experiment_id, filter_string) == 20
+    run_id = client.create_run(experiment_id).info.run_id
+    client.log_param(run_id, "q", "1")
+    assert client.count_matching_runs(experiment_id, filter_string) == 21
+    writer = threading.Thread(target=client.delete_run, args=(run_id,))
+    writer.start()
+    writer.join()
+    assert client.count_matching_runs(experiment_id, filter_string) == 20
+    assert client.count_matching_runs(experiment_id, "params.q = '0'") == 20

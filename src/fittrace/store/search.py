@@ -46,6 +46,7 @@ __all__ = [
     "check_page_key",
     "compile_registry_filter",
     "compile_run_filter",
+    "compile_run_filter_forms",
     "parse_filter",
 ]
 
@@ -657,20 +658,29 @@ class _Compiler:
         )
 
 
-def compile_run_filter(
-    filter_string: str | None, *, glob_like: bool = True, probe: bool = False
-) -> tuple[str, list]:
+def compile_run_filter(filter_string: str | None, *, glob_like: bool = True) -> tuple[str, list]:
     """Compile a run filter to a SQL boolean expression over ``runs r`` and its parameters.
 
     An empty or missing filter gives ``("1=1", [])``. Raises ``InvalidFilterError`` naming the
-    offending token and its position. ``probe``: every comparison a lookup by the run's id
-    (for runs already found in order), never a subquery the database may drive the search from.
+    offending token and its position.
     """
+    return compile_run_filter_forms(filter_string, glob_like=glob_like)[0]
+
+
+def compile_run_filter_forms(
+    filter_string: str | None, *, glob_like: bool = True
+) -> tuple[tuple[str, list], tuple[str, list]]:
+    """The filter parsed once, compiled twice: as ``compile_run_filter`` gives it (the database
+    may drive the search from a selective comparison's index), and as probes, every comparison
+    a lookup by the run's id (for runs already found in order)."""
     node = parse_filter(filter_string or "")
     if node is None:
-        return "1=1", []
-    compiler = _Compiler(filter_string or "", _RUN_SCOPE, glob_like, probe)
-    return compiler.compile(node), compiler.params
+        return ("1=1", []), ("1=1", [])
+    forms = []
+    for probe in (False, True):
+        compiler = _Compiler(filter_string or "", _RUN_SCOPE, glob_like, probe)
+        forms.append((compiler.compile(node), compiler.params))
+    return forms[0], forms[1]
 
 
 def compile_registry_filter(

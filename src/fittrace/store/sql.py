@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
@@ -191,10 +191,11 @@ def _chunks(seq: Sequence[str]) -> Iterator[Sequence[str]]:
 class _ThreadConnection:
     """One thread's connection, closed when that thread ends (its thread-local state is freed)."""
 
-    __slots__ = ("conn", "pid", "__weakref__")
+    __slots__ = ("conn", "pid", "counts", "__weakref__")
 
     def __init__(self, conn: Any) -> None:
         self.conn, self.pid = conn, os.getpid()
+        self.counts: dict[tuple, tuple[object, int]] = {}  # see SqlStore.count_matching_runs
 
     def close(self) -> None:
         if self.pid == os.getpid():  # a forked child leaves its parent's connections alone
@@ -677,18 +678,44 @@ class SqlStore(RegistryStore):
             ).fetchall()
         return MetricHistory(key, *metric_blocks.history(rows))
 
+    def _matching(self, filter_string: str | None) -> _Filter:
+        """``filter_string`` compiled once per form (see ``search.compile_run_filter_forms``)."""
+        planned, probe = search.compile_run_filter_forms(filter_string, glob_like=self._glob_like)
+        return _Filter(_Query(*planned), _Query(*probe))
+
+    def _data_version(self, conn: Any) -> object | None:
+        """A value of this connection that changes whenever the data it reads may have changed,
+        or None when the engine has none (then counts are never cached)."""
+        return None
+
+    _COUNTS_KEPT = 32  # counts each connection remembers
+
     def count_matching_runs(
         self, experiment_ids: Sequence[str], filter_string: str | None = None
     ) -> int:
-        """How many active runs of the experiments ``filter_string`` matches."""
-        where, args = search.compile_run_filter(filter_string, glob_like=self._glob_like)
+        """How many active runs of the experiments ``filter_string`` matches. Each thread's
+        connection remembers a count until the data may have changed (``_data_version``), so
+        paging through the runs a filter matches counts them once (per thread)."""
+        matching = self._matching(filter_string).planned
         marks, ids = _experiment_marks(experiment_ids)
         sql = (
             f"SELECT COUNT(*) FROM runs r WHERE r.experiment_id IN ({marks})"
-            f" AND r.lifecycle_stage = ? AND ({where})"
+            f" AND r.lifecycle_stage = ? AND ({matching.sql})"
         )
+        args = [*ids, LifecycleStage.ACTIVE, *matching.args]
         with self._read() as conn:
-            return conn.execute(sql, [*ids, LifecycleStage.ACTIVE, *args]).fetchone()[0]
+            version = self._data_version(conn)
+            counts = self._local.held.counts  # this thread's connection's
+            remembered = counts.get((sql, *args))
+            if version is not None and remembered is not None and remembered[0] == version:
+                return remembered[1]
+            count = conn.execute(sql, args).fetchone()[0]
+            if version is not None:
+                counts.pop((sql, *args), None)
+                if len(counts) >= self._COUNTS_KEPT:
+                    del counts[next(iter(counts))]  # the oldest
+                counts[(sql, *args)] = (version, count)
+            return count
 
     def search_runs(
         self,
@@ -710,17 +737,19 @@ class SqlStore(RegistryStore):
         if after is not None:
             after = search.check_page_key(after, order_by)
             offset = 0
-        where, args = search.compile_run_filter(filter_string, glob_like=self._glob_like)
+        matching = self._matching(filter_string)
         stage, stage_args = _stage_clause("r.lifecycle_stage", run_view_type)
         marks, ids = _experiment_marks(experiment_ids)
         scope = _Query(f"r.experiment_id IN ({marks}) AND {stage}", [*ids, *stage_args])
-        matching = _Filter(_Query(where, args), _Query(where, args))
-        if where != "1=1":
-            probe = search.compile_run_filter(filter_string, glob_like=self._glob_like, probe=True)
-            matching = _Filter(_Query(where, args), _Query(*probe))
         entries = search.order_entries(order_by)
         metric = search.leading_metric(entries)
         with self._read() as conn:
+            if metric is not None and len(entries) == 1 and offset:
+                # a page named by its offset alone (a typed URL): find the run before it along
+                # the metric's index, then read the page after that run's key
+                key = self._metric_key_at(conn, metric, scope, matching, offset - 1)
+                if key is not None:
+                    after, offset = key, 0
             if metric is not None:
                 rows = self._by_metric(
                     conn, metric, entries, scope, matching, max_results, offset, after
@@ -774,6 +803,23 @@ class SqlStore(RegistryStore):
             )
         return found
 
+    def _first_matching(
+        self,
+        conn: Any,
+        window: list[str],
+        where: _Query,
+        limit: int,
+        complete: bool,
+        rank: Callable[[dict[str, int]], list[str]] | None = None,
+    ) -> list[str] | None:
+        """The first ``limit`` runs of ``window`` (ids of runs in order, ``complete`` when no
+        run comes after them) that ``where`` matches, in order; ``rank(found)`` puts the
+        matches in order by their start times when the window's order leaves ties. None when
+        too few match to be sure they come first."""
+        found = self._probe(conn, window, where)
+        first = (rank(found) if rank else [run_id for run_id in window if run_id in found])[:limit]
+        return first if len(first) == limit or complete else None
+
     def _rows(self, conn: Any, run_ids: list[str]) -> list:
         """The info rows of ``run_ids``, in that order."""
         rows = {}
@@ -800,9 +846,8 @@ class SqlStore(RegistryStore):
                     [*scope.args, size],
                 )
             ]
-            found = self._probe(conn, window, matching.probe)
-            first = [run_id for run_id in window if run_id in found][:limit]
-            if len(first) == limit or len(window) < size:
+            first = self._first_matching(conn, window, matching.probe, limit, len(window) < size)
+            if first is not None:
                 return self._rows(conn, first)
         return self._planned(conn, "runs r", scope, matching, order, limit, offset)
 
@@ -900,17 +945,75 @@ class SqlStore(RegistryStore):
                 return None
         value = dict(values)
         sign = -1 if direction == "DESC" else 1
-        found = self._probe(conn, list(value), scope.also(matching.probe.sql, matching.probe.args))
+        start = None if after is None else (sign * after[0], -after[1], after[2])
 
-        def position(run_id: str) -> tuple:
-            return sign * value[run_id], -found[run_id], run_id
+        def rank(found: dict[str, int]) -> list[str]:
+            positions = {run_id: (sign * value[run_id], -found[run_id], run_id) for run_id in found}
+            return [
+                run_id
+                for run_id in sorted(positions, key=positions.__getitem__)
+                if start is None or positions[run_id] > start
+            ]
 
-        ranked = sorted(found, key=position)
-        if after is not None:
-            start = (sign * after[0], -after[1], after[2])
-            ranked = [run_id for run_id in ranked if position(run_id) > start]
-        first = ranked[:limit]
-        return first if len(first) == limit or complete else None
+        where = scope.also(matching.probe.sql, matching.probe.args)
+        return self._first_matching(conn, list(value), where, limit, complete, rank)
+
+    def _metric_key_at(
+        self,
+        conn: Any,
+        metric: tuple[str, str],
+        scope: _Query,
+        matching: _Filter,
+        position: int,
+    ) -> list | None:
+        """The page key of the run at ``position`` (from 0) among those matching with a value
+        of the metric, in order, or None when fewer have one. Unfiltered, and when fewer runs
+        are outside ``scope`` than in it, the walk reads the metric's index alone, skipping
+        the runs outside (listed from the runs' index); else the database plans it."""
+        key, direction = metric
+        if matching.planned.sql != "1=1" or not self._fewer_outside(conn, scope):
+            where = scope.also(matching.planned.sql, matching.planned.args)
+            found = conn.execute(
+                "SELECT o.value, r.start_time, r.run_uuid FROM runs r JOIN latest_metrics o"
+                f" ON o.run_uuid = r.run_uuid AND o.key = ? WHERE {where.sql}"
+                f" AND o.value IS NOT NULL ORDER BY o.value {direction}, r.start_time DESC,"
+                " r.run_uuid LIMIT 1 OFFSET ?",
+                [key, *where.args, position],
+            ).fetchone()
+            return None if found is None else list(found)
+        # ``|| ''``: a membership test of each run the walk meets, never a lookup that would
+        # drive the walk from the runs outside
+        walked = conn.execute(
+            "SELECT o.value, o.run_uuid FROM latest_metrics o WHERE o.key = ?"
+            " AND o.value IS NOT NULL AND (o.run_uuid || '') NOT IN (SELECT r.run_uuid"
+            f" FROM runs r WHERE NOT ({scope.sql})) ORDER BY o.value {direction},"
+            f" o.run_uuid {direction} LIMIT 1 OFFSET ?",
+            [key, *scope.args, position],
+        ).fetchone()
+        if walked is None:
+            return None
+        value, run_id = walked
+        # The walk put the runs tied on this value in the order of their ids; the search puts
+        # them newest first: the run at the same place among them is the one at ``position``.
+        tied = dict(
+            conn.execute(
+                "SELECT r.run_uuid, r.start_time FROM runs r WHERE r.run_uuid IN (SELECT"
+                f" o.run_uuid FROM latest_metrics o WHERE o.key = ? AND o.value = ?) AND {scope.sql}",
+                [key, value, *scope.args],
+            )
+        )
+        if run_id not in tied:  # deleted or moved since the walk read it: go by the offset
+            return None
+        walk_order = sorted(tied, reverse=direction == "DESC")
+        search_order = sorted(tied, key=lambda i: (-tied[i], i))
+        chosen = search_order[walk_order.index(run_id)]
+        return [value, tied[chosen], chosen]
+
+    def _fewer_outside(self, conn: Any, scope: _Query) -> bool:
+        """Whether fewer runs are outside ``scope`` than in it."""
+        stored = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        inside = conn.execute(f"SELECT COUNT(*) FROM runs r WHERE {scope.sql}", scope.args)
+        return stored - inside.fetchone()[0] < stored / 2
 
 
 @dataclasses.dataclass(frozen=True)

@@ -104,6 +104,10 @@ class SqliteStore(SqlStore):
             finally:
                 self._transaction_lock.release()
 
+    def _data_version(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        # data_version moves when another connection commits, total_changes when this one writes
+        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+
     def _migrate(self) -> None:
         if self._schema_version() < SCHEMA_VERSION:
             mode = self._conn().execute("PRAGMA journal_mode = WAL").fetchone()[0]
