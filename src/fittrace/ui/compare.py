@@ -117,7 +117,7 @@ def _metrics(runs: Sequence[Run], histories: Histories) -> Html:
             low, high = (number(v) for v in extremes) if extremes else ("", "")
             cells += [tag("td", number(r.data.metrics.get(key))), tag("td", low), tag("td", high)]
         rows.append(tag("tr", join(cells)))
-    table = tag("table", tag("thead", head1 + head2) + tag("tbody", join(rows)))
+    table = tag("table", tag("thead", head1 + head2) + tag("tbody", join(rows)), class_="nowrap")
     return tag("div", table, class_="scroll")
 
 

@@ -93,6 +93,7 @@ text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f6f8fa}
 input[type=text],input[type=search]{width:36em;max-width:90%;font-family:monospace}
 input.short{width:16em}.kv td:first-child{font-family:monospace;min-width:8em;max-width:24em}
 table.runs td,table.runs th{white-space:nowrap;max-width:16em;overflow:hidden;text-overflow:ellipsis}
+table.nowrap td,table.nowrap th{white-space:nowrap;overflow-wrap:normal}
 table.runs th a{color:inherit;text-decoration:none}tr.child td:nth-child(2){padding-left:24px}tr[data-depth="2"] td:nth-child(2){padding-left:44px}tr[data-depth="3"] td:nth-child(2){padding-left:64px}tr[data-depth="4"] td:nth-child(2){padding-left:84px}
 .diff td{background:#fff8c5}.chart text{font-size:10px;fill:#57606a}
 pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:40em;white-space:pre-wrap;

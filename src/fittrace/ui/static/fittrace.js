@@ -62,6 +62,14 @@
     return { log: !!(log && log.checked), weight: weight ? Number(weight.value) : 0 };
   }
 
+  // A y tick as written: plain down to 0.001 (log scales reach far below), else exponent form.
+  function tick(v) {
+    if (v == null) return "";
+    var a = Math.abs(v);
+    return a === 0 || (a >= 1e-3 && a < 1e7) ? String(+v.toPrecision(4))
+      : (+v.toPrecision(2)).toExponential();
+  }
+
   function drawChart(el) {
     var spec = JSON.parse(document.getElementById(el.dataset.source).textContent);
     var c = controls();
@@ -72,7 +80,7 @@
       height: 260,
       title: spec.title,
       scales: { x: { time: !!spec.time }, y: { distr: c.log ? 3 : 1 } },
-      axes: [{ label: spec.xlabel }, {}],
+      axes: [{ label: spec.xlabel }, { values: function (u, ticks) { return ticks.map(tick); } }],
       series: [{ label: spec.xlabel }].concat(spec.series.map(function (s, i) {
         return { label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true,
           points: { show: few } };
