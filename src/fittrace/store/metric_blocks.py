@@ -51,8 +51,11 @@ def packed(b: Block) -> tuple[bytes, bytes, bytes]:
     return pack(b[0]), pack(b[1]), pack(b[2])
 
 
-def unpacked(steps: bytes, timestamps: bytes, values: bytes) -> Block:
-    return unpack("q", steps), unpack("q", timestamps), unpack("d", values)
+def _point(steps: bytes, timestamps: bytes, offset: int) -> tuple[int, int]:
+    """The (step, timestamp) at byte ``offset`` of packed columns (-8: the last)."""
+    return _INT64.unpack_from(steps, offset % len(steps))[0], _INT64.unpack_from(
+        timestamps, offset % len(timestamps)
+    )[0]
 
 
 def in_order(steps: Sequence[int], timestamps: Sequence[int]) -> bool:
@@ -80,29 +83,25 @@ def appended(
     """A stored block's packed columns with ``more`` points after them, and whether the whole
     is in order (the stored block's last point is read from its bytes, nothing is unpacked)."""
     steps, timestamps, values = columns
-    if ordered and more_ordered:
-        last = (_INT64.unpack_from(steps, len(steps) - 8)[0],)
-        last += (_INT64.unpack_from(timestamps, len(timestamps) - 8)[0],)
-        ordered = last <= (more[0][0], more[1][0])
-    else:
-        ordered = False
+    ordered = ordered and more_ordered and _point(steps, timestamps, -8) <= (more[0][0], more[1][0])
     added = packed(more)
     return (steps + added[0], timestamps + added[1], values + added[2]), ordered
 
 
 def history(rows: Sequence[tuple[Any, bytes, bytes, bytes]]) -> Block:
     """One key's history from its ``(ordered, steps, timestamps, values)`` block rows in the
-    order written: concatenated, or stably sorted by (step, timestamp) when the blocks are not
-    already in that order."""
-    blocks = [unpacked(s, t, v) for _, s, t, v in rows]
+    order written: concatenated (one copy of the bytes), or stably sorted by (step, timestamp)
+    when the blocks are not already in that order."""
     ordered = all(row[0] for row in rows)
-    steps, timestamps, values = array("q"), array("q"), array("d")
-    for b in blocks:
-        if steps and ordered:
-            ordered = (steps[-1], timestamps[-1]) <= (b[0][0], b[1][0])
-        steps += b[0]
-        timestamps += b[1]
-        values += b[2]
+    last = None
+    for _, steps, timestamps, _ in rows if ordered else ():
+        if last is not None and last > _point(steps, timestamps, 0):
+            ordered = False
+            break
+        last = _point(steps, timestamps, -8)
+    steps, timestamps, values = (
+        unpack(code, b"".join(row[i] for row in rows)) for i, code in ((1, "q"), (2, "q"), (3, "d"))
+    )
     if not ordered:
         order = sorted(range(len(steps)), key=lambda i: (steps[i], timestamps[i]))
         steps, timestamps, values = (

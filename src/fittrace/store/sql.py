@@ -671,12 +671,17 @@ class SqlStore(RegistryStore):
         """A metric's history as columns (see ``MetricHistory``); empty for a key never logged."""
         self.get_run_info(run_id)
         with self._read() as conn:
-            rows = conn.execute(
+            rows = self._block_rows(
+                conn,
                 "SELECT ordered, steps, timestamps, vals FROM metric_blocks"
                 " WHERE run_uuid = ? AND key = ? ORDER BY block_id",
                 (run_id, key),
-            ).fetchall()
+            )
         return MetricHistory(key, *metric_blocks.history(rows))
+
+    def _block_rows(self, conn: Any, sql: str, args: Sequence[Any]) -> list[tuple]:
+        """The rows of a query of packed columns."""
+        return conn.execute(sql, args).fetchall()
 
     def _matching(self, filter_string: str | None) -> _Filter:
         """``filter_string`` compiled once per form (see ``search.compile_run_filter_forms``)."""
