@@ -175,6 +175,41 @@ def test_a_forged_page_token_is_rejected(experiment, position):
         client.search_runs([experiment_id], page_token=token)
 
 
+@pytest.mark.parametrize("order_by", ORDERS)
+def test_a_filtered_page_by_offset_alone_counts_the_runs_matching(experiment, order_by):
+    """The runs page's total beside a typed ``?offset=`` page: the search reads every run the
+    filter matches anyway, so the count comes out of it (SQLite remembers it: no second
+    count), and it is right."""
+    client, experiment_id = experiment
+    filter_string = "metrics.other < 30 AND params.p != '2'"
+    expected = expected_runs(client, experiment_id, filter_string, order_by)
+    store = client._store
+    statements: list = []
+    read = store._read
+
+    @contextlib.contextmanager
+    def recording():
+        with read() as conn:
+            yield _Recorder(conn, statements)
+
+    store._read = recording
+    try:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string,
+            max_results=4,
+            order_by=order_by,
+            page_token=page_token_at(10),
+        )
+        searched = len(statements)
+        assert [r.info.run_id for r in page] == expected[10:14]
+        assert client.count_matching_runs(experiment_id, filter_string) == len(expected)
+    finally:
+        del store._read
+    counts = [sql for sql, _ in statements[searched:] if "COUNT(*)" in sql]
+    assert counts == ([] if isinstance(store, SqliteStore) else counts[:1])
+
+
 class _Recorder:
     """The store's read connection, keeping every statement run on it."""
 
@@ -196,9 +231,10 @@ _FULL_SCAN = {
 }
 
 
-# The one whole read a walk along a metric's index may make: the runs' own (experiment, stage,
-# start time, id) index, when it lists the few runs outside the search (and counts the runs).
-_RUNS_INDEX_SCAN = re.compile(r"^SCAN \w+ USING COVERING INDEX runs_experiment")
+# The one whole read a walk along a metric's index may make: one of the runs' own indexes of
+# (experiment, stage, start time, id), when it lists the few runs outside the search (and
+# counts the runs).
+_RUNS_INDEX_SCAN = re.compile(r"^SCAN \w+ USING COVERING INDEX runs_(experiment|run_scope)")
 
 
 @pytest.mark.parametrize("window", [None, (2, 1, 3)], ids=["in-order", "planned"])
@@ -240,6 +276,14 @@ def test_searches_read_through_indexes(experiment, monkeypatch, window):
             max_results=3,
             order_by=["metrics.m DESC"],
             page_token=page_token_at(20),
+        )
+    for order_by in (None, ["metrics.m DESC"]):  # filters not counted yet: counted on the way
+        client.search_runs(
+            [experiment_id],
+            f"metrics.other < {25 if order_by else 35} AND params.p = '1'",
+            max_results=3,
+            order_by=order_by,
+            page_token=page_token_at(2),
         )
     searches = [
         (sql, args, i >= walks)

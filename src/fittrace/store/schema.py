@@ -210,6 +210,13 @@ MIGRATIONS: list[str | Callable[[Any, str], None]] = [
     """,
     # 7: the metrics table's rows move into blocks, and the table goes
     metric_rows_to_blocks,
+    # 8: a filter's candidate runs (from a param's or metric's index) checked against the
+    # experiment and lifecycle stage, with their start times, from the index alone (the
+    # runs page's filtered counts and deep pages read no table rows)
+    """
+    CREATE INDEX IF NOT EXISTS runs_run_scope
+        ON runs(run_uuid, experiment_id, lifecycle_stage, start_time);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import re
 import socket
@@ -700,27 +701,47 @@ class SqlStore(RegistryStore):
     ) -> int:
         """How many active runs of the experiments ``filter_string`` matches. Each thread's
         connection remembers a count until the data may have changed (``_data_version``), so
-        paging through the runs a filter matches counts them once (per thread)."""
+        paging through the runs a filter matches counts them once (per thread); a page by
+        offset alone counts them on its way (``search_runs``)."""
+        sql, args = self._count_query(experiment_ids, filter_string)
+        with self._read() as conn:
+            version = self._data_version(conn)
+            remembered = self._remembered_count(version, (sql, *args))
+            if remembered is not None:
+                return remembered
+            count = conn.execute(sql, args).fetchone()[0]
+            self._remember_count(version, (sql, *args), count)
+            return count
+
+    def _count_query(
+        self, experiment_ids: Sequence[str], filter_string: str | None
+    ) -> tuple[str, list]:
         matching = self._matching(filter_string).planned
         marks, ids = _experiment_marks(experiment_ids)
         sql = (
             f"SELECT COUNT(*) FROM runs r WHERE r.experiment_id IN ({marks})"
             f" AND r.lifecycle_stage = ? AND ({matching.sql})"
         )
-        args = [*ids, LifecycleStage.ACTIVE, *matching.args]
-        with self._read() as conn:
-            version = self._data_version(conn)
-            counts = self._local.held.counts  # this thread's connection's
-            remembered = counts.get((sql, *args))
-            if version is not None and remembered is not None and remembered[0] == version:
-                return remembered[1]
-            count = conn.execute(sql, args).fetchone()[0]
-            if version is not None:
-                counts.pop((sql, *args), None)
-                if len(counts) >= self._COUNTS_KEPT:
-                    del counts[next(iter(counts))]  # the oldest
-                counts[(sql, *args)] = (version, count)
-            return count
+        return sql, [*ids, LifecycleStage.ACTIVE, *matching.args]
+
+    def _remembered_count(self, version: object | None, counted: tuple) -> int | None:
+        """The count this thread's connection remembers for ``counted`` (a count statement and
+        its arguments) as of the data ``version``, if any."""
+        remembered = self._local.held.counts.get(counted)
+        if version is None or remembered is None or remembered[0] != version:
+            return None
+        return remembered[1]
+
+    def _remember_count(self, version: object | None, counted: tuple, count: int) -> None:
+        """Remember ``count`` for the count statement and arguments ``counted``, as of the data
+        ``version`` read before counting (None: not at all)."""
+        if version is None:
+            return
+        counts = self._local.held.counts
+        counts.pop(counted, None)
+        if len(counts) >= self._COUNTS_KEPT:
+            del counts[next(iter(counts))]  # the oldest
+        counts[counted] = (version, count)
 
     def search_runs(
         self,
@@ -749,10 +770,18 @@ class SqlStore(RegistryStore):
         entries = search.order_entries(order_by)
         metric = search.leading_metric(entries)
         with self._read() as conn:
+            # a filtered page by offset reads every run matching: it counts them on the way
+            # when their count is not remembered yet
+            tally = None
+            if offset and matching.planned.sql != "1=1" and run_view_type == ViewType.ACTIVE_ONLY:
+                version = self._data_version(conn)
+                sql, args = self._count_query(experiment_ids, filter_string)
+                if version is not None and self._remembered_count(version, (sql, *args)) is None:
+                    tally = functools.partial(self._remember_count, version, (sql, *args))
             if metric is not None and len(entries) == 1 and offset:
                 # a page named by its offset alone (a typed URL): find the run before it along
                 # the metric's index, then read the page after that run's key
-                key = self._metric_key_at(conn, metric, scope, matching, offset - 1)
+                key = self._metric_key_at(conn, metric, scope, matching, offset - 1, tally)
                 if key is not None:
                     after, offset = key, 0
             if metric is not None:
@@ -761,11 +790,13 @@ class SqlStore(RegistryStore):
                 )
             elif entries:
                 order = _Query(*search.compile_order_by(entries))
-                rows = self._planned(conn, "runs r", scope, matching, order, max_results, offset)
+                rows = self._planned(
+                    conn, "runs r", scope, matching, order, max_results, offset, tally
+                )
             else:
                 if after is not None:
                     scope = scope.also(_AFTER_DEFAULT, _newest_after(after))
-                rows = self._newest_first(conn, scope, matching, max_results, offset)
+                rows = self._newest_first(conn, scope, matching, max_results, offset, tally)
         return self._with_data([self._info(r) for r in rows])
 
     # How many runs in order a filtered search probes before it lets the database plan it:
@@ -785,14 +816,20 @@ class SqlStore(RegistryStore):
         order: _Query,
         limit: int,
         offset: int,
+        tally: Callable[[int], None] | None = None,
     ) -> list:
-        """The database's own plan for the rows of ``source`` (over ``runs r``) matching."""
+        """The database's own plan for the rows of ``source`` (over ``runs r``) matching;
+        ``tally``, when given, is told how many match in all (unless the page is empty)."""
         where = where.also(matching.planned.sql, matching.planned.args)
-        return conn.execute(
-            f"SELECT {self._INFO_COLUMNS} FROM {source} WHERE {where.sql} {order.sql}"
-            " LIMIT ? OFFSET ?",
+        rows = conn.execute(
+            f"SELECT {self._INFO_COLUMNS}{_COUNTED if tally else ''} FROM {source}"
+            f" WHERE {where.sql} {order.sql} LIMIT ? OFFSET ?",
             [*where.args, *order.args, limit, offset],
         ).fetchall()
+        if tally is None or not rows:
+            return rows
+        tally(rows[0][-1])
+        return [row[:-1] for row in rows]
 
     def _probe(self, conn: Any, run_ids: Sequence[str], where: _Query) -> dict[str, int]:
         """The start times of those of ``run_ids`` that ``where`` (over ``runs r``) matches."""
@@ -835,12 +872,18 @@ class SqlStore(RegistryStore):
         return [rows[run_id] for run_id in run_ids]
 
     def _newest_first(
-        self, conn: Any, scope: _Query, matching: _Filter, limit: int, offset: int
+        self,
+        conn: Any,
+        scope: _Query,
+        matching: _Filter,
+        limit: int,
+        offset: int,
+        tally: Callable[[int], None] | None = None,
     ) -> list:
         """Rows in the default order. A first page of a filtered search probes the newest runs
         first (read from the index in order): when enough of them match, a filter most runs
         pass never reads the rest; else the database plans it (a selective filter drives the
-        search from its own index)."""
+        search from its own index). ``tally``: see ``_planned``."""
         order = _Query(search.compile_order_by(None)[0], [])
         if offset == 0 and matching.planned.sql != "1=1":
             size = self._window(limit)
@@ -854,7 +897,7 @@ class SqlStore(RegistryStore):
             first = self._first_matching(conn, window, matching.probe, limit, len(window) < size)
             if first is not None:
                 return self._rows(conn, first)
-        return self._planned(conn, "runs r", scope, matching, order, limit, offset)
+        return self._planned(conn, "runs r", scope, matching, order, limit, offset, tally)
 
     def _by_metric(
         self,
@@ -970,22 +1013,30 @@ class SqlStore(RegistryStore):
         scope: _Query,
         matching: _Filter,
         position: int,
+        tally: Callable[[int], None] | None = None,
     ) -> list | None:
         """The page key of the run at ``position`` (from 0) among those matching with a value
-        of the metric, in order, or None when fewer have one. Unfiltered, and when fewer runs
+        of the metric, in order, or None when fewer have one (filtered: fewer match). Unfiltered, and when fewer runs
         are outside ``scope`` than in it, the walk reads the metric's index alone, skipping
-        the runs outside (listed from the runs' index); else the database plans it."""
+        the runs outside (listed from the runs' index); else the database plans it. Filtered,
+        the walk goes on through the runs without a value (their key's value is None), and
+        tells ``tally`` how many match in all."""
         key, direction = metric
-        if matching.planned.sql != "1=1" or not self._fewer_outside(conn, scope):
+        filtered = matching.planned.sql != "1=1"
+        if filtered or not self._fewer_outside(conn, scope):
             where = scope.also(matching.planned.sql, matching.planned.args)
             found = conn.execute(
-                "SELECT o.value, r.start_time, r.run_uuid FROM runs r JOIN latest_metrics o"
-                f" ON o.run_uuid = r.run_uuid AND o.key = ? WHERE {where.sql}"
-                f" AND o.value IS NOT NULL ORDER BY o.value {direction}, r.start_time DESC,"
-                " r.run_uuid LIMIT 1 OFFSET ?",
+                f"SELECT o.value, r.start_time, r.run_uuid{_COUNTED if tally else ''} FROM runs r"
+                f" {'LEFT JOIN' if filtered else 'JOIN'} latest_metrics o ON o.run_uuid ="
+                f" r.run_uuid AND o.key = ? AND o.value IS NOT NULL WHERE {where.sql} ORDER BY o.value"
+                f" {direction} NULLS LAST, r.start_time DESC, r.run_uuid LIMIT 1 OFFSET ?",
                 [key, *where.args, position],
             ).fetchone()
-            return None if found is None else list(found)
+            if found is None:
+                return None
+            if tally is not None:
+                tally(found[-1])
+            return list(found[:3])
         # ``|| ''``: a membership test of each run the walk meets, never a lookup that would
         # drive the walk from the runs outside
         walked = conn.execute(
@@ -1041,6 +1092,9 @@ class _Filter:
 
 
 # After a page key, in the default order (start time descending, then run id).
+# How many rows a query matches in all, beside the page it reads (window functions: SQLite
+# 3.25, older than the NULLS LAST every ORDER BY of a search needs)
+_COUNTED = ", COUNT(*) OVER ()"
 _AFTER_DEFAULT = "r.start_time <= ? AND (r.start_time < ? OR r.run_uuid > ?)"
 _AFTER_METRIC = {  # after a page key (value, start time, run id), ordered by the metric
     direction: f"o.value {op}= ? AND (o.value {op} ? OR o.value = ? AND ({_AFTER_DEFAULT}))"

@@ -173,10 +173,6 @@ def _experiment(req: Request, experiment_id: str) -> Response:
         token = page_token_at(query.offset)
         if query.page and page_position(query.page, order_by)[0] == query.offset:
             token = query.page  # the Next link's: this page without counting the runs before it
-        total = client.count_matching_runs(experiment_id, query.filter)
-        if query.offset and query.offset >= total:  # past the end: the last page
-            last = (max(total - 1, 0) // runs_table.PAGE_SIZE) * runs_table.PAGE_SIZE
-            return _redirect(query.link(experiment_id, offset=last or None))
         runs = client.search_runs(
             [experiment_id],
             query.filter,
@@ -184,6 +180,11 @@ def _experiment(req: Request, experiment_id: str) -> Response:
             order_by=order_by,
             page_token=token,
         )
+        # after the search: a page by offset alone counts the runs matching on its way
+        total = client.count_matching_runs(experiment_id, query.filter)
+        if query.offset and query.offset >= total:  # past the end: the last page
+            last = (max(total - 1, 0) // runs_table.PAGE_SIZE) * runs_table.PAGE_SIZE
+            return _redirect(query.link(experiment_id, offset=last or None))
     except InvalidParameterError as e:  # a malformed filter or order_by
         return _page(runs_table.runs_page(experiment, query, [], None, 0, {}, str(e)), 400)
     shown = {r.info.run_id for r in runs}
