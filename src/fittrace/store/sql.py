@@ -819,17 +819,18 @@ class SqlStore(RegistryStore):
         tally: Callable[[int], None] | None = None,
     ) -> list:
         """The database's own plan for the rows of ``source`` (over ``runs r``) matching;
-        ``tally``, when given, is told how many match in all (unless the page is empty)."""
+        ``tally``, when given, is told how many match in all (unless the page is empty). The
+        plan orders run ids alone (from an index, a deep page's skipped runs are never read
+        whole), then the page's rows are read."""
         where = where.also(matching.planned.sql, matching.planned.args)
-        rows = conn.execute(
-            f"SELECT {self._INFO_COLUMNS}{_COUNTED if tally else ''} FROM {source}"
+        found = conn.execute(
+            f"SELECT r.run_uuid{_COUNTED if tally else ''} FROM {source}"
             f" WHERE {where.sql} {order.sql} LIMIT ? OFFSET ?",
             [*where.args, *order.args, limit, offset],
         ).fetchall()
-        if tally is None or not rows:
-            return rows
-        tally(rows[0][-1])
-        return [row[:-1] for row in rows]
+        if tally is not None and found:
+            tally(found[0][-1])
+        return self._rows(conn, [row[0] for row in found])
 
     def _probe(self, conn: Any, run_ids: Sequence[str], where: _Query) -> dict[str, int]:
         """The start times of those of ``run_ids`` that ``where`` (over ``runs r``) matches."""
