@@ -773,25 +773,26 @@ class SqlStore(RegistryStore):
             # a filtered page by offset reads every run matching: it counts them on the way
             # when their count is not remembered yet
             tally = None
-            if offset and matching.planned.sql != "1=1" and run_view_type == ViewType.ACTIVE_ONLY:
+            filtered = matching.planned.sql != "1=1"
+            if offset and filtered and run_view_type == ViewType.ACTIVE_ONLY:
                 version = self._data_version(conn)
                 sql, args = self._count_query(experiment_ids, filter_string)
                 if version is not None and self._remembered_count(version, (sql, *args)) is None:
                     tally = functools.partial(self._remember_count, version, (sql, *args))
-            if metric is not None and len(entries) == 1 and offset:
+            if metric is not None and len(entries) == 1 and offset and not filtered:
                 # a page named by its offset alone (a typed URL): find the run before it along
                 # the metric's index, then read the page after that run's key
-                key = self._metric_key_at(conn, metric, scope, matching, offset - 1, tally)
+                key = self._metric_key_at(conn, metric, scope, offset - 1)
                 if key is not None:
                     after, offset = key, 0
             if metric is not None:
                 rows = self._by_metric(
-                    conn, metric, entries, scope, matching, max_results, offset, after
+                    conn, metric, entries, scope, matching, max_results, offset, after, tally
                 )
             elif entries:
                 order = _Query(*search.compile_order_by(entries))
                 rows = self._planned(
-                    conn, "runs r", scope, matching, order, max_results, offset, tally
+                    conn, _RUNS, scope, matching, order, max_results, offset, tally
                 )
             else:
                 if after is not None:
@@ -810,7 +811,7 @@ class SqlStore(RegistryStore):
     def _planned(
         self,
         conn: Any,
-        source: str,
+        source: _Query,
         where: _Query,
         matching: _Filter,
         order: _Query,
@@ -824,9 +825,9 @@ class SqlStore(RegistryStore):
         whole), then the page's rows are read."""
         where = where.also(matching.planned.sql, matching.planned.args)
         found = conn.execute(
-            f"SELECT r.run_uuid{_COUNTED if tally else ''} FROM {source}"
+            f"SELECT r.run_uuid{_COUNTED if tally else ''} FROM {source.sql}"
             f" WHERE {where.sql} {order.sql} LIMIT ? OFFSET ?",
-            [*where.args, *order.args, limit, offset],
+            [*source.args, *where.args, *order.args, limit, offset],
         ).fetchall()
         if tally is not None and found:
             tally(found[0][-1])
@@ -898,7 +899,7 @@ class SqlStore(RegistryStore):
             first = self._first_matching(conn, window, matching.probe, limit, len(window) < size)
             if first is not None:
                 return self._rows(conn, first)
-        return self._planned(conn, "runs r", scope, matching, order, limit, offset, tally)
+        return self._planned(conn, _RUNS, scope, matching, order, limit, offset, tally)
 
     def _by_metric(
         self,
@@ -910,11 +911,23 @@ class SqlStore(RegistryStore):
         limit: int,
         offset: int,
         after: list | None,
+        tally: Callable[[int], None] | None = None,
     ) -> list:
         """Rows ordered by a metric first (``entries[0]``): the runs with a value, then those
-        without one (missing or NaN), in the order of the other entries."""
+        without one (missing or NaN), in the order of the other entries. ``tally``: see
+        ``_planned``."""
         key, direction = metric
         rest = entries[1:]
+        if not rest and offset and matching.planned.sql != "1=1":
+            # a filtered page by offset alone (a typed URL): the database plans it, joining
+            # each matching run's value
+            joined = _Query(
+                "runs r LEFT JOIN latest_metrics o ON o.run_uuid = r.run_uuid AND o.key = ?"
+                " AND o.value IS NOT NULL",
+                [key],
+            )
+            order = _Query(f"ORDER BY o.value {direction} NULLS LAST, {_NEWEST}", [])
+            return self._planned(conn, joined, scope, matching, order, limit, offset, tally)
         rows: list = []
         if after is None or after[0] is not None:
             first = None
@@ -934,7 +947,7 @@ class SqlStore(RegistryStore):
                     has_args,
                 )
                 order = _Query(*search.compile_order_by(entries))
-                rows = self._planned(conn, "runs r", with_value, matching, order, limit, offset)
+                rows = self._planned(conn, _RUNS, with_value, matching, order, limit, offset)
                 if len(rows) < limit and offset:
                     counted = with_value.also(matching.planned.sql, matching.planned.args)
                     before = conn.execute(
@@ -953,7 +966,7 @@ class SqlStore(RegistryStore):
         remaining = limit - len(rows)
         if rest:
             order = _Query(*search.compile_order_by(rest))
-            return rows + self._planned(conn, "runs r", scope, matching, order, remaining, offset)
+            return rows + self._planned(conn, _RUNS, scope, matching, order, remaining, offset)
         if after is not None and after[0] is None:
             scope = scope.also(_AFTER_DEFAULT, _newest_after(after[1:]))
         return rows + self._newest_first(conn, scope, matching, remaining, offset)
@@ -1012,32 +1025,22 @@ class SqlStore(RegistryStore):
         conn: Any,
         metric: tuple[str, str],
         scope: _Query,
-        matching: _Filter,
         position: int,
-        tally: Callable[[int], None] | None = None,
     ) -> list | None:
-        """The page key of the run at ``position`` (from 0) among those matching with a value
-        of the metric, in order, or None when fewer have one (filtered: fewer match). Unfiltered, and when fewer runs
-        are outside ``scope`` than in it, the walk reads the metric's index alone, skipping
-        the runs outside (listed from the runs' index); else the database plans it. Filtered,
-        the walk goes on through the runs without a value (their key's value is None), and
-        tells ``tally`` how many match in all."""
+        """The page key of the run at ``position`` (from 0) among those with a value of the
+        metric, in order, or None when fewer have one. When fewer runs are outside ``scope``
+        than in it, the walk reads the metric's index alone, skipping the runs outside
+        (listed from the runs' index); else the database plans it."""
         key, direction = metric
-        filtered = matching.planned.sql != "1=1"
-        if filtered or not self._fewer_outside(conn, scope):
-            where = scope.also(matching.planned.sql, matching.planned.args)
+        if not self._fewer_outside(conn, scope):
             found = conn.execute(
-                f"SELECT o.value, r.start_time, r.run_uuid{_COUNTED if tally else ''} FROM runs r"
-                f" {'LEFT JOIN' if filtered else 'JOIN'} latest_metrics o ON o.run_uuid ="
-                f" r.run_uuid AND o.key = ? AND o.value IS NOT NULL WHERE {where.sql} ORDER BY o.value"
-                f" {direction} NULLS LAST, r.start_time DESC, r.run_uuid LIMIT 1 OFFSET ?",
-                [key, *where.args, position],
+                "SELECT o.value, r.start_time, r.run_uuid FROM runs r JOIN latest_metrics o"
+                f" ON o.run_uuid = r.run_uuid AND o.key = ? WHERE {scope.sql}"
+                f" AND o.value IS NOT NULL ORDER BY o.value {direction}, r.start_time DESC,"
+                " r.run_uuid LIMIT 1 OFFSET ?",
+                [key, *scope.args, position],
             ).fetchone()
-            if found is None:
-                return None
-            if tally is not None:
-                tally(found[-1])
-            return list(found[:3])
+            return None if found is None else list(found)
         # ``|| ''``: a membership test of each run the walk meets, never a lookup that would
         # drive the walk from the runs outside
         walked = conn.execute(
@@ -1096,6 +1099,8 @@ class _Filter:
 # How many rows a query matches in all, beside the page it reads (window functions: SQLite
 # 3.25, older than the NULLS LAST every ORDER BY of a search needs)
 _COUNTED = ", COUNT(*) OVER ()"
+_RUNS = _Query("runs r", [])
+_NEWEST = "r.start_time DESC, r.run_uuid"  # the order of runs tied on what comes first
 _AFTER_DEFAULT = "r.start_time <= ? AND (r.start_time < ? OR r.run_uuid > ?)"
 _AFTER_METRIC = {  # after a page key (value, start time, run id), ordered by the metric
     direction: f"o.value {op}= ? AND (o.value {op} ? OR o.value = ? AND ({_AFTER_DEFAULT}))"
