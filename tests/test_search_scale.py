@@ -176,14 +176,33 @@ def test_a_forged_page_token_is_rejected(experiment, position):
 
 
 @pytest.mark.parametrize("order_by", ORDERS)
-def test_a_filtered_page_by_offset_alone_counts_the_runs_matching(experiment, order_by):
+def test_a_filtered_page_by_offset_alone_counts_the_runs_matching(
+    experiment, monkeypatch, order_by
+):
     """The runs page's total beside a typed ``?offset=`` page: the search reads every run the
     filter matches anyway, so the count comes out of it (SQLite remembers it: no second
     count), and it is right."""
     client, experiment_id = experiment
     filter_string = "metrics.other < 30 AND params.p != '2'"
     expected = expected_runs(client, experiment_id, filter_string, order_by)
-    store = client._store
+    statements = recorded_statements(monkeypatch, client._store)
+    page = client.search_runs(
+        [experiment_id],
+        filter_string,
+        max_results=4,
+        order_by=order_by,
+        page_token=page_token_at(10),
+    )
+    searched = len(statements)
+    assert [r.info.run_id for r in page] == expected[10:14]
+    assert client.count_matching_runs(experiment_id, filter_string) == len(expected)
+    counts = [sql for sql, _ in statements[searched:] if "COUNT(*)" in sql]
+    assert len(counts) == (0 if isinstance(client._store, SqliteStore) else 1)
+
+
+def recorded_statements(monkeypatch, store) -> list:
+    """The statements ``store`` runs on its read connections from now on (until
+    ``monkeypatch`` undoes it), with their arguments."""
     statements: list = []
     read = store._read
 
@@ -192,22 +211,8 @@ def test_a_filtered_page_by_offset_alone_counts_the_runs_matching(experiment, or
         with read() as conn:
             yield _Recorder(conn, statements)
 
-    store._read = recording
-    try:
-        page = client.search_runs(
-            [experiment_id],
-            filter_string,
-            max_results=4,
-            order_by=order_by,
-            page_token=page_token_at(10),
-        )
-        searched = len(statements)
-        assert [r.info.run_id for r in page] == expected[10:14]
-        assert client.count_matching_runs(experiment_id, filter_string) == len(expected)
-    finally:
-        del store._read
-    counts = [sql for sql, _ in statements[searched:] if "COUNT(*)" in sql]
-    assert counts == ([] if isinstance(store, SqliteStore) else counts[:1])
+    monkeypatch.setattr(store, "_read", recording)
+    return statements
 
 
 class _Recorder:
@@ -217,9 +222,9 @@ class _Recorder:
         self._conn = conn
         self._statements = statements
 
-    def execute(self, sql: str, args=()):
+    def execute(self, sql: str, args=(), **options):
         self._statements.append((sql, list(args)))
-        return self._conn.execute(sql, args)
+        return self._conn.execute(sql, args, **options)
 
     def __getattr__(self, name: str):
         return getattr(self._conn, name)
@@ -243,15 +248,8 @@ def test_searches_read_through_indexes(experiment, monkeypatch, window):
     store = client._store
     if window:
         store._WINDOW = window
-    statements: list = []
     read = store._read
-
-    @contextlib.contextmanager
-    def recording():
-        with read() as conn:
-            yield _Recorder(conn, statements)
-
-    monkeypatch.setattr(store, "_read", recording)
+    statements = recorded_statements(monkeypatch, store)
     two_clauses = "metrics.other < 30 AND params.p = '1'"
     first = client.search_runs(
         [experiment_id], two_clauses, max_results=3, order_by=["metrics.m DESC"]
