@@ -1095,12 +1095,12 @@ class _Filter:
     probe: _Query
 
 
-# After a page key, in the default order (start time descending, then run id).
 # How many rows a query matches in all, beside the page it reads (window functions: SQLite
 # 3.25, older than the NULLS LAST every ORDER BY of a search needs)
 _COUNTED = ", COUNT(*) OVER ()"
 _RUNS = _Query("runs r", [])
 _NEWEST = "r.start_time DESC, r.run_uuid"  # the order of runs tied on what comes first
+# After a page key, in the default order (start time descending, then run id).
 _AFTER_DEFAULT = "r.start_time <= ? AND (r.start_time < ? OR r.run_uuid > ?)"
 _AFTER_METRIC = {  # after a page key (value, start time, run id), ordered by the metric
     direction: f"o.value {op}= ? AND (o.value {op} ? OR o.value = ? AND ({_AFTER_DEFAULT}))"
