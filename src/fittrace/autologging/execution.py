@@ -16,6 +16,7 @@ from typing import Any
 from fittrace.autologging import runs, safety
 from fittrace.autologging.call import Call, _current
 from fittrace.autologging.patching import PatchSpec
+from fittrace.tracking import pending
 
 Wrapped = Callable[..., Any]
 
@@ -191,7 +192,9 @@ def _finish(call: Call, failed: bool) -> None:
         if call._owns_run:
             call._owns_run = False
             try:
-                runs.recorder.end_run(call._run_id, status)  # type: ignore[arg-type]
+                # the call returns first; its deferred writes (estimator.html) finish after
+                with pending.not_awaited_at_end():
+                    runs.recorder.end_run(call._run_id, status)  # type: ignore[arg-type]
             except Exception as exc:
                 _fail(call, "ending the run", exc)
     _raise_in_testing(call)

@@ -1,5 +1,9 @@
 """``estimator.html``: scikit-learn's own HTML view of the fitted estimator.
 
+Where the fit logged its model, the view is drawn after the fit returns, on the background
+thread of ``fittrace.tracking.pending``, from that logged model (a snapshot the user's later
+``set_params``/``fit`` cannot change): rendering it is the costliest part of a first fit.
+
 Since scikit-learn 1.7 that view re-parses the estimator class's whole
 docstring for every parameter and fitted attribute it shows, which is most of
 its cost. ``memoize_docstrings`` caches that lookup — a pure function of
@@ -13,6 +17,10 @@ import functools
 import sys
 from typing import Any
 
+from fittrace.tracking import pending
+
+FILE_NAME = "estimator.html"
+
 _DOCSTRING_USERS = ("sklearn.utils._repr_html.params", "sklearn.utils._repr_html.fitted_attributes")
 
 
@@ -23,6 +31,25 @@ def estimator_html(estimator: Any) -> bytes:
     body = estimator_html_repr(estimator)
     head = '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n<body>\n'
     return f"{head}{body}\n</body>\n</html>\n".encode()
+
+
+def write_later(repository: Any, run_id: str, model_path: str, serialization_format: str) -> None:
+    """Write ``estimator.html`` of the model logged at ``model_path`` once the fit has returned."""
+    write = functools.partial(
+        _write_from_logged_model, repository, model_path, serialization_format
+    )
+    pending.defer(run_id, write)
+
+
+def _write_from_logged_model(repository: Any, model_path: str, fmt: str) -> None:
+    import tempfile
+
+    from fittrace.sklearn._flavor import data_file_name, load_data_file
+
+    with tempfile.TemporaryDirectory(prefix="fittrace-html-") as tmp:
+        data = repository.download_artifacts(f"{model_path}/{data_file_name(fmt)}", tmp)
+        model = load_data_file(data, fmt)
+    repository.write_bytes(FILE_NAME, estimator_html(model))
 
 
 def memoize_docstrings(patcher: Any) -> None:

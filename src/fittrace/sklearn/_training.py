@@ -1,6 +1,7 @@
 """What one autologged fit records, in order of value: params and tags, training metrics,
 dataset, search results, evaluation artifacts, then the model (the step most likely to fail,
-e.g. on an unpicklable custom estimator, goes last so it cannot cost the rest).
+e.g. on an unpicklable custom estimator, goes last so it cannot cost the rest) and
+``estimator.html``, drawn from the logged model after the fit returns (see ``_html``).
 """
 
 from __future__ import annotations
@@ -153,7 +154,6 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
         if is_search and hasattr(estimator, "cv_results_"):
             files["cv_results.csv"] = _search.cv_results_csv(estimator.cv_results_)
             _search.log_child_runs(call, estimator, settings.max_tuning_runs, train_inputs)
-        files["estimator.html"] = _html.estimator_html(estimator)
         repository = call.client.artifact_repository(call.run_id)
         for name, data in files.items():
             repository.write_bytes(name, data)
@@ -166,12 +166,20 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
                     "fittrace.sklearn._evaluation:render",
                     {"kind": name, **doc},
                 )
+    model_path = None
     if settings.log_models:
         with call.guard("model"):
-            _log_models(call, passed.example, ev, result)
+            model_path = _log_models(call, passed.example, ev, result)
+    with call.guard(_html.FILE_NAME):
+        repository = call.client.artifact_repository(call.run_id)
+        if model_path is not None:
+            _html.write_later(repository, call.run_id, model_path, settings.serialization_format)
+        else:  # no logged snapshot: drawn now, from the estimator as the fit left it
+            repository.write_bytes(_html.FILE_NAME, _html.estimator_html(estimator))
 
 
-def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -> None:
+def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -> str:
+    """Log the model (and a search's best estimator); return the model's artifact path."""
     from fittrace.sklearn._flavor import log_model
 
     estimator, settings = call.instance, call.settings
@@ -190,7 +198,7 @@ def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -
         "registered_model_name": settings.registered_model_name,
         "run_id": call.run_id,
     }
-    log_model(estimator, "model", **options)
+    info = log_model(estimator, "model", **options)
     if (
         _params.is_search_estimator(estimator)
         and getattr(estimator, "best_estimator_", None) is not None
@@ -200,3 +208,4 @@ def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -
             "best_estimator",
             **{**options, "registered_model_name": None},
         )
+    return info.artifact_path

@@ -205,6 +205,7 @@ class Client(RegistryClient):
             )
         system_metrics.stop(run_id)
         provenance.wait(run_id)
+        pending.wait_deferred(run_id)
         self._recorder.flush()
         self._store.update_run_info(run_id, status, end_time or _now())
         self._recorder.forget(run_id)
