@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_html_repr
 
@@ -181,6 +183,44 @@ def test_artifacts_hold_evaluation_data_and_estimator_html(runs, artifact_text, 
     assert _without_ids(expected) in _without_ids(html)
 
 
+def _html_on_disk(run) -> str:
+    """estimator.html as the store holds it (read from disk: the Client's reads wait for it)."""
+    return (Path(run.info.artifact_uri) / "estimator.html").read_text(encoding="utf-8")
+
+
+def test_estimator_html_shows_the_estimator_as_fitted_when_changed_right_after(binary_data):
+    """estimator.html is drawn after fit returns, from the logged model: a set_params right
+    after does not show in it, and it is on disk once the user's run has ended."""
+    X, y = binary_data
+    fittrace.sklearn.autolog(log_plots=False)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5))
+    with fittrace.start_run() as run:
+        model.fit(X, y)
+        model.set_params(logisticregression__C=7.0, standardscaler__with_mean=False)
+    html = _html_on_disk(run)
+    fittrace.autologging.unpatch()
+    as_fitted = make_pipeline(StandardScaler(), LogisticRegression(C=0.5)).fit(X, y)
+    assert _without_ids(estimator_html_repr(as_fitted)) in _without_ids(html)
+    assert _without_ids(estimator_html_repr(model)) not in _without_ids(html)
+
+
+def test_estimator_html_is_written_before_the_interpreter_exits(run_script, runs):
+    run_script(
+        """
+        import fittrace.sklearn
+        from sklearn.datasets import make_classification
+        from sklearn.linear_model import LogisticRegression
+
+        X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+        fittrace.sklearn.autolog(log_plots=False)
+        model = LogisticRegression(C=0.25).fit(X, y)
+        model.C = 9.0  # changed right after fit, then the script ends
+        """
+    )
+    html = _html_on_disk(_only_run(runs))
+    assert "0.25" in html and "9.0" not in html
+
+
 def _without_ids(html: str) -> str:
     """scikit-learn numbers the elements of each rendering: drop those numbers."""
     import re
@@ -238,7 +278,8 @@ def test_log_models_and_datasets_false_log_neither(runs, binary_data):
     fittrace.sklearn.autolog(log_models=False, log_datasets=False)
     LogisticRegression().fit(X, y)
     run = _only_run(runs)
-    assert "model" not in {f.path for f in Client().list_artifacts(run.info.run_id)}
+    names = {f.path for f in Client().list_artifacts(run.info.run_id)}
+    assert "model" not in names and "estimator.html" in names  # drawn during the fit instead
     assert run.inputs.dataset_inputs == []
     assert "training_accuracy_score" in run.data.metrics
 
