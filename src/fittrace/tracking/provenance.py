@@ -1,7 +1,7 @@
 """A run's environment and uncommitted code, recorded off the fit path.
 
-``record`` queues the work for one background thread per process and returns
-at once; ``wait`` (called when the run ends) lets it finish first. The thread
+``record`` queues the work on the background thread of ``fittrace.tracking.pending``
+and returns at once; ``wait`` (called when the run ends) lets it finish first. The thread
 adds the machine and accelerator tags, ``fittrace.source.git.dirty``, and the
 artifacts ``code/diff.patch``, ``code/untracked.txt`` (names only, never the
 files) and ``environment/requirements.txt``. Everything it computes is cached
@@ -15,15 +15,15 @@ branch, remote, script path and hash, Python and framework versions) remain.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-import queue
 import threading
 from typing import Any
 
 from fittrace import tags as tags_
 from fittrace.entities import RunTag
-from fittrace.tracking import environment, gitinfo
+from fittrace.tracking import environment, gitinfo, pending
 
 _logger = logging.getLogger("fittrace.provenance")
 
@@ -32,10 +32,7 @@ UNTRACKED_FILE = "code/untracked.txt"
 WAIT_S = 30.0
 ENABLE_ENV = "FITTRACE_LOG_PROVENANCE"
 
-_jobs: queue.SimpleQueue = queue.SimpleQueue()
 _pending: dict[str, threading.Event] = {}
-_lock = threading.Lock()
-_worker: dict[str, Any] = {"pid": None}
 
 
 def enabled() -> bool:
@@ -44,13 +41,8 @@ def enabled() -> bool:
 
 def record(client: Any, run_id: str, source_dir: str) -> None:
     """Queue the capture of ``run_id``'s environment and working-tree changes."""
-    done = threading.Event()
-    with _lock:
-        _pending[run_id] = done
-        if _worker["pid"] != os.getpid():  # first use, or a forked child without the thread
-            _worker["pid"] = os.getpid()
-            threading.Thread(target=_loop, name="fittrace-provenance", daemon=True).start()
-    _jobs.put((client, run_id, source_dir, done))
+    done = _pending[run_id] = threading.Event()
+    pending.defer(run_id, functools.partial(_record, client, run_id, source_dir, done))
 
 
 def wait(run_id: str, timeout: float = WAIT_S) -> None:
@@ -60,19 +52,16 @@ def wait(run_id: str, timeout: float = WAIT_S) -> None:
         done.wait(timeout)
 
 
-def _loop() -> None:
-    while True:
-        client, run_id, source_dir, done = _jobs.get()
-        try:
-            _capture(client, run_id, source_dir)
-        except Exception:
-            _logger.warning(
-                "fittrace could not record the environment of run %s", run_id, exc_info=True
-            )
-        finally:
-            with _lock:
-                _pending.pop(run_id, None)
-            done.set()
+def _record(client: Any, run_id: str, source_dir: str, done: threading.Event) -> None:
+    try:
+        _capture(client, run_id, source_dir)
+    except Exception:
+        _logger.warning(
+            "fittrace could not record the environment of run %s", run_id, exc_info=True
+        )
+    finally:
+        _pending.pop(run_id, None)
+        done.set()
 
 
 def _capture(client: Any, run_id: str, source_dir: str) -> None:
@@ -91,3 +80,6 @@ def _capture(client: Any, run_id: str, source_dir: str) -> None:
     artifacts = client.artifact_repository(run_id)
     for path, text in files.items():
         artifacts.write_bytes(path, text.encode("utf-8", "surrogateescape"))
+
+
+os.register_at_fork(after_in_child=_pending.clear)  # the parent's captures stay the parent's
