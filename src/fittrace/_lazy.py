@@ -1,4 +1,4 @@
-"""Lazy module attributes (PEP 562), so importing a framework package of fittrace stays cheap."""
+"""Lazy module attributes (PEP 562) and lazy modules, so importing fittrace's packages stays cheap."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 
 def lazy_attributes(package: str, exports: dict[str, str]) -> Callable[[str], object]:
@@ -23,3 +24,16 @@ def lazy_attributes(package: str, exports: dict[str, str]) -> Callable[[str], ob
         return value
 
     return __getattr__
+
+
+class _LazyModule:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> object:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+def lazy_module(name: str) -> Any:
+    """An object standing for module ``name``, imported on the first attribute read."""
+    return _LazyModule(name)

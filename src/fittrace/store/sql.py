@@ -26,6 +26,7 @@ from itertools import chain
 from typing import Any
 
 from fittrace import tags as tags_
+from fittrace._lazy import lazy_module
 from fittrace.entities import (
     DatasetInput,
     Experiment,
@@ -46,9 +47,11 @@ from fittrace.exceptions import (
     ResourceNotFoundError,
     StoreError,
 )
-from fittrace.store import metric_blocks, search
+from fittrace.store import metric_blocks
 from fittrace.store.registry import RegistryStore
 from fittrace.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+search = lazy_module("fittrace.store.search")  # filters and paging: imported by a search, not a fit
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fittrace import tags as tags_
+from fittrace._lazy import lazy_module
 from fittrace.entities import (
     DatasetInput,
     Experiment,
@@ -28,10 +29,11 @@ from fittrace.entities import (
     ViewType,
 )
 from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
-from fittrace.store import search
 from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path, run_repository
 from fittrace.tracking import context, pending, provenance, stores, system_metrics, validation
 from fittrace.tracking.registry_client import RegistryClient
+
+search = lazy_module("fittrace.store.search")  # filters and paging: imported by a search, not a fit
 
 
 def page_token_at(
