@@ -30,14 +30,15 @@ def handler(spec: PatchSpec) -> Callable[[Wrapped, Any, tuple, dict], Any]:
         call = Call(spec, spec.settings(), instance, args, kwargs)
         token = _current.set(call)
         try:
-            gen = _before(call)
-            try:
-                result = wrapped(*call.args, **call.kwargs)
-            except BaseException as exc:
-                _after_failure(call, gen, exc)
-                raise
-            _after_success(call, gen, result)
-            return result
+            with pending.holding():  # deferred writes (estimator.html...) wait for the call
+                gen = _before(call)
+                try:
+                    result = wrapped(*call.args, **call.kwargs)
+                except BaseException as exc:
+                    _after_failure(call, gen, exc)
+                    raise
+                _after_success(call, gen, result)
+                return result
         finally:
             _current.reset(token)
 
@@ -53,14 +54,15 @@ def async_handler(spec: PatchSpec) -> Callable[[Wrapped, Any, tuple, dict], Any]
         call = Call(spec, spec.settings(), instance, args, kwargs)
         token = _current.set(call)
         try:
-            gen = _before(call)
-            try:
-                result = await wrapped(*call.args, **call.kwargs)
-            except BaseException as exc:
-                _after_failure(call, gen, exc)
-                raise
-            _after_success(call, gen, result)
-            return result
+            with pending.holding():  # deferred writes (estimator.html...) wait for the call
+                gen = _before(call)
+                try:
+                    result = await wrapped(*call.args, **call.kwargs)
+                except BaseException as exc:
+                    _after_failure(call, gen, exc)
+                    raise
+                _after_success(call, gen, result)
+                return result
         finally:
             _current.reset(token)
 

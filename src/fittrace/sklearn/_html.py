@@ -38,7 +38,7 @@ def write_later(repository: Any, run_id: str, model_path: str, serialization_for
     write = functools.partial(
         _write_from_logged_model, repository, model_path, serialization_format
     )
-    pending.defer(run_id, write)
+    pending.defer(run_id, FILE_NAME, write)
 
 
 def _write_from_logged_model(repository: Any, model_path: str, fmt: str) -> None:

@@ -194,6 +194,7 @@ class Client(RegistryClient):
         return run
 
     def get_run(self, run_id: str) -> Run:
+        pending.wait_deferred(run_id)  # e.g. the environment tags
         self._recorder.flush()
         return self._store.get_run(run_id)
 
@@ -206,8 +207,7 @@ class Client(RegistryClient):
                 f"status must be one of {RunStatus.TERMINAL}, got {status!r}"
             )
         system_metrics.stop(run_id)
-        provenance.wait(run_id)
-        pending.wait_deferred(run_id)
+        pending.wait_at_end(run_id)
         self._recorder.flush()
         self._store.update_run_info(run_id, status, end_time or _now())
         self._recorder.forget(run_id)
@@ -289,6 +289,7 @@ class Client(RegistryClient):
     ) -> PagedList:
         """One page of matching runs (newest first unless ``order_by``); pass its ``token`` for the next."""
         search.check_count("max_results", max_results)
+        pending.wait_deferred()
         self._recorder.flush()
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
         offset, after = page_position(page_token, order_by)

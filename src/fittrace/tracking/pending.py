@@ -5,10 +5,12 @@ Whoever starts one calls ``started(run_id)`` and, however it ends, ``finished(ru
 reading a run's artifacts through the Client (``list_artifacts``, ``download_artifacts``)
 and ``flush()`` wait for them first, so a read right after an autologged fit sees its files.
 
-``defer(run_id, write)`` runs ``write()`` later, on one background thread per process, as
-such a pending write. Ending a run waits for its deferred writes (``wait_deferred``), except
-where autologging ends the run it started for a call (``not_awaited_at_end``: the call returns
-first); interpreter exit waits for every pending write.
+``defer(run_id, what, write)`` runs ``write()`` later, on one background thread per process, as
+such a pending write; while an autologged call runs (``holding``), deferred writes wait for it to
+return (at most ``HOLD_S``, and not at all once someone waits for them), so that they do not
+compete with it for the interpreter. Reading a run (``get_run``, ``search_runs``) and ending it
+wait for its deferred writes, except where autologging ends the run it started for a call
+(``not_awaited_at_end``: the call returns first); interpreter exit waits for every pending write.
 """
 
 from __future__ import annotations
@@ -20,15 +22,20 @@ import contextvars
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 WAIT_S = 120.0
+HOLD_S = 1.0
 _logger = logging.getLogger("fittrace.tracking")
 _changed = threading.Condition()
 _counts: collections.Counter[str] = collections.Counter()
 _deferred: collections.Counter[str] = collections.Counter()  # those of _counts on the thread
-_jobs: list[tuple[str, Callable[[], None]]] = []
+_jobs: list[tuple[float, str, str, Callable[[], None]]] = []  # (queued at, run_id, what, write)
 _thread_pid: list[int] = []
+_runner: list[int] = []  # the background thread's ident
+_holding = 0  # autologged calls in progress
+_waiting = 0  # threads waiting for pending writes
 _not_awaited: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "fittrace_end_not_awaited", default=False
 )
@@ -49,18 +56,43 @@ def finished(run_id: str) -> None:
 
 def wait(run_id: str | None = None, timeout: float = WAIT_S) -> bool:
     """Wait until the run's (or, with None, every run's) pending writes are done; False on timeout."""
+    if run_id is None:
+        return _wait_for(lambda: not _counts, timeout)
+    return _wait_for(lambda: _counts[run_id] <= 0, timeout)
+
+
+def wait_deferred(run_id: str | None = None, timeout: float = WAIT_S) -> bool:
+    """Wait until the run's (or every run's) deferred writes are done; False on timeout."""
+    if run_id is None:
+        return _wait_for(lambda: not _deferred, timeout)
+    return _wait_for(lambda: _deferred[run_id] <= 0, timeout)
+
+
+def wait_at_end(run_id: str) -> None:
+    """When ``run_id`` ends: let its deferred writes finish (unless ``not_awaited_at_end``)."""
+    if not _not_awaited.get():
+        wait_deferred(run_id)
+
+
+def _wait_for(done: Callable[[], bool], timeout: float) -> bool:
+    global _waiting
     with _changed:
-        if run_id is None:
-            return _changed.wait_for(lambda: not _counts, timeout)
-        return _changed.wait_for(lambda: _counts[run_id] <= 0, timeout)
+        if done() or threading.get_ident() in _runner:  # a deferred write cannot wait for itself
+            return done()
+        _waiting += 1  # held writes run now
+        _changed.notify_all()
+        try:
+            return _changed.wait_for(done, timeout)
+        finally:
+            _waiting -= 1
 
 
-def defer(run_id: str, write: Callable[[], None]) -> None:
-    """Run ``write()`` on the background thread; a failure is logged as a warning."""
+def defer(run_id: str, what: str, write: Callable[[], None]) -> None:
+    """Run ``write()`` on the background thread; a failure is a warning about ``what`` it writes."""
     with _changed:
         _counts[run_id] += 1
         _deferred[run_id] += 1
-        _jobs.append((run_id, write))
+        _jobs.append((time.monotonic(), run_id, what, write))
         if _thread_pid != [os.getpid()]:  # first use, or a forked child without the thread
             _thread_pid[:] = [os.getpid()]
             threading.Thread(target=_run_deferred, name="fittrace-deferred", daemon=True).start()
@@ -68,15 +100,23 @@ def defer(run_id: str, write: Callable[[], None]) -> None:
         _changed.notify_all()
 
 
+def _next_job() -> tuple[float, str, str, Callable[[], None]]:
+    with _changed:
+        while True:
+            held_for = HOLD_S - (time.monotonic() - _jobs[0][0]) if _jobs else None
+            if held_for is not None and (not _holding or _waiting or held_for <= 0):
+                return _jobs.pop(0)
+            _changed.wait(held_for)
+
+
 def _run_deferred() -> None:
+    _runner[:] = [threading.get_ident()]
     while True:
-        with _changed:
-            _changed.wait_for(lambda: _jobs)
-            run_id, write = _jobs.pop(0)
+        _, run_id, what, write = _next_job()
         try:
             write()
         except Exception as exc:
-            _logger.warning("fittrace could not finish a write for run %s: %s", run_id, exc)
+            _logger.warning("fittrace could not record %s of run %s: %s", what, run_id, exc)
         finally:
             with _changed:
                 _deferred[run_id] -= 1
@@ -85,12 +125,18 @@ def _run_deferred() -> None:
             finished(run_id)
 
 
-def wait_deferred(run_id: str, timeout: float = WAIT_S) -> None:
-    """When ``run_id`` ends: let its deferred writes finish (unless ``not_awaited_at_end``)."""
-    if _not_awaited.get():
-        return
+@contextlib.contextmanager
+def holding() -> Iterator[None]:
+    """Deferred writes wait while the block (an autologged call) runs."""
+    global _holding
     with _changed:
-        _changed.wait_for(lambda: _deferred[run_id] <= 0, timeout)
+        _holding += 1
+    try:
+        yield
+    finally:
+        with _changed:
+            _holding -= 1
+            _changed.notify_all()
 
 
 @contextlib.contextmanager

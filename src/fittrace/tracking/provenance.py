@@ -1,7 +1,7 @@
 """A run's environment and uncommitted code, recorded off the fit path.
 
 ``record`` queues the work on the background thread of ``fittrace.tracking.pending``
-and returns at once; ``wait`` (called when the run ends) lets it finish first. The thread
+and returns at once; reading the run and ending it wait for it (see there). The thread
 adds the machine and accelerator tags, ``fittrace.source.git.dirty``, and the
 artifacts ``code/diff.patch``, ``code/untracked.txt`` (names only, never the
 files) and ``environment/requirements.txt``. Everything it computes is cached
@@ -16,23 +16,16 @@ branch, remote, script path and hash, Python and framework versions) remain.
 from __future__ import annotations
 
 import functools
-import logging
 import os
-import threading
 from typing import Any
 
 from fittrace import tags as tags_
 from fittrace.entities import RunTag
 from fittrace.tracking import environment, gitinfo, pending
 
-_logger = logging.getLogger("fittrace.provenance")
-
 DIFF_FILE = "code/diff.patch"
 UNTRACKED_FILE = "code/untracked.txt"
-WAIT_S = 30.0
 ENABLE_ENV = "FITTRACE_LOG_PROVENANCE"
-
-_pending: dict[str, threading.Event] = {}
 
 
 def enabled() -> bool:
@@ -41,27 +34,8 @@ def enabled() -> bool:
 
 def record(client: Any, run_id: str, source_dir: str) -> None:
     """Queue the capture of ``run_id``'s environment and working-tree changes."""
-    done = _pending[run_id] = threading.Event()
-    pending.defer(run_id, functools.partial(_record, client, run_id, source_dir, done))
-
-
-def wait(run_id: str, timeout: float = WAIT_S) -> None:
-    """Let the queued capture of ``run_id`` finish (at most ``timeout`` seconds)."""
-    done = _pending.get(run_id)
-    if done is not None:
-        done.wait(timeout)
-
-
-def _record(client: Any, run_id: str, source_dir: str, done: threading.Event) -> None:
-    try:
-        _capture(client, run_id, source_dir)
-    except Exception:
-        _logger.warning(
-            "fittrace could not record the environment of run %s", run_id, exc_info=True
-        )
-    finally:
-        _pending.pop(run_id, None)
-        done.set()
+    capture = functools.partial(_capture, client, run_id, source_dir)
+    pending.defer(run_id, "the environment and code changes", capture)
 
 
 def _capture(client: Any, run_id: str, source_dir: str) -> None:
@@ -80,6 +54,3 @@ def _capture(client: Any, run_id: str, source_dir: str) -> None:
     artifacts = client.artifact_repository(run_id)
     for path, text in files.items():
         artifacts.write_bytes(path, text.encode("utf-8", "surrogateescape"))
-
-
-os.register_at_fork(after_in_child=_pending.clear)  # the parent's captures stay the parent's
