@@ -221,6 +221,20 @@ def test_estimator_html_is_written_before_the_interpreter_exits(run_script, runs
     assert "0.25" in html and "9.0" not in html
 
 
+def test_environment_recorded_after_the_fit_is_seen_by_reads_right_after(binary_data, monkeypatch):
+    """The environment capture runs once the fit has returned; reading the run waits for it."""
+    monkeypatch.setenv("FITTRACE_LOG_PROVENANCE", "true")
+    fittrace.sklearn.autolog(log_plots=False, log_models=False)
+    LogisticRegression().fit(*binary_data)
+    [found] = Client().search_runs(["0"])
+    assert found.data.tags["mlflow.cpu.count"] == str(os.cpu_count())
+    LogisticRegression(C=2.0).fit(*binary_data)
+    run = fittrace.last_active_run()
+    assert run.data.params["C"] == "2.0"
+    assert run.data.tags["mlflow.cpu.count"] == str(os.cpu_count())
+    assert "environment" in {f.path for f in Client().list_artifacts(run.info.run_id)}
+
+
 def _without_ids(html: str) -> str:
     """scikit-learn numbers the elements of each rendering: drop those numbers."""
     import re
