@@ -1,7 +1,9 @@
 """Figures drawn off the training process: autologging's plots cost a fit nothing.
 
-``submit(client, run_id, artifact_file, render, doc)`` sends ``doc`` (JSON data) to one helper
-process per interpreter, started on first use (``python -m fittrace.autologging._figure_worker``),
+``submit(client, run_id, artifact_file, render, doc)`` sends ``doc`` (JSON data), once the autologged
+call in progress has returned (a deferred write of ``fittrace.tracking.pending``: the helper's start
+does not compete with a short fit), to one helper process per interpreter, started on first use
+(``python -m fittrace.autologging._figure_worker``),
 which imports ``render`` ("module:function", ``function(doc) -> matplotlib Figure``), draws the
 figure as PNG and sends the bytes back; a thread here writes them into the run's artifacts.
 Until then the write is pending (``fittrace.tracking.pending``): the Client's artifact reads and
@@ -14,6 +16,7 @@ reported once, and figures are skipped for the rest of the process.
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
 import json
 import logging
@@ -160,10 +163,16 @@ class _Worker:
 
 def submit(client: Any, run_id: str, artifact_file: str, render: str, doc: Any) -> None:
     """Draw ``render(doc)`` as the run's ``artifact_file`` (PNG) in the helper process."""
-    global _worker
     if not available():
         return
-    repository = client.artifact_repository(run_id)
+    send = functools.partial(
+        _send, client.artifact_repository(run_id), run_id, artifact_file, render, doc
+    )
+    pending.defer(run_id, artifact_file, send)
+
+
+def _send(repository: Any, run_id: str, artifact_file: str, render: str, doc: Any) -> None:
+    global _worker
     with _lock:
         if _worker is None or _worker.pid != os.getpid():
             _worker = _Worker()
@@ -172,9 +181,8 @@ def submit(client: Any, run_id: str, artifact_file: str, render: str, doc: Any) 
 
 @atexit.register
 def _finish() -> None:
-    """Let figures still being drawn reach their runs, then let the helper end."""
-    worker = _worker
-    if worker is None or worker.pid != os.getpid():
-        return
+    """Let figures still being sent or drawn reach their runs, then let the helper end."""
     pending.wait()
-    worker.close()
+    worker = _worker
+    if worker is not None and worker.pid == os.getpid():
+        worker.close()
