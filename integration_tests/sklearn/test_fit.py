@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -204,7 +205,8 @@ def test_estimator_html_shows_the_estimator_as_fitted_when_changed_right_after(b
     assert _without_ids(estimator_html_repr(model)) not in _without_ids(html)
 
 
-def test_estimator_html_is_written_before_the_interpreter_exits(run_script, runs):
+def test_artifacts_written_after_fit_are_on_disk_when_the_interpreter_has_exited(run_script, runs):
+    """estimator.html and the plots, written after fit returns, are complete when a script ends."""
     run_script(
         """
         import fittrace.sklearn
@@ -212,13 +214,17 @@ def test_estimator_html_is_written_before_the_interpreter_exits(run_script, runs
         from sklearn.linear_model import LogisticRegression
 
         X, y = make_classification(n_samples=100, n_features=4, random_state=0)
-        fittrace.sklearn.autolog(log_plots=False)
+        fittrace.sklearn.autolog()
         model = LogisticRegression(C=0.25).fit(X, y)
         model.C = 9.0  # changed right after fit, then the script ends
         """
     )
-    html = _html_on_disk(_only_run(runs))
+    run = _only_run(runs)
+    html = _html_on_disk(run)
     assert "0.25" in html and "9.0" not in html
+    if importlib.util.find_spec("matplotlib") is not None:
+        png = Path(run.info.artifact_uri) / "training_roc_curve.png"
+        assert png.read_bytes().startswith(b"\x89PNG")
 
 
 def test_environment_recorded_after_the_fit_is_seen_by_reads_right_after(binary_data, monkeypatch):
