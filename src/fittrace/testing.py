@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from fittrace.entities import RunStatus
-from fittrace.tracking import fluent, stores
+from fittrace.tracking import fluent, pending, stores
 
 
 def reset_tracking() -> None:
-    """End runs left open (KILLED if another thread or task started them), flush, close and forget
-    every open store, the tracking URI set in code and the current experiment."""
+    """End runs left open (KILLED if another thread or task started them), let deferred writes
+    finish, flush, close and forget every open store, the tracking URI set in code and the
+    current experiment."""
     while fluent.active_run() is not None:
         fluent.end_run()
     for run_id in list(fluent._open):
@@ -40,6 +41,7 @@ def reset_tracking() -> None:
     fluent._stack.set(())
     fluent._state.update(experiment=None, last_run=None)
     stores.set_tracking_uri(None)
+    pending.wait_deferred()
     for recorder in list(stores._open.values()):
         try:
             recorder.flush()
