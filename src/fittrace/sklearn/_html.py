@@ -1,8 +1,9 @@
 """``estimator.html``: scikit-learn's own HTML view of the fitted estimator.
 
-Where the fit logged its model, the view is drawn after the fit returns, on the background
-thread of ``fittrace.tracking.pending``, from that logged model (a snapshot the user's later
-``set_params``/``fit`` cannot change): rendering it is the costliest part of a first fit.
+Where the fit logged its model into artifacts on this machine, the view is drawn after the fit
+returns, on the background thread of ``fittrace.tracking.pending``, from that logged model (a
+snapshot the user's later ``set_params``/``fit`` cannot change): rendering it is the costliest
+part of a first fit. Remote artifacts would be downloaded again for it: drawn during the fit.
 
 Since scikit-learn 1.7 that view re-parses the estimator class's whole
 docstring for every parameter and fitted attribute it shows, which is most of
@@ -31,6 +32,13 @@ def estimator_html(estimator: Any) -> bytes:
     body = estimator_html_repr(estimator)
     head = '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n<body>\n'
     return f"{head}{body}\n</body>\n</html>\n".encode()
+
+
+def snapshot_is_local(repository: Any) -> bool:
+    """Whether the logged model can be read back from ``repository`` without a download."""
+    from fittrace.store.artifacts import LocalArtifactRepository
+
+    return isinstance(repository, LocalArtifactRepository)
 
 
 def write_later(repository: Any, run_id: str, model_path: str, serialization_format: str) -> None:

@@ -172,9 +172,9 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
             model_path = _log_models(call, passed.example, ev, result)
     with call.guard(_html.FILE_NAME):
         repository = call.client.artifact_repository(call.run_id)
-        if model_path is not None:
+        if model_path is not None and _html.snapshot_is_local(repository):
             _html.write_later(repository, call.run_id, model_path, settings.serialization_format)
-        else:  # no logged snapshot: drawn now, from the estimator as the fit left it
+        else:  # no logged snapshot on this machine: drawn now, from the estimator as the fit left it
             repository.write_bytes(_html.FILE_NAME, _html.estimator_html(estimator))
 
 
