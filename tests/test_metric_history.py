@@ -146,3 +146,24 @@ def test_blocks_read_in_order_when_written_out_of_order():
     steps, _, values = metric_blocks.history(rows)
     assert steps.tolist() == [1, 2, 3, 3, 3, 5, 6, 7, 9]
     assert values.tolist() == [1.0, 2.0, 3.0, 3.0, 3.0, 5.0, 6.0, 7.0, 9.0]
+
+
+def test_columns_travel_packed_and_malformed_ones_are_refused():
+    from array import array
+
+    from fittrace.store import wire
+
+    history = MetricHistory(
+        "m", array("q", [1, 2]), array("q", [5, 6]), array("d", [0.5, math.nan])
+    )
+    back = wire.loads(wire.dumps(history))
+    assert back.key == "m" and back.steps.tolist() == [1, 2] and back.timestamps.tolist() == [5, 6]
+    assert back.values[0] == 0.5 and math.isnan(back.values[1])
+    for bad in (
+        '{"$a": "i", "bytes": ""}',  # a type the columns never have
+        '{"$a": "q", "bytes": "not base64!"}',
+        '{"$a": "q", "bytes": "AAAA"}',  # 3 bytes: not a whole int64
+        '{"$a": "q", "bytes": "", "more": 1}',
+    ):
+        with pytest.raises(ValueError):
+            wire.loads(bad)
