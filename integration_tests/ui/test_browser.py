@@ -11,6 +11,7 @@ import base64
 import os
 import shutil
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +104,7 @@ def content(tmp_path: Path) -> dict[str, str]:
     ids: dict[str, str] = {"experiment": experiment_id}
     with fittrace.start_run(run_name="sweep") as parent:
         for i, points in enumerate((40, 50, 60)):
+            time.sleep(0.002)  # newest first is by start time (ms): no two trials in the same ms
             with fittrace.start_run(run_name=f"trial-{i}", nested=True) as child:
                 fittrace.log_params({"lr": str(0.1 / (i + 1)), "layers": "3"})
                 client.log_batch(
