@@ -112,8 +112,7 @@ def _metrics(runs: Sequence[Run], histories: Histories) -> Html:
     for key in keys:
         cells = [tag("td", key)]
         for r in runs:
-            history = histories[r.info.run_id].get(key)
-            extremes = series.extremes(history.values) if history else None
+            extremes = series.extremes(histories[r.info.run_id].get(key))
             low, high = (number(v) for v in extremes) if extremes else ("", "")
             cells += [tag("td", number(r.data.metrics.get(key))), tag("td", low), tag("td", high)]
         rows.append(tag("tr", join(cells)))

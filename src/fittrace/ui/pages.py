@@ -185,7 +185,7 @@ def _metric_table(run: Run, histories: dict[str, MetricHistory]) -> Html:
     rows = []
     for key, value in sorted(run.data.metrics.items()):
         history = histories.get(key)
-        extremes = series.extremes(history.values) if history else None
+        extremes = series.extremes(history)
         low, high = (number(v, 6) for v in extremes) if extremes else ("", "")
         rows.append((key, number(value, 6), low, high, len(history) if history else 0))
     return table(("Key", "Latest", "Min", "Max", "Points"), rows, "kv")

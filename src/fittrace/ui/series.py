@@ -31,8 +31,9 @@ def x_axis(text: str) -> str:
     return text if text in X_AXES else "step"
 
 
-def extremes(values: Sequence[float]) -> tuple[float, float] | None:
-    """The lowest and highest value, NaN left out; None when there is none."""
+def extremes(history: MetricHistory | None) -> tuple[float, float] | None:
+    """The history's lowest and highest value, NaN left out; None when there is none."""
+    values: Sequence[float] = history.values if history is not None else ()
     if any(map(math.isnan, values)):
         values = [v for v in values if v == v]
     return (min(values), max(values)) if len(values) else None
@@ -40,14 +41,14 @@ def extremes(values: Sequence[float]) -> tuple[float, float] | None:
 
 def _plotted(history: MetricHistory, axis: str) -> tuple[Sequence[int], Sequence[float]]:
     """The x (step, or timestamp in ms) and value of the finite points, in x order (ties in
-    history order): the history's own order on the step axis, and on a time axis too unless
+    history order): a history is in step order already; on a time axis it is sorted only if its
     timestamps go back somewhere."""
     xs: Sequence[int] = history.steps if axis == "step" else history.timestamps
     ys: Sequence[float] = history.values
     if not all(map(math.isfinite, ys)):
         kept = [i for i, y in enumerate(ys) if math.isfinite(y)]
         xs, ys = [xs[i] for i in kept], [ys[i] for i in kept]
-    if not all(map(le, xs, islice(xs, 1, None))):
+    if axis != "step" and not all(map(le, xs, islice(xs, 1, None))):
         order = sorted(range(len(xs)), key=xs.__getitem__)
         xs, ys = [xs[i] for i in order], [ys[i] for i in order]
     return xs, ys
