@@ -309,8 +309,8 @@ class Client(RegistryClient):
         return PagedList(runs[:max_results], token)
 
     def flush(self) -> None:
+        pending.wait()  # first: deferred writes (the environment tags) log through the recorder
         self._recorder.flush()
-        pending.wait()
 
     # -- artifacts -----------------------------------------------------------------
     @property

@@ -26,14 +26,14 @@ import time
 from collections.abc import Callable, Iterator
 
 WAIT_S = 120.0
+END_WAIT_S = 30.0  # the longest a run's end waits for its deferred writes (a slow `git diff`...)
 HOLD_S = 1.0
 _logger = logging.getLogger("fittrace.tracking")
 _changed = threading.Condition()
 _counts: collections.Counter[str] = collections.Counter()
 _deferred: collections.Counter[str] = collections.Counter()  # those of _counts on the thread
-_jobs: list[tuple[float, str, str, Callable[[], None]]] = []  # (queued at, run_id, what, write)
-_thread_pid: list[int] = []
-_runner: list[int] = []  # the background thread's ident
+_jobs: collections.deque[tuple[float, str, str, Callable[[], None]]] = collections.deque()
+_runner: threading.Thread | None = None  # the background thread of this process
 _holding = 0  # autologged calls in progress
 _waiting = 0  # threads waiting for pending writes
 _not_awaited: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -71,13 +71,13 @@ def wait_deferred(run_id: str | None = None, timeout: float = WAIT_S) -> bool:
 def wait_at_end(run_id: str) -> None:
     """When ``run_id`` ends: let its deferred writes finish (unless ``not_awaited_at_end``)."""
     if not _not_awaited.get():
-        wait_deferred(run_id)
+        wait_deferred(run_id, END_WAIT_S)
 
 
 def _wait_for(done: Callable[[], bool], timeout: float) -> bool:
     global _waiting
     with _changed:
-        if done() or threading.get_ident() in _runner:  # a deferred write cannot wait for itself
+        if done() or threading.current_thread() is _runner:  # a write cannot wait for itself
             return done()
         _waiting += 1  # held writes run now
         _changed.notify_all()
@@ -89,13 +89,14 @@ def _wait_for(done: Callable[[], bool], timeout: float) -> bool:
 
 def defer(run_id: str, what: str, write: Callable[[], None]) -> None:
     """Run ``write()`` on the background thread; a failure is a warning about ``what`` it writes."""
+    global _runner
     with _changed:
         _counts[run_id] += 1
         _deferred[run_id] += 1
         _jobs.append((time.monotonic(), run_id, what, write))
-        if _thread_pid != [os.getpid()]:  # first use, or a forked child without the thread
-            _thread_pid[:] = [os.getpid()]
-            threading.Thread(target=_run_deferred, name="fittrace-deferred", daemon=True).start()
+        if _runner is None:  # first use, or a forked child (which has no such thread)
+            _runner = threading.Thread(target=_run_deferred, name="fittrace-deferred", daemon=True)
+            _runner.start()
             atexit.register(wait)  # after the recorder's final flush was registered: runs before it
         _changed.notify_all()
 
@@ -105,18 +106,18 @@ def _next_job() -> tuple[float, str, str, Callable[[], None]]:
         while True:
             held_for = HOLD_S - (time.monotonic() - _jobs[0][0]) if _jobs else None
             if held_for is not None and (not _holding or _waiting or held_for <= 0):
-                return _jobs.pop(0)
+                return _jobs.popleft()
             _changed.wait(held_for)
 
 
 def _run_deferred() -> None:
-    _runner[:] = [threading.get_ident()]
     while True:
         _, run_id, what, write = _next_job()
         try:
             write()
-        except Exception as exc:
+        except BaseException as exc:  # the thread must live on: later writes are waited for
             _logger.warning("fittrace could not record %s of run %s: %s", what, run_id, exc)
+            _logger.debug("the failure", exc_info=True)
         finally:
             with _changed:
                 _deferred[run_id] -= 1
@@ -150,15 +151,19 @@ def not_awaited_at_end() -> Iterator[None]:
 
 
 def _forget_parent_jobs() -> None:
-    """In a forked child: the parent's queued writes are the parent's."""
-    global _changed
+    """In a forked child: every write pending at the fork is the parent's (its queued jobs, and
+    figures only the parent's reader thread will see back), and so is the background thread."""
+    global _changed, _runner, _waiting
     _changed = threading.Condition()
-    for run_id, count in _deferred.items():
-        _counts[run_id] -= count
-        if _counts[run_id] <= 0:
-            del _counts[run_id]
+    _counts.clear()
     _deferred.clear()
     _jobs.clear()
+    _runner, _waiting = None, 0
 
 
-os.register_at_fork(after_in_child=_forget_parent_jobs)
+# The state is copied into a child while no other thread is changing it.
+os.register_at_fork(
+    before=lambda: _changed.acquire(),
+    after_in_parent=lambda: _changed.release(),
+    after_in_child=_forget_parent_jobs,
+)
