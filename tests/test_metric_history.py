@@ -139,13 +139,15 @@ def test_a_store_with_one_row_per_point_is_migrated_to_blocks():
 
 
 def test_blocks_read_in_order_when_written_out_of_order():
+    """Blocks out of order are merged by (step, timestamp); tied points keep the order logged."""
     rows = []
-    for steps in ([5, 6, 7], [1, 2, 3], [3, 3, 9]):
-        b = metric_blocks.block(steps, [0, 0, 0], [float(s) for s in steps])
-        rows.append((metric_blocks.in_order(steps, [0, 0, 0]), *metric_blocks.packed(b)))
+    for b, steps in enumerate(([5, 6, 7], [1, 2, 3], [3, 3, 9])):
+        values = [10.0 * b + i for i in range(3)]  # tells apart the points of one step
+        block = metric_blocks.block(steps, [0, 0, 0], values)
+        rows.append((metric_blocks.in_order(steps, [0, 0, 0]), *metric_blocks.packed(block)))
     steps, _, values = metric_blocks.history(rows)
     assert steps.tolist() == [1, 2, 3, 3, 3, 5, 6, 7, 9]
-    assert values.tolist() == [1.0, 2.0, 3.0, 3.0, 3.0, 5.0, 6.0, 7.0, 9.0]
+    assert values.tolist() == [10.0, 11.0, 12.0, 20.0, 21.0, 0.0, 1.0, 2.0, 22.0]
 
 
 def test_columns_travel_packed_and_malformed_ones_are_refused():
@@ -164,6 +166,7 @@ def test_columns_travel_packed_and_malformed_ones_are_refused():
         '{"$a": "q", "bytes": "not base64!"}',
         '{"$a": "q", "bytes": "AAAA"}',  # 3 bytes: not a whole int64
         '{"$a": "q", "bytes": "", "more": 1}',
+        '{"$a": "q", "other": ""}',
     ):
         with pytest.raises(ValueError):
             wire.loads(bad)

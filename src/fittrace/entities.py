@@ -92,7 +92,7 @@ class Metric:
     __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: no hash, and NaN would make == False
 class MetricHistory:
     """One metric's history as columns, in history order (step, then timestamp): ``steps``,
     ``timestamps`` (ms) and ``values`` are ``array.array``s, so ``numpy.asarray(h.values)``
@@ -117,9 +117,18 @@ class MetricHistory:
     def __len__(self) -> int:
         return len(self.steps)
 
-    def metrics(self) -> list[Metric]:
-        """The history as MLflow returns it, one ``Metric`` per point."""
-        return list(map(Metric, repeat(self.key), self.values, self.timestamps, self.steps))
+    def metrics(self, start: int = 0, stop: int | None = None) -> list[Metric]:
+        """The history as MLflow returns it, one ``Metric`` per point (of ``[start:stop]``)."""
+        window = slice(start, stop)
+        return list(
+            map(
+                Metric,
+                repeat(self.key),
+                self.values[window],
+                self.timestamps[window],
+                self.steps[window],
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ A million points read as a few hundred rows and three ``array.frombytes`` per ro
 row per point costs the database driver about half a microsecond each. A write adds one block
 per (run, key) in the batch; a few points (fewer than ``SMALL_BLOCK``) extend their key's last
 block instead while it is small too, so a slow logger, one point per write, leaves a block per
-256 points, not per point, and each write rewrites at most 6 KB.
+256 points, not per point, and each write rewrites at most about 12 KB.
 ``ordered`` says the block's points are already in history order; a history is read in the
 order ``(step, timestamp)``, ties in the order logged, as one row per point was.
 """

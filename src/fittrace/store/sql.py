@@ -140,14 +140,13 @@ def _small_last_blocks(
     conn: Any, groups: list[tuple[str, str, list, list, list, bool]]
 ) -> dict[tuple[str, str], tuple]:
     """(block_id, ordered, steps, timestamps, vals) of the groups' keys' last blocks, for those
-    holding fewer than ``SMALL_BLOCK`` points: one query per run and 500 keys."""
+    holding fewer than ``SMALL_BLOCK`` points: one query per run and ``_CHUNK`` keys."""
     keys: dict[str, list[str]] = {}
     for run_id, key, *_ in groups:
         keys.setdefault(run_id, []).append(key)
     found = {}
     for run_id, names in keys.items():
-        for i in range(0, len(names), 500):
-            chunk = names[i : i + 500]
+        for chunk in _chunks(names):
             rows = conn.execute(
                 "SELECT block_id, key, ordered, steps, timestamps, vals FROM metric_blocks"
                 " WHERE block_id IN (SELECT MAX(block_id) FROM metric_blocks WHERE run_uuid = ?"
@@ -321,10 +320,9 @@ class SqlStore(RegistryStore):
             return
         with self._write() as conn:
             for run_id in dead:
-                blocks = conn.execute(
-                    "SELECT timestamps FROM metric_blocks WHERE run_uuid = ?", (run_id,)
-                ).fetchall()
-                last = max((max(metric_blocks.unpack("q", b[0])) for b in blocks), default=None)
+                last = conn.execute(  # its last activity: the newest of its latest values
+                    "SELECT MAX(timestamp) FROM latest_metrics WHERE run_uuid = ?", (run_id,)
+                ).fetchone()[0]
                 conn.execute(
                     "UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ? AND status = ?",
                     (RunStatus.KILLED, last or now_ms(), run_id, RunStatus.RUNNING),
@@ -804,7 +802,7 @@ class SqlStore(RegistryStore):
         return self._with_data([self._info(r) for r in rows])
 
     # How many runs in order a filtered search probes before it lets the database plan it:
-    # enough for a page when one run in eight matches, never more than one statement binds.
+    # enough for a page when one run in eight matches; it is probed in chunks of _CHUNK ids.
     _WINDOW = (2000, 8, 16000)  # at least, per run asked for, at most
 
     def _window(self, limit: int) -> int:

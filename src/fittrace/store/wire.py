@@ -186,7 +186,7 @@ def _decode_object(obj: dict[str, Any]) -> Any:
             return {k: v for k, v in obj["$map"]}
     if "$a" in obj:
         code = obj["$a"]
-        if code not in _ARRAY_CODES or len(obj) != 2:
+        if code not in _ARRAY_CODES or set(obj) != {"$a", "bytes"}:
             raise ValueError(f"not an array of a known type: {code!r}")
         return metric_blocks.unpack(code, base64.b64decode(obj["bytes"], validate=True))
     name = obj.get("$t")

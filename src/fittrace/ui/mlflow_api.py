@@ -33,7 +33,6 @@ from fittrace.entities import (
     MODEL_OUTPUT_TAG_PREFIX,
     Experiment,
     Metric,
-    MetricHistory,
     ModelVersion,
     PagedList,
     RegisteredModel,
@@ -569,11 +568,8 @@ def _metric_history(self: MlflowApi, args: Args) -> dict[str, Any]:
     size, offset = _max_results(args, _MAX_PAGE), _offset(args)
     history = self.store.get_metric_history_columns(run_id, key)  # checks the run
     end = offset + size
-    page = MetricHistory(
-        key, history.steps[offset:end], history.timestamps[offset:end], history.values[offset:end]
-    )
     token = page_token_at(end) if len(history) > end else None
-    return _paged("metrics", PagedList(page.metrics(), token), _metric_json)
+    return _paged("metrics", PagedList(history.metrics(offset, end), token), _metric_json)
 
 
 def _metric_json(m: Metric) -> dict[str, Any]:
