@@ -220,6 +220,8 @@ def test_a_figure_helper_that_dies_while_idle_is_reported_and_skipped_after(
         if figures._worker.gone:
             break
         time.sleep(0.05)
+    else:
+        pytest.fail("the figure helper's end went unnoticed")
     model = LogisticRegression().fit(X, y)
 
     first, second = sorted(runs(), key=lambda r: r.info.start_time)

@@ -30,8 +30,12 @@ class _LazyModule:
     def __init__(self, name: str) -> None:
         self._name = name
 
+    _module: Any = None
+
     def __getattr__(self, attribute: str) -> object:
-        return getattr(importlib.import_module(self._name), attribute)
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attribute)
 
 
 def lazy_module(name: str) -> Any:

@@ -58,7 +58,7 @@ def distribution_for_module(
     top = module.split(".", 1)[0]
     if top in _SKIP_MODULES or top.startswith("_"):
         return None
-    for candidate in (_MODULE_TO_DIST.get(top), top, top.replace("_", "-")):
+    for candidate in (_MODULE_TO_DIST.get(top), top):  # names are compared normalized
         if candidate and environment.installed_version(candidate, found) is not None:
             return candidate
     return None
