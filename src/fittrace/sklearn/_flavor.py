@@ -164,29 +164,22 @@ def log_model(
 def _load_from_dir(model_dir: Path, conf: dict[str, Any], warn: Any) -> Any:
     fmt = conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE)
     data = models.model_file(model_dir, conf.get("pickled_model", _DATA_FILE.get(fmt, "model.pkl")))
-    if fmt not in SUPPORTED_SERIALIZATION_FORMATS:
+    if fmt == SERIALIZATION_FORMAT_SKOPS:
+        return _import_skops().load(data, trusted=conf.get("skops_trusted_types") or None)
+    if fmt not in (SERIALIZATION_FORMAT_PICKLE, SERIALIZATION_FORMAT_CLOUDPICKLE):
         raise InvalidParameterError(
             f"Unknown sklearn serialization_format {fmt!r} in {str(model_dir)!r}; "
             f"known: {', '.join(SUPPORTED_SERIALIZATION_FORMATS)}"
         )
-    if fmt != SERIALIZATION_FORMAT_SKOPS:
-        warn(fmt)
-    return load_data_file(data, fmt, conf.get("skops_trusted_types"))
-
-
-def data_file_name(serialization_format: str) -> str:
-    """The model directory's file holding the estimator saved in ``serialization_format``."""
-    return _DATA_FILE[serialization_format]
-
-
-def load_data_file(
-    data: str | os.PathLike, fmt: str, skops_trusted_types: list[str] | None = None
-) -> Any:
-    """The estimator in a model directory's data file, written in serialization format ``fmt``."""
-    if fmt == SERIALIZATION_FORMAT_SKOPS:
-        return _import_skops().load(data, trusted=skops_trusted_types or None)
+    warn(fmt)
     with open(data, "rb") as f:  # cloudpickle output loads with pickle (cloudpickle installed)
         return pickle.load(f)
+
+
+def load_logged(model_dir: str | os.PathLike) -> Any:
+    """The estimator of a model directory this process has just saved (no trust warning)."""
+    conf = models.Model.load(model_dir).flavors[FLAVOR_NAME]
+    return _load_from_dir(Path(model_dir), conf, lambda fmt: None)
 
 
 def load_model(model_uri: str | os.PathLike, dst_path: str | os.PathLike | None = None) -> Any:

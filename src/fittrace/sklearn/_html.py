@@ -15,6 +15,7 @@ the HTML is the same, only cheaper.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Any
 
@@ -35,28 +36,23 @@ def estimator_html(estimator: Any) -> bytes:
 
 
 def snapshot_is_local(repository: Any) -> bool:
-    """Whether the logged model can be read back from ``repository`` without a download."""
+    """Whether the logged model lies in ``repository`` on this machine, readable in place."""
     from fittrace.store.artifacts import LocalArtifactRepository
 
     return isinstance(repository, LocalArtifactRepository)
 
 
-def write_later(repository: Any, run_id: str, model_path: str, serialization_format: str) -> None:
+def write_later(repository: Any, run_id: str, model_path: str) -> None:
     """Write ``estimator.html`` of the model logged at ``model_path`` once the fit has returned."""
-    write = functools.partial(
-        _write_from_logged_model, repository, model_path, serialization_format
+    pending.defer(
+        run_id, FILE_NAME, functools.partial(_write_from_logged_model, repository, model_path)
     )
-    pending.defer(run_id, FILE_NAME, write)
 
 
-def _write_from_logged_model(repository: Any, model_path: str, fmt: str) -> None:
-    import tempfile
+def _write_from_logged_model(repository: Any, model_path: str) -> None:
+    from fittrace.sklearn._flavor import load_logged
 
-    from fittrace.sklearn._flavor import data_file_name, load_data_file
-
-    with tempfile.TemporaryDirectory(prefix="fittrace-html-") as tmp:
-        data = repository.download_artifacts(f"{model_path}/{data_file_name(fmt)}", tmp)
-        model = load_data_file(data, fmt)
+    model = load_logged(os.path.join(repository.root, *model_path.split("/")))
     repository.write_bytes(FILE_NAME, estimator_html(model))
 
 

@@ -173,7 +173,7 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
     with call.guard(_html.FILE_NAME):
         repository = call.client.artifact_repository(call.run_id)
         if model_path is not None and _html.snapshot_is_local(repository):
-            _html.write_later(repository, call.run_id, model_path, settings.serialization_format)
+            _html.write_later(repository, call.run_id, model_path)
         else:  # no logged snapshot on this machine: drawn now, from the estimator as the fit left it
             repository.write_bytes(_html.FILE_NAME, _html.estimator_html(estimator))
 
