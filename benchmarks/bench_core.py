@@ -65,7 +65,9 @@ def worker_fittrace_metrics(n: int, tmp: str) -> dict:
     fittrace.flush()
     flushed = time.perf_counter() - start
     fittrace.end_run()
-    rows = _count(db, "SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks") - 1
+    from fittrace.testing import STORED_POINTS
+
+    rows = _count(db, STORED_POINTS) - 1
     assert rows == n, f"only {rows} of {n} metrics persisted"
     return {"n": n, "accept_s": accepted, "flush_s": flushed, "rows": rows}
 

@@ -24,8 +24,9 @@ from collections.abc import Callable
 
 import scale_data
 
+from fittrace.testing import STORED_POINTS
+
 FILTER = "metrics.m1 < 0.5 AND params.p2 = '1'"  # an eighth of the runs
-FITTRACE_POINTS = "SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks"
 ORDER = ["metrics.m0 DESC"]
 
 
@@ -120,7 +121,7 @@ def postgres_bytes_per_point(uri: str) -> float:
 
     with psycopg.connect(uri) as conn:
         size = conn.execute("SELECT pg_total_relation_size('metric_blocks')").fetchone()[0]
-        return size / conn.execute(FITTRACE_POINTS).fetchone()[0]
+        return size / conn.execute(STORED_POINTS).fetchone()[0]
 
 
 def main() -> None:
@@ -144,7 +145,7 @@ def main() -> None:
         fittrace_cases(store.uri, store.experiment_id, depth), args.repeat, args.repeat
     )
     sizes["fittrace sqlite"] = scale_data.sqlite_bytes_per_point(
-        store.path, "metric_blocks", FITTRACE_POINTS
+        store.path, "metric_blocks", STORED_POINTS
     )
     if args.postgres:
         from fittrace.testing import postgres_server

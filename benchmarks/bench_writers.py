@@ -154,12 +154,12 @@ def _fittrace_server(backend: str, tmp: str) -> Iterator[str]:
         server.wait(60)
 
 
-FITTRACE_STORED = "SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks WHERE key = 'loss'"
-MLFLOW_STORED = "SELECT COUNT(*) FROM metrics WHERE key = 'loss'"
+def _stored(uri: str, query: str | None = None) -> int:
+    """Points of ``loss`` in the server's database (SQLite file or PostgreSQL); ``query``: MLflow's."""
+    if query is None:
+        from fittrace.testing import STORED_POINTS
 
-
-def _stored(uri: str, query: str = FITTRACE_STORED) -> int:
-    """Points of ``loss`` in the server's database (SQLite file or PostgreSQL)."""
+        query = STORED_POINTS + " WHERE key = 'loss'"
     if uri.startswith("sqlite:///"):
         import sqlite3
 
@@ -242,7 +242,10 @@ def main() -> None:
                     "mlflow server (SQLite)",
                     results,
                     start_at,
-                    _stored(f"sqlite:///{tmp}/mlflow.db", MLFLOW_STORED),
+                    _stored(
+                        f"sqlite:///{tmp}/mlflow.db",
+                        "SELECT COUNT(*) FROM metrics WHERE key = 'loss'",
+                    ),
                 )
             )
     if len(rows) == 2:

@@ -12,6 +12,7 @@ import time
 
 import fittrace
 from fittrace.store.sql import SqlStore
+from fittrace.testing import STORED_POINTS
 
 PROCESSES, RUNS, METRICS = 4, 25, 200
 
@@ -74,7 +75,7 @@ def test_four_processes_write_one_sqlite_file(tmp_path, sql):
     assert sql("SELECT COUNT(*), COUNT(DISTINCT name) FROM runs") == [
         (PROCESSES * RUNS, PROCESSES * RUNS)
     ]
-    assert sql("SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks") == [
+    assert sql(STORED_POINTS) == [
         (PROCESSES * RUNS * METRICS,)
     ]
 
@@ -115,7 +116,7 @@ def test_eight_threads_each_with_their_own_run(sql):
         t.join(timeout=60)
     assert errors == []
     assert fittrace.active_run() is None
-    assert sql("SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks") == [(8 * (METRICS + 2),)]
+    assert sql(STORED_POINTS) == [(8 * (METRICS + 2),)]
     client = fittrace.MlflowClient()
     for n, run_id in run_ids.items():
         run = client.get_run(run_id)
@@ -280,3 +281,49 @@ def test_a_fork_does_not_wait_while_a_write_waits_for_another_process(tmp_path, 
     assert holder.wait(60) == 0
     writer.join(60)
     assert [m.value for m in client.get_metric_history(run_id, "m")] == [1.0]
+
+
+_SHARED_RUN_WORKER = textwrap.dedent(
+    """
+    import os, sys, time
+    import fittrace
+
+    worker, gate, run_id = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    client = fittrace.MlflowClient()
+    while not os.path.exists(gate):
+        time.sleep(0.005)
+    for i in range(300):  # FITTRACE_SYNC=1: each point its own write into the key's last block
+        client.log_metric(run_id, "shared", worker * 1000 + i, timestamp=1_000 + i, step=i)
+    print("ok", flush=True)
+    """
+)
+
+
+def test_processes_writing_one_metric_of_one_run_point_by_point_lose_nothing(tmp_path):
+    """Small writes extend a metric's last block (read, then rewrite); two processes doing it
+    at once to the same run and key must keep every point, each in its own order."""
+    with fittrace.start_run() as run:
+        pass
+    (tmp_path / "worker.py").write_text(_SHARED_RUN_WORKER)
+    gate = tmp_path / "go"
+    env = {**os.environ, "FITTRACE_SYNC": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(tmp_path / "worker.py"), str(w), str(gate), run.info.run_id],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for w in range(2)
+    ]
+    gate.touch()
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and out.strip() == "ok", err
+    history = fittrace.MlflowClient().get_metric_history(run.info.run_id, "shared")
+    assert len(history) == 600
+    for worker in range(2):
+        mine = [m for m in history if m.value // 1000 == worker]
+        assert [m.step for m in mine] == list(range(300))
+        assert [m.value for m in mine] == [worker * 1000 + i for i in range(300)]

@@ -18,8 +18,9 @@ import yaml
 import fittrace
 from fittrace.entities import Metric, Param, RunTag
 from fittrace.exceptions import FittraceError, InvalidParameterError, ResourceNotFoundError
+from fittrace.testing import STORED_POINTS
 
-POINTS = "SELECT SUM(LENGTH(steps) / 8) FROM metric_blocks WHERE run_uuid = ?"  # points stored
+POINTS = STORED_POINTS + " WHERE run_uuid = ?"
 
 # -- experiments -----------------------------------------------------------------------
 

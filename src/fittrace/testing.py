@@ -72,6 +72,9 @@ def tracking_server(backend: str, **options: Any) -> Iterator[str]:
 
 _USER = "fittrace"
 
+# SQL: how many metric points the store holds, whatever the blocks they are packed in
+STORED_POINTS = "SELECT CAST(SUM(LENGTH(steps) / 8) AS BIGINT) FROM metric_blocks"
+
 
 def _binary(name: str) -> str:
     found = shutil.which(name) or next(
