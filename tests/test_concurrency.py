@@ -75,9 +75,7 @@ def test_four_processes_write_one_sqlite_file(tmp_path, sql):
     assert sql("SELECT COUNT(*), COUNT(DISTINCT name) FROM runs") == [
         (PROCESSES * RUNS, PROCESSES * RUNS)
     ]
-    assert sql(STORED_POINTS) == [
-        (PROCESSES * RUNS * METRICS,)
-    ]
+    assert sql(STORED_POINTS) == [(PROCESSES * RUNS * METRICS,)]
 
     runs = fittrace.search_runs(experiment_ids=[experiment_id], output_format="list")
     assert len(runs) == PROCESSES * RUNS

@@ -94,6 +94,12 @@ def ui(ui_server) -> str:
     return ui_server()
 
 
+def _started(name: str, **kwargs):
+    """``start_run`` in a later millisecond than the run before: newest first is by start time."""
+    time.sleep(0.002)
+    return fittrace.start_run(run_name=name, **kwargs)
+
+
 @pytest.fixture
 def content(tmp_path: Path) -> dict[str, str]:
     """A sweep (parent + 3 children with loss curves of 40, 50, 60 points), a run with a very
@@ -102,10 +108,9 @@ def content(tmp_path: Path) -> dict[str, str]:
     experiment_id = client.create_experiment("browser")
     fittrace.set_experiment(experiment_id=experiment_id)
     ids: dict[str, str] = {"experiment": experiment_id}
-    with fittrace.start_run(run_name="sweep") as parent:
+    with _started("sweep") as parent:
         for i, points in enumerate((40, 50, 60)):
-            time.sleep(0.002)  # newest first is by start time (ms): no two trials in the same ms
-            with fittrace.start_run(run_name=f"trial-{i}", nested=True) as child:
+            with _started(f"trial-{i}", nested=True) as child:
                 fittrace.log_params({"lr": str(0.1 / (i + 1)), "layers": "3"})
                 client.log_batch(
                     child.info.run_id,
@@ -117,10 +122,10 @@ def content(tmp_path: Path) -> dict[str, str]:
                 fittrace.log_metric("acc", 0.8 + i / 20)
                 ids[f"trial-{i}"] = child.info.run_id
                 if i == 2:
-                    with fittrace.start_run(run_name="fold-a", nested=True):
+                    with _started("fold-a", nested=True):
                         fittrace.log_param("fold", "a")
     ids["sweep"] = parent.info.run_id
-    with fittrace.start_run(run_name="wide") as wide:
+    with _started("wide") as wide:
         client.log_batch(
             wide.info.run_id,
             params=[Param("blob", LONG_VALUE)] + [Param(f"p{i:02d}", str(i)) for i in range(60)],
@@ -128,7 +133,7 @@ def content(tmp_path: Path) -> dict[str, str]:
         fittrace.log_metric("acc", 0.5)
     ids["wide"] = wide.info.run_id
     (tmp_path / "picture.png").write_bytes(_png())
-    with fittrace.start_run(run_name="modelled") as modelled:
+    with _started("modelled") as modelled:
         fittrace.log_metric("acc", 0.9)
         fittrace.log_artifact(str(tmp_path / "picture.png"), "plots")
         fittrace.log_text(

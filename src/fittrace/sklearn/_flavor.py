@@ -176,10 +176,10 @@ def _load_from_dir(model_dir: Path, conf: dict[str, Any], warn: Any) -> Any:
         return pickle.load(f)
 
 
-def load_logged(model_dir: str | os.PathLike) -> Any:
-    """The estimator of a model directory this process has just saved (no trust warning)."""
-    conf = models.Model.load(model_dir).flavors[FLAVOR_NAME]
-    return _load_from_dir(Path(model_dir), conf, lambda fmt: None)
+def load_logged(model_dir: str | os.PathLike, flavors: dict[str, dict[str, Any]]) -> Any:
+    """The estimator of a model directory this process has just saved, with the ``flavors`` it
+    wrote into its MLmodel (no YAML read, no trust warning)."""
+    return _load_from_dir(Path(model_dir), flavors[FLAVOR_NAME], lambda fmt: None)
 
 
 def load_model(model_uri: str | os.PathLike, dst_path: str | os.PathLike | None = None) -> Any:

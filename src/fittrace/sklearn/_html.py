@@ -42,18 +42,19 @@ def snapshot_is_local(repository: Any) -> bool:
     return isinstance(repository, LocalArtifactRepository)
 
 
-def write_later(repository: Any, run_id: str, model_path: str) -> None:
-    """Write ``estimator.html`` of the model logged at ``model_path`` once the fit has returned."""
+def write_later(repository: Any, run_id: str, logged: Any) -> None:
+    """Write ``estimator.html`` of the model ``logged`` (its ``ModelInfo``) once the fit has
+    returned."""
     pending.defer(
-        run_id, FILE_NAME, functools.partial(_write_from_logged_model, repository, model_path)
+        run_id, FILE_NAME, functools.partial(_write_from_logged_model, repository, logged)
     )
 
 
-def _write_from_logged_model(repository: Any, model_path: str) -> None:
+def _write_from_logged_model(repository: Any, logged: Any) -> None:
     from fittrace.sklearn._flavor import load_logged
 
-    model = load_logged(os.path.join(repository.root, *model_path.split("/")))
-    repository.write_bytes(FILE_NAME, estimator_html(model))
+    model_dir = os.path.join(repository.root, *logged.artifact_path.split("/"))
+    repository.write_bytes(FILE_NAME, estimator_html(load_logged(model_dir, logged.flavors)))
 
 
 def memoize_docstrings(patcher: Any) -> None:

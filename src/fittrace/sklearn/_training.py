@@ -166,20 +166,20 @@ def record_fit(call: Any, X: Any, y: Any, sample_weight: Any, result: Any, passe
                     "fittrace.sklearn._evaluation:render",
                     {"kind": name, **doc},
                 )
-    model_path = None
+    logged = None
     if settings.log_models:
         with call.guard("model"):
-            model_path = _log_models(call, passed.example, ev, result)
+            logged = _log_models(call, passed.example, ev, result)
     with call.guard(_html.FILE_NAME):
         repository = call.client.artifact_repository(call.run_id)
-        if model_path is not None and _html.snapshot_is_local(repository):
-            _html.write_later(repository, call.run_id, model_path)
+        if logged is not None and _html.snapshot_is_local(repository):
+            _html.write_later(repository, call.run_id, logged)
         else:  # no logged snapshot on this machine: drawn now, from the estimator as the fit left it
             repository.write_bytes(_html.FILE_NAME, _html.estimator_html(estimator))
 
 
-def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -> str:
-    """Log the model (and a search's best estimator); return the model's artifact path."""
+def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -> Any:
+    """Log the model (and a search's best estimator); return the model's ``ModelInfo``."""
     from fittrace.sklearn._flavor import log_model
 
     estimator, settings = call.instance, call.settings
@@ -208,4 +208,4 @@ def _log_models(call: Any, example: Any, ev: _metrics.Evaluation, result: Any) -
             "best_estimator",
             **{**options, "registered_model_name": None},
         )
-    return info.artifact_path
+    return info
