@@ -11,15 +11,20 @@ import os
 import posixpath
 import shutil
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fittrace.entities import FileInfo
+from fittrace._lazy import lazy_module
 from fittrace.exceptions import (
     FittraceError,
     InvalidParameterError,
     ResourceNotFoundError,
     StoreError,
 )
+
+if TYPE_CHECKING:
+    from fittrace.entities.files import FileInfo
+
+listing = lazy_module("fittrace.entities.files")  # listings: built by reads, not by a fit
 
 
 def clean_artifact_path(path: str | None) -> str:
@@ -138,7 +143,9 @@ class LocalArtifactRepository:
             child = os.path.join(full, name)
             child_rel = posixpath.join(rel, name) if rel else name
             is_dir = os.path.isdir(child)
-            infos.append(FileInfo(child_rel, is_dir, None if is_dir else os.path.getsize(child)))
+            infos.append(
+                listing.FileInfo(child_rel, is_dir, None if is_dir else os.path.getsize(child))
+            )
         return infos
 
     def download_artifacts(self, path: str | None, dst_path: str) -> str:
@@ -236,7 +243,7 @@ class FsspecArtifactRepository:
             name = posixpath.basename(entry["name"].rstrip("/"))
             is_dir = entry["type"] == "directory"
             infos.append(
-                FileInfo(
+                listing.FileInfo(
                     posixpath.join(rel, name) if rel else name,
                     is_dir,
                     None if is_dir else entry.get("size"),

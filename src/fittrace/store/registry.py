@@ -11,14 +11,19 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fittrace.entities import ModelVersion, RegisteredModel
+from fittrace._lazy import lazy_module
 from fittrace.exceptions import (
     InvalidParameterError,
     ResourceAlreadyExistsError,
     ResourceNotFoundError,
 )
+
+if TYPE_CHECKING:
+    from fittrace.entities.registry import ModelVersion, RegisteredModel
+
+records = lazy_module("fittrace.entities.registry")  # built by registry calls, not by a fit
 
 DELETED_STATUS = "DELETED_INTERNAL"
 _ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -123,7 +128,9 @@ class RegistryStore:
                 "m.name = ? AND m.status != ? ORDER BY m.version DESC LIMIT 1",
                 [name, DELETED_STATUS],
             )
-            out.append(RegisteredModel(name, created, updated, description, tags, aliases, latest))
+            out.append(
+                records.RegisteredModel(name, created, updated, description, tags, aliases, latest)
+            )
         return out
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -259,7 +266,7 @@ class RegistryStore:
                 )
             ]
             out.append(
-                ModelVersion(
+                records.ModelVersion(
                     name,
                     int(version),
                     created,

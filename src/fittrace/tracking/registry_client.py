@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fittrace.entities import ModelVersion, RegisteredModel
+if TYPE_CHECKING:
+    from fittrace.entities import ModelVersion, RegisteredModel
 
 
 def _tag_value(value: Any) -> str:

@@ -1,20 +1,39 @@
 """Plain frozen records the store returns and the APIs hand to users.
 
 Attribute names follow the MLflow vocabulary users already know
-(``run.info.run_id``, ``run.data.params``, ...).
+(``run.info.run_id``, ``run.data.params``, ...). The records of runs and experiments are
+defined here; those a fit does not build (metric columns, artifact listings, model links,
+the registry's) live in submodules and are imported on first use, as each dataclass costs
+about half a millisecond to define.
 """
 
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from fittrace._lazy import lazy_attributes
 from fittrace.exceptions import InvalidParameterError
 from fittrace.tags import Tags
+
+if TYPE_CHECKING:
+    from fittrace.entities.links import InputTag, LoggedModelInput, RunOutputs
+
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "MetricHistory": ".history",
+        "FileInfo": ".files",
+        "InputTag": ".links",
+        "LoggedModelInput": ".links",
+        "LoggedModelOutput": ".links",
+        "RunOutputs": ".links",
+        "ModelVersion": ".registry",
+        "RegisteredModel": ".registry",
+    },
+)
 
 
 class RunStatus:
@@ -92,45 +111,6 @@ class Metric:
     __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, eq=False)  # arrays: no hash, and NaN would make == False
-class MetricHistory:
-    """One metric's history as columns, in history order (step, then timestamp): ``steps``,
-    ``timestamps`` (ms) and ``values`` are ``array.array``s, so ``numpy.asarray(h.values)``
-    shares their memory. fittrace's addition beside MLflow's list of ``Metric``."""
-
-    key: str
-    steps: array
-    timestamps: array
-    values: array
-
-    @classmethod
-    def of(cls, key: str, metrics: Iterable[Metric]) -> MetricHistory:
-        """The columns of a list of ``Metric`` (in history order already)."""
-        points = list(metrics)
-        return cls(
-            key,
-            array("q", [m.step for m in points]),
-            array("q", [m.timestamp for m in points]),
-            array("d", [m.value for m in points]),
-        )
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    def metrics(self, start: int = 0, stop: int | None = None) -> list[Metric]:
-        """The history as MLflow returns it, one ``Metric`` per point (of ``[start:stop]``)."""
-        window = slice(start, stop)
-        return list(
-            map(
-                Metric,
-                repeat(self.key),
-                self.values[window],
-                self.timestamps[window],
-                self.steps[window],
-            )
-        )
-
-
 @dataclass(frozen=True)
 class Param:
     key: str
@@ -184,12 +164,6 @@ class Dataset:
     profile: str = ""
 
 
-@dataclass(frozen=True)
-class InputTag:
-    key: str
-    value: str
-
-
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 
@@ -211,33 +185,15 @@ class DatasetInput(Dataset):
 
     @property
     def tags(self) -> list[InputTag]:
+        from fittrace.entities.links import InputTag
+
         return [InputTag(DATASET_CONTEXT_TAG, self.context)] if self.context else []
-
-
-@dataclass(frozen=True)
-class LoggedModelInput:
-    """A logged model a run used (``run.inputs.model_inputs``)."""
-
-    model_id: str
-
-
-@dataclass(frozen=True)
-class LoggedModelOutput:
-    """A logged model a run produced (``run.outputs.model_outputs``)."""
-
-    model_id: str
-    step: int = 0
 
 
 @dataclass(frozen=True)
 class RunInputs:
     dataset_inputs: list[DatasetInput] = field(default_factory=list)
     model_inputs: list[LoggedModelInput] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RunOutputs:
-    model_outputs: list[LoggedModelOutput] = field(default_factory=list)
 
 
 # One tag per logged model a run produced / used, so a run may hold any number of them:
@@ -263,11 +219,15 @@ class Run:
     def __post_init__(self) -> None:
         used = tagged_models(self.data.tags, MODEL_INPUT_TAG_PREFIX)
         if used and not self.inputs.model_inputs:
+            from fittrace.entities.links import LoggedModelInput
+
             inputs = RunInputs(self.inputs.dataset_inputs, [LoggedModelInput(m) for m in used])
             object.__setattr__(self, "inputs", inputs)
 
     @property
     def outputs(self) -> RunOutputs:
+        from fittrace.entities.links import LoggedModelOutput, RunOutputs
+
         produced = tagged_models(self.data.tags, MODEL_OUTPUT_TAG_PREFIX)
         return RunOutputs([LoggedModelOutput(model_id) for model_id in produced])
 
@@ -288,35 +248,3 @@ class PagedList(list):
     def __init__(self, items: Iterable = (), token: str | None = None) -> None:
         super().__init__(items)
         self.token = token
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    path: str
-    is_dir: bool
-    file_size: int | None = None
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    name: str
-    version: int
-    creation_timestamp: int
-    last_updated_timestamp: int
-    source: str
-    run_id: str | None = None
-    description: str = ""
-    status: str = "READY"
-    tags: dict[str, str] = field(default_factory=dict)
-    aliases: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RegisteredModel:
-    name: str
-    creation_timestamp: int
-    last_updated_timestamp: int
-    description: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
-    aliases: dict[str, int] = field(default_factory=dict)
-    latest_versions: list[ModelVersion] = field(default_factory=list)
