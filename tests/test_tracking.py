@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -401,6 +402,22 @@ def test_system_tags_user_and_source(tmp_path, run_python):
     tags = _run_tags(run_python, name="train.py")
     assert tags["fittrace.user"] == getpass.getuser()
     assert tags["fittrace.source.name"] == str(tmp_path / "train.py")
+
+
+@pytest.mark.parametrize(
+    "variables", [{"LOGNAME": "ada", "USER": "grace"}, {"USERNAME": "ada"}, {}]
+)
+def test_the_user_is_whom_getpass_names(variables):
+    names = ("LOGNAME", "USER", "LNAME", "USERNAME")
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    code = "import getpass; from fittrace.tracking import context; print(context.user(), getpass.getuser())"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**env, **variables}, capture_output=True, text=True
+    )
+    ours, getpass_s = result.stdout.split()
+    assert ours == getpass_s
+    if variables:
+        assert ours == "ada"
 
 
 def test_no_git_commit_tag_outside_a_repository(tmp_path, run_python):

@@ -10,15 +10,13 @@ thresholds).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 CURVE_THRESHOLDS = 200
 _SEARCH_CHUNK = 1 << 16
 
 
-@dataclass
-class BinaryCurve:
+class BinaryCurve(NamedTuple):  # a NamedTuple: a dataclass costs a fit 0.4 ms to define
     """Curve points by threshold: ``fpr``/``tpr`` start at (0, 0) for threshold +inf;
     ``precision``/``recall`` are listed by increasing threshold and end with (1, 0)."""
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from fittrace.sklearn._curves import BinaryCurve, binary_curve
@@ -34,17 +33,22 @@ def _unchanged(X: Any) -> Any:
     return X
 
 
-@dataclass
 class Evaluation:
-    """What training-time evaluation computed, reused for metrics, artifacts and the signature."""
+    """What training-time evaluation computed, reused for metrics, artifacts and the signature.
 
-    y_pred: Any = None  # predictions for the first rows at least (all rows when they fit one chunk)
-    labels: Any = None
-    confusion: Any = None
-    curve: BinaryCurve | None = None
-    # the data as each estimator call should see it: a fit (or a predict) that writes into its
-    # input frame would otherwise make the next call see its own additions
-    fresh: Callable[[Any], Any] = _unchanged
+    ``y_pred``: predictions for the first rows at least (all rows when they fit one chunk);
+    ``fresh``: the data as each estimator call should see it, since a fit (or a predict) that
+    writes into its input frame would otherwise make the next call see its own additions.
+    """
+
+    __slots__ = ("y_pred", "labels", "confusion", "curve", "fresh")
+
+    def __init__(self, y_pred: Any = None) -> None:
+        self.y_pred = y_pred
+        self.labels: Any = None
+        self.confusion: Any = None
+        self.curve: BinaryCurve | None = None
+        self.fresh: Callable[[Any], Any] = _unchanged
 
 
 def _unwrap(func: Any) -> Any:

@@ -12,7 +12,6 @@ this host are marked KILLED when the store is next opened.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import os
 import re
@@ -23,7 +22,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from fittrace import tags as tags_
 from fittrace._lazy import lazy_module
@@ -1077,8 +1076,7 @@ class SqlStore(RegistryStore):
         return stored - inside.fetchone()[0] < stored / 2
 
 
-@dataclasses.dataclass(frozen=True)
-class _Query:
+class _Query(NamedTuple):  # a NamedTuple: a dataclass costs a fit 0.4 ms to define
     """A piece of SQL and its parameters."""
 
     sql: str
@@ -1088,8 +1086,7 @@ class _Query:
         return _Query(f"{self.sql} AND {sql}", [*self.args, *args])
 
 
-@dataclasses.dataclass(frozen=True)
-class _Filter:
+class _Filter(NamedTuple):
     """A compiled filter twice: as the database may plan it, and as probes of given runs."""
 
     planned: _Query

@@ -15,6 +15,7 @@ wait for its deferred writes, except where autologging ends the run it started f
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import collections
 import contextlib
@@ -33,7 +34,7 @@ _changed = threading.Condition()
 _counts: collections.Counter[str] = collections.Counter()
 _deferred: collections.Counter[str] = collections.Counter()  # those of _counts on the thread
 _jobs: collections.deque[tuple[float, str, str, Callable[[], None]]] = collections.deque()
-_runner: threading.Thread | None = None  # the background thread of this process
+_runner: int | None = None  # the ident of this process's background thread
 _holding = 0  # autologged calls in progress
 _waiting = 0  # threads waiting for pending writes
 _not_awaited: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -77,7 +78,7 @@ def wait_at_end(run_id: str) -> None:
 def _wait_for(done: Callable[[], bool], timeout: float) -> bool:
     global _waiting
     with _changed:
-        if done() or threading.current_thread() is _runner:  # a write cannot wait for itself
+        if done() or threading.get_ident() == _runner:  # a write cannot wait for itself
             return done()
         _waiting += 1  # held writes run now
         _changed.notify_all()
@@ -95,8 +96,9 @@ def defer(run_id: str, what: str, write: Callable[[], None]) -> None:
         _deferred[run_id] += 1
         _jobs.append((time.monotonic(), run_id, what, write))
         if _runner is None:  # first use, or a forked child (which has no such thread)
-            _runner = threading.Thread(target=_run_deferred, name="fittrace-deferred", daemon=True)
-            _runner.start()
+            # not threading.Thread, whose start() waits until the thread runs: right after a
+            # fit, the numeric libraries' spinning worker threads can hold it off for 3 ms
+            _runner = _thread.start_new_thread(_run_deferred, ())
             atexit.register(wait)  # after the recorder's final flush was registered: runs before it
         _changed.notify_all()
 

@@ -23,6 +23,7 @@ retried with a growing back-off.
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import collections
 import contextlib
@@ -169,7 +170,7 @@ class Recorder:
         self._flushing: int | None = None  # the thread holding _flush_lock
         self._params_lock = threading.Lock()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread: int | None = None  # the writer thread's ident, once started
         self._failing: str | None = None  # why the store refuses writes, while it does
         self._dropped = 0
 
@@ -311,8 +312,9 @@ class Recorder:
         with self._flush_lock:
             if self._thread is not None:
                 return
-            self._thread = threading.Thread(target=self._loop, name="fittrace-writer", daemon=True)
-            self._thread.start()
+            # not threading.Thread, whose start() waits until the thread runs: right after a
+            # fit, the numeric libraries' spinning worker threads can hold it off for 3 ms
+            self._thread = _thread.start_new_thread(self._loop, ())
         _flush_at_worker_exit()
 
     def _loop(self) -> None:
