@@ -22,7 +22,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fittrace import tags as tags_
 from fittrace._lazy import lazy_module
@@ -31,7 +31,6 @@ from fittrace.entities import (
     Experiment,
     LifecycleStage,
     Metric,
-    MetricHistory,
     Run,
     RunData,
     RunInfo,
@@ -49,6 +48,9 @@ from fittrace.exceptions import (
 from fittrace.store import metric_blocks
 from fittrace.store.registry import RegistryStore
 from fittrace.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from fittrace.entities.history import MetricHistory
 
 search = lazy_module("fittrace.store.search")  # filters and paging: imported by a search, not a fit
 
@@ -678,6 +680,8 @@ class SqlStore(RegistryStore):
                 " WHERE run_uuid = ? AND key = ? ORDER BY block_id",
                 (run_id, key),
             )
+        from fittrace.entities.history import MetricHistory
+
         return MetricHistory(key, *metric_blocks.history(rows))
 
     def _block_rows(self, conn: Any, sql: str, args: Sequence[Any]) -> list[tuple]:

@@ -10,17 +10,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fittrace import tags as tags_
 from fittrace._lazy import lazy_module
 from fittrace.entities import (
     DatasetInput,
     Experiment,
-    FileInfo,
     LifecycleStage,
     Metric,
-    MetricHistory,
     PagedList,
     Param,
     Run,
@@ -32,6 +30,9 @@ from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
 from fittrace.store.artifacts import ArtifactRepository, clean_artifact_path, run_repository
 from fittrace.tracking import context, pending, provenance, stores, system_metrics, validation
 from fittrace.tracking.registry_client import RegistryClient
+
+if TYPE_CHECKING:
+    from fittrace.entities import FileInfo, MetricHistory
 
 search = lazy_module("fittrace.store.search")  # filters and paging: imported by a search, not a fit
 
