@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fittrace.entities import Record
 
-@dataclass(frozen=True)
-class FileInfo:
+
+@dataclass(repr=False, eq=False)
+class FileInfo(Record):
     path: str
     is_dir: bool
     file_size: int | None = None

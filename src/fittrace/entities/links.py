@@ -5,28 +5,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fittrace.entities import Record
 
-@dataclass(frozen=True)
-class InputTag:
+
+@dataclass(repr=False, eq=False)
+class InputTag(Record):
     key: str
     value: str
 
 
-@dataclass(frozen=True)
-class LoggedModelInput:
+@dataclass(repr=False, eq=False)
+class LoggedModelInput(Record):
     """A logged model a run used (``run.inputs.model_inputs``)."""
 
     model_id: str
 
 
-@dataclass(frozen=True)
-class LoggedModelOutput:
+@dataclass(repr=False, eq=False)
+class LoggedModelOutput(Record):
     """A logged model a run produced (``run.outputs.model_outputs``)."""
 
     model_id: str
     step: int = 0
 
 
-@dataclass(frozen=True)
-class RunOutputs:
+@dataclass(repr=False, eq=False)
+class RunOutputs(Record):
     model_outputs: list[LoggedModelOutput] = field(default_factory=list)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fittrace.entities import Record
 
-@dataclass(frozen=True)
-class ModelVersion:
+
+@dataclass(repr=False, eq=False)
+class ModelVersion(Record):
     name: str
     version: int
     creation_timestamp: int
@@ -19,8 +21,8 @@ class ModelVersion:
     aliases: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class RegisteredModel:
+@dataclass(repr=False, eq=False)
+class RegisteredModel(Record):
     name: str
     creation_timestamp: int
     last_updated_timestamp: int

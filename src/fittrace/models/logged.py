@@ -14,14 +14,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fittrace.entities import MODEL_OUTPUT_TAG_PREFIX, Metric, Run, ViewType, tagged_models
+from fittrace.entities import (
+    MODEL_OUTPUT_TAG_PREFIX,
+    Metric,
+    Record,
+    Run,
+    ViewType,
+    tagged_models,
+)
 from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
 
 _last: dict[str, str] = {}  # "model_id" of the model this process logged last
 
 
-@dataclass(frozen=True)
-class LoggedModel:
+@dataclass(repr=False, eq=False)
+class LoggedModel(Record):
     """A model ``log_model`` recorded: its id, name, run, where its files are, and the run's data."""
 
     model_id: str

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fittrace.entities import Record
 from fittrace.exceptions import ResourceNotFoundError, StoreError
 from fittrace.models.signature import ModelSignature, ParamSchema, Schema, dict_form
 from fittrace.models.yaml_text import dump
@@ -180,8 +181,8 @@ class Model:
         return f"Model(artifact_path={self.artifact_path!r}, flavors={sorted(self.flavors)}, run_id={self.run_id!r})"
 
 
-@dataclass(frozen=True)
-class ModelInfo:
+@dataclass(repr=False, eq=False)
+class ModelInfo(Record):
     """What ``log_model`` returns: where the model went and what it holds.
 
     As in MLflow 3: ``model_id`` and ``model_uri`` (``models:/<model_id>``) name the logged model,

@@ -11,9 +11,8 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from fittrace.exceptions import InvalidParameterError, ResourceAlreadyExistsError
 from fittrace.models.model import (
@@ -28,8 +27,7 @@ from fittrace.models.signature import ModelSignature, infer_signature
 _logger = logging.getLogger("fittrace.models")
 
 
-@dataclass(frozen=True)
-class _LogTarget:
+class _LogTarget(NamedTuple):
     run_id: str
     artifact_path: str
     model_id: str
