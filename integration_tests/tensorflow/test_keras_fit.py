@@ -285,3 +285,44 @@ def test_global_autolog_enables_keras(model, data, runs):
     model.fit(x, y, epochs=1, verbose=0)
     (run,) = runs()
     assert run.data.tags["fittrace.autologging"] == "tensorflow"
+
+
+class _Flatten(keras.layers.Layer):  # an output whose size Keras knows only once data flows
+    def compute_output_spec(self, x):
+        return keras.KerasTensor((None, None), dtype=x.dtype)
+
+    def call(self, x):
+        return keras.ops.reshape(x, (keras.ops.shape(x)[0], -1))
+
+
+def _two_outputs() -> keras.Model:
+    x = keras.Input((4,))
+    hidden = keras.layers.Dense(3)(x)
+    outputs = {"score": keras.layers.Dense(1)(hidden), "classes": keras.layers.Dense(2)(hidden)}
+    return keras.Model(x, outputs)
+
+
+def _unknown_width() -> keras.Model:
+    x = keras.Input((4,))
+    return keras.Model(x, _Flatten()(keras.layers.Dense(2)(x)))
+
+
+@pytest.mark.parametrize("build", [_two_outputs, _unknown_width])
+def test_the_output_signature_is_what_predict_returns(build, data, runs):
+    """Outputs come from Keras's shape inference, without a first ``predict``; where that cannot
+    tell a shape, from ``predict``: either way the signature describes what predict returns."""
+    fittrace.tensorflow.autolog()
+    x, y = data
+    model = build()
+    model.compile(optimizer="adam", loss="mse")
+    targets = (
+        {"score": y, "classes": np.stack([y, 1 - y], 1)}
+        if isinstance(model.output, dict)
+        else np.stack([y, 1 - y], 1)
+    )
+    model.fit(x, targets, epochs=1, verbose=0)
+    (run,) = runs()
+    logged = models.Model.load(_model_dir(run.info.run_id)).signature.outputs.to_dict()
+    expected = models.infer_signature(x[:5], model.predict(x[:5], verbose=0)).outputs.to_dict()
+    assert logged == expected
+    assert logged[0]["tensor-spec"]["shape"][0] == -1

@@ -175,24 +175,51 @@ def test_tensor_inputs_and_predict_data_are_datasets(model, data, runs):
 
 
 def test_tensorboard_logs_when_tensorboard_is_installed_and_opt_out(
-    make_model, data, runs, client, tmp_path
+    make_model, data, runs, client, history, tmp_path, monkeypatch
 ):
     pytest.importorskip("tensorboard")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("Keras's TensorBoard callback writes through tf.summary")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    seen: list[list] = []
+    original = keras.callbacks.CallbackList.on_train_begin
+
+    def spy(self, logs=None):  # what fit hands its callbacks
+        seen.append(list(self.callbacks))
+        return original(self, logs)
+
+    monkeypatch.setattr(keras.callbacks.CallbackList, "on_train_begin", spy)
     x, y = data
     fittrace.tensorflow.autolog(log_models=False)
-    make_model().fit(x, y, epochs=1, verbose=0)
+    make_model().fit(x, y, epochs=3, verbose=0, validation_split=0.25)
     own = keras.callbacks.TensorBoard(str(tmp_path / "tb"))
     make_model().fit(x, y, epochs=1, verbose=0, callbacks=[own])
     fittrace.tensorflow.autolog(log_models=False, log_tensorboard=False)
     make_model().fit(x, y, epochs=1, verbose=0)
-    added, users, off = runs()
+    written, users, off = runs()
 
     def uploaded(run) -> list[str]:
         return [f.path for f in client.list_artifacts(run.info.run_id, "tensorboard_logs")]
 
-    assert uploaded(added) == ["tensorboard_logs/train"]
+    def scalars(run, folder: str, tag: str) -> list[tuple[int, float]]:
+        local = client.download_artifacts(
+            run.info.run_id, f"tensorboard_logs/{folder}", str(tmp_path)
+        )
+        events = EventAccumulator(local)
+        events.Reload()
+        return [(e.step, e.value) for e in events.Scalars(tag)]
+
+    # fittrace adds no TensorBoard callback to the training: it writes what its own callback saw
+    assert not any(isinstance(c, keras.callbacks.TensorBoard) for c in seen[0])
+    assert uploaded(written) == ["tensorboard_logs/train", "tensorboard_logs/validation"]
+    run_id = written.info.run_id
+    for folder, tag, metric in [
+        ("train", "epoch_loss", "loss"),
+        ("train", "epoch_learning_rate", "learning_rate"),
+        ("validation", "epoch_loss", "validation_loss"),
+    ]:
+        logged, drawn = history(run_id, metric), scalars(written, folder, tag)
+        assert [step for step, _ in drawn] == [step for step, _ in logged] == [0, 1, 2]
+        assert [v for _, v in drawn] == pytest.approx([v for _, v in logged])  # float32 there
     assert uploaded(users) == ["tensorboard_logs/train"]
     assert (tmp_path / "tb" / "train").is_dir()  # the user's folder stays
     assert uploaded(off) == []

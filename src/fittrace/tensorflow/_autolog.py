@@ -66,7 +66,7 @@ def _step(call: Call, what: str) -> Iterator[None]:
 
 
 def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
-    from fittrace.tensorflow import _data, _distributed, _params, _tensorboard
+    from fittrace.tensorflow import _data, _distributed, _params
 
     if not _distributed.is_chief():
         return
@@ -78,17 +78,12 @@ def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
     peeked: _data.Peeked | None = None
     early_stopping = None
 
-    callback = board = None
+    callback = None
     with _step(call, "fit (adding the callback)"):
         from fittrace.tensorflow._callback import make_callback
 
         callback = make_callback(call, settings)
-        added = [callback]
-        if settings.log_tensorboard:
-            board = _tensorboard.TensorboardLogs.for_fit(_callback_list(callbacks))
-            if board is not None and board.callback is not None:
-                added.append(board.callback)
-        call.replace_arg("callbacks", FIT_CALLBACKS_POSITION, _with_callback(callbacks, *added))
+        call.replace_arg("callbacks", FIT_CALLBACKS_POSITION, _with_callback(callbacks, callback))
     if _data.is_generator(x):
         with _step(call, "fit (peeking the generator)"):
             peeked = _data.Peeked(x)  # Keras gets a generator replaying the peeked batch first
@@ -111,9 +106,9 @@ def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
     try:
         yield  # the original fit runs here; its exception, if any, propagates from this line
     finally:
-        if board is not None:
+        if settings.log_tensorboard:
             with _step(call, "fit (TensorBoard logs)"):
-                board.upload(call)
+                _tensorboard_logs(call, callbacks, callback)
 
     last_epoch = getattr(callback, "last_epoch", None)
     final_step = 0 if last_epoch is None else last_epoch + 1
@@ -131,22 +126,32 @@ def _capture_fit(call: Call):  # noqa: ANN202 - a capture generator
             _log_model(call, model, x, peeked)
 
 
+def _tensorboard_logs(call: Call, callbacks: Any, callback: Any) -> None:
+    from fittrace.tensorflow import _tensorboard
+
+    log_dir = _tensorboard.users_log_dir(_callback_list(callbacks))
+    if log_dir is not None:
+        _tensorboard.upload_users(call, log_dir)
+    elif callback is not None:
+        _tensorboard.write_later(call.client, call.run_id, callback)
+
+
 def _fit_function() -> Any:
     import keras
 
     return keras.Model.fit
 
 
-def _with_callback(callbacks: Any, *added: Any) -> Any:
+def _with_callback(callbacks: Any, added: Any) -> Any:
     """A new callbacks argument: the caller's callbacks followed by ``added``."""
     import keras
 
     if isinstance(callbacks, keras.callbacks.CallbackList):
         combined = keras.callbacks.CallbackList(
-            [*callbacks.callbacks, *added], model=callbacks.model, **(callbacks.params or {})
+            [*callbacks.callbacks, added], model=callbacks.model, **(callbacks.params or {})
         )
         return combined
-    return [*_callback_list(callbacks), *added]
+    return [*_callback_list(callbacks), added]
 
 
 def _callback_list(callbacks: Any) -> list[Any]:
@@ -196,7 +201,7 @@ def _log_model(call: Call, model: Any, x: Any, peeked: Any) -> None:
     signature = None
     if sample is not None and settings.log_model_signatures:
         with _step(call, "fit (inferring the model signature)"):
-            signature = models.infer_signature(sample, _flavor._predict(model, sample))
+            signature = models.infer_signature(sample, _output_example(model, sample))
     _flavor.log_model(
         model,
         "model",
@@ -206,6 +211,40 @@ def _log_model(call: Call, model: Any, x: Any, peeked: Any) -> None:
         run_id=call.run_id,
         save_model_kwargs=settings.save_model_kwargs,
     )
+
+
+def _output_example(model: Any, sample: Any) -> Any:
+    """What ``model`` outputs for ``sample``, as zeros of the output's dtypes and shapes, from
+    Keras's symbolic shape inference: a first ``predict`` traces a function (50-70 ms of a
+    script's first fit). ``predict`` itself where a shape or dtype is not known without it."""
+    import keras
+    import numpy as np
+
+    from fittrace.tensorflow import _flavor
+
+    rows: list[int] = []
+
+    def symbolic(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: symbolic(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [symbolic(v) for v in x]
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"not an array: {type(x).__name__}")
+        rows.append(len(x))
+        return keras.KerasTensor((None, *x.shape[1:]), dtype=str(x.dtype))
+
+    def zeros(spec: Any) -> Any:
+        if isinstance(spec, dict):
+            return {k: zeros(v) for k, v in spec.items()}
+        if isinstance(spec, (list, tuple)):
+            return [zeros(v) for v in spec]
+        return np.zeros((rows[0], *spec.shape[1:]), dtype=np.dtype(spec.dtype))
+
+    try:
+        return zeros(model.compute_output_spec(symbolic(sample)))
+    except Exception:  # unknown dimensions, dtypes numpy lacks, a backend that cannot tell
+        return _flavor._predict(model, sample)
 
 
 def _log_datasets(call: Call, arguments: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +53,8 @@ class FittraceCallback(keras.callbacks.Callback):
 
     Each validation's logs also go under MLflow's ``validation_<key>`` names (step = epoch).
     ``epoch_logs`` keeps each epoch's values so the capture can log the metrics of the
-    epoch EarlyStopping restored; ``last_epoch`` is the last epoch that finished. With a
+    epoch EarlyStopping restored (and write TensorBoard's logs, with ``epoch_times`` and
+    ``learning_rates``); ``last_epoch`` is the last epoch that finished. With a
     ``checkpoints`` policy, checkpoints are saved as artifacts at each epoch's end.
     """
 
@@ -63,13 +65,15 @@ class FittraceCallback(keras.callbacks.Callback):
         self.checkpoints = checkpoints
         self._epoch = 0
         self.epoch_logs: dict[int, dict[str, float]] = {}
+        self.epoch_times: dict[int, float] = {}  # when each epoch ended (seconds since the epoch)
+        self.learning_rates: dict[int, float] = {}
         self.last_epoch: int | None = None
         self._schedule: Any = None
         self._schedule_steps: dict[int, float] = {}
 
     @_guarded
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.epoch_logs = {}
+        self.epoch_logs, self.epoch_times, self.learning_rates = {}, {}, {}
         self.last_epoch = None
         self._schedule_steps = {}
         rate = getattr(self.model.optimizer, "_learning_rate", None)
@@ -105,6 +109,7 @@ class FittraceCallback(keras.callbacks.Callback):
         if self.checkpoints is not None and self.checkpoints.per_epoch:
             self.save_checkpoint(metrics, epoch, int(float(self.model.optimizer.iterations)))
         self.epoch_logs[epoch] = metrics
+        self.epoch_times[epoch] = time.time()
         self.last_epoch = epoch
         if not self._log_every_epoch:
             return
@@ -113,14 +118,16 @@ class FittraceCallback(keras.callbacks.Callback):
             if self._schedule is not None:
                 self._schedule_steps[epoch] = float(optimizer.iterations)
             elif optimizer is not None:
-                metrics = {**metrics, LEARNING_RATE: float(optimizer.learning_rate)}
+                self.learning_rates[epoch] = float(optimizer.learning_rate)
+                metrics = {**metrics, LEARNING_RATE: self.learning_rates[epoch]}
         if metrics:
             self._log_metrics(metrics, epoch)
 
     @_guarded
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         for epoch, iteration in self._schedule_steps.items():
-            self._log_metrics({LEARNING_RATE: float(self._schedule(iteration))}, epoch)
+            self.learning_rates[epoch] = float(self._schedule(iteration))
+            self._log_metrics({LEARNING_RATE: self.learning_rates[epoch]}, epoch)
         self._schedule_steps = {}
 
 

@@ -1,16 +1,19 @@
 """TensorBoard event files as the run's ``tensorboard_logs`` artifacts (MLflow's folder name).
 
 With ``log_tensorboard`` (on by default): when the fit has a ``keras.callbacks.TensorBoard``
-of the user's, its ``log_dir`` is uploaded after training and left in place; otherwise, when
-TensorBoard is installed and Keras runs on TensorFlow (the callback writes through
-``tf.summary``), fittrace adds one writing epoch scalars to a temporary folder, uploads it and
-deletes it. That one has no batch hooks (no graph, no profiling, no per-batch scalars), so
-Keras keeps dispatching batches asynchronously. A fit that raises still uploads what was
-written. Imported only inside a Keras fit.
+of the user's, its ``log_dir`` is uploaded after training and left in place. Otherwise, when
+TensorBoard is installed, fittrace writes the epoch values its own callback saw, as Keras's
+TensorBoard callback would name them (``train/`` and ``validation/`` folders, scalars
+``epoch_<name>`` and ``epoch_learning_rate`` at step = epoch), once the fit has returned, on
+the deferred-writes thread (``fittrace.tracking.pending``). Nothing is added to the training:
+Keras's callback cost a script's first fit 130 ms (the first use of ``tf.summary``), and this
+way works on every Keras backend. A fit that raises still gets the epochs it finished.
+Imported only inside a Keras fit.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -19,48 +22,77 @@ from typing import Any
 
 import keras
 
+from fittrace.tracking import pending
+
 ARTIFACT_PATH = "tensorboard_logs"
-_installed: bool | None = None
+_VALIDATION_PREFIX = "val_"
+_installed: list[bool] = []
 
 
 def _can_write() -> bool:
-    global _installed
-    if _installed is None:
-        _installed = importlib.util.find_spec("tensorboard") is not None
-    return _installed and keras.backend.backend() == "tensorflow"
+    if not _installed:
+        _installed.append(importlib.util.find_spec("tensorboard") is not None)
+    return _installed[0]
 
 
-class EpochTensorBoard(keras.callbacks.TensorBoard):
-    """Keras's TensorBoard callback writing per-epoch values only."""
+def users_log_dir(callbacks: list[Any]) -> str | None:
+    """The ``log_dir`` of the fit's own TensorBoard callback, if it has one."""
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.TensorBoard):
+            return str(callback.log_dir)
+    return None
 
-    on_train_batch_begin = keras.callbacks.Callback.on_train_batch_begin
-    on_train_batch_end = keras.callbacks.Callback.on_train_batch_end
-    on_test_batch_begin = keras.callbacks.Callback.on_test_batch_begin
-    on_test_batch_end = keras.callbacks.Callback.on_test_batch_end
+
+def upload_users(writer: Any, log_dir: str) -> None:
+    """Log the user's TensorBoard folder under ``tensorboard_logs`` (it stays where it is)."""
+    if os.path.isdir(log_dir) and os.listdir(log_dir):
+        writer.log_artifacts(log_dir, ARTIFACT_PATH)
 
 
-class TensorboardLogs:
-    """Where one fit's TensorBoard logs go; ``callback`` is the one fittrace adds, if any."""
+def write_later(client: Any, run_id: str, callback: Any) -> None:
+    """Write the epochs ``callback`` (fittrace's) saw as event files and log them, once the fit
+    has returned."""
+    if callback.epoch_logs and _can_write():
+        epochs = [
+            (epoch, callback.epoch_times[epoch], logs, callback.learning_rates.get(epoch))
+            for epoch, logs in sorted(callback.epoch_logs.items())
+        ]
+        pending.defer(
+            run_id, "the TensorBoard logs", functools.partial(_write, client, run_id, epochs)
+        )
 
-    def __init__(self, directory: str, callback: Any) -> None:
-        self.directory = directory
-        self.callback = callback
 
-    @classmethod
-    def for_fit(cls, callbacks: list[Any]) -> TensorboardLogs | None:
-        for callback in callbacks:
-            if isinstance(callback, keras.callbacks.TensorBoard):
-                return cls(str(callback.log_dir), None)
-        if not _can_write():
-            return None
-        directory = tempfile.mkdtemp(prefix="fittrace-tensorboard-")
-        return cls(directory, EpochTensorBoard(directory, write_graph=False))
+def _write(
+    client: Any, run_id: str, epochs: list[tuple[int, float, dict[str, float], float | None]]
+) -> None:
+    folders: dict[str, list[tuple[int, float, str, float]]] = {"train": [], "validation": []}
+    for epoch, ended, logs, rate in epochs:
+        for name, value in logs.items():
+            if name.startswith(_VALIDATION_PREFIX):
+                folders["validation"].append((epoch, ended, name[len(_VALIDATION_PREFIX) :], value))
+            else:
+                folders["train"].append((epoch, ended, name, value))
+        if rate is not None and "learning_rate" not in logs:
+            folders["train"].append((epoch, ended, "learning_rate", rate))
+    directory = tempfile.mkdtemp(prefix="fittrace-tensorboard-")
+    try:
+        for folder, scalars in folders.items():
+            if scalars:
+                _write_events(os.path.join(directory, folder), scalars)
+        client.log_artifacts(run_id, directory, ARTIFACT_PATH)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
-    def upload(self, writer: Any) -> None:
-        """Log the folder's files under ``tensorboard_logs``; delete it if fittrace made it."""
-        try:
-            if os.path.isdir(self.directory) and os.listdir(self.directory):
-                writer.log_artifacts(self.directory, ARTIFACT_PATH)
-        finally:
-            if self.callback is not None:
-                shutil.rmtree(self.directory, ignore_errors=True)
+
+def _write_events(log_dir: str, scalars: list[tuple[int, float, str, float]]) -> None:
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    events = EventFileWriter(log_dir)
+    try:
+        for epoch, ended, name, value in scalars:
+            summary = Summary(value=[Summary.Value(tag=f"epoch_{name}", simple_value=value)])
+            events.add_event(Event(wall_time=ended, step=epoch, summary=summary))
+    finally:
+        events.close()
