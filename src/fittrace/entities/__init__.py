@@ -147,15 +147,21 @@ class Metric:
 
 
 @dataclass(repr=False, eq=False)
-class Param(Record):
+class KeyValue(Record):
+    """A key and its string value, the shape of params, tags and input tags. Each of those is a
+    subclass of its own (never equal to another's), and no dataclass of its own: it inherits the
+    fields and ``__init__`` and costs nothing to define."""
+
     key: str
     value: str
 
 
-@dataclass(repr=False, eq=False)
-class RunTag(Record):
-    key: str
-    value: str
+class Param(KeyValue):
+    """A run's parameter."""
+
+
+class RunTag(KeyValue):
+    """A run's tag."""
 
 
 @dataclass(repr=False, eq=False)

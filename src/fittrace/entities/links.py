@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fittrace.entities import Record
+from fittrace.entities import KeyValue, Record
 
 
-@dataclass(repr=False, eq=False)
-class InputTag(Record):
-    key: str
-    value: str
+class InputTag(KeyValue):
+    """A tag of a dataset input (its context)."""
 
 
 @dataclass(repr=False, eq=False)
