@@ -14,6 +14,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 SCRIPT = r"""
+import importlib.util
 import numpy as np
 import keras
 import fittrace
@@ -48,6 +49,9 @@ assert run.data.metrics["eval_loss"] == scores["loss"]
 expected = model.predict(x, verbose=0)
 np.testing.assert_array_equal(fittrace.tensorflow.load_model(f"runs:/{run_id}/model").predict(x, verbose=0), expected)
 np.testing.assert_array_equal(fittrace.pyfunc.load_model(f"runs:/{run_id}/model").predict(x), expected)
+if importlib.util.find_spec("tensorboard") is not None:
+    logs = [f.path for f in client.list_artifacts(run_id, "tensorboard_logs")]
+    assert logs == ["tensorboard_logs/train", "tensorboard_logs/validation"], logs
 print("TORCH BACKEND OK")
 """
 
@@ -71,3 +75,36 @@ def test_autolog_on_the_torch_backend(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-4000:]
     assert "TORCH BACKEND OK" in done.stdout
+
+
+WRITE_EVENTS = r"""
+import sys, time
+import keras
+from fittrace.tensorflow import _tensorboard
+
+assert keras.backend.backend() == "torch" and "tensorflow" not in sys.modules
+now = time.time()
+_tensorboard._write_events(sys.argv[1], [(0, now, "loss", 0.5), (1, now + 1, "loss", 0.25)])
+print("tensorflow" in sys.modules)
+"""
+
+
+def test_tensorboard_files_are_written_without_importing_tensorflow(tmp_path):
+    """On Keras's other backends TensorFlow stays unimported (seconds, and its memory), even
+    where it is installed."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", WRITE_EVENTS, str(tmp_path / "train")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.stdout.split() == ["False"]
+    events = EventAccumulator(str(tmp_path / "train"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("epoch_loss")] == [(0, 0.5), (1, 0.25)]

@@ -85,14 +85,23 @@ def _write(
 
 
 def _write_events(log_dir: str, scalars: list[tuple[int, float, str, float]]) -> None:
+    # TensorBoard's own record framing and protos, over a plain file: its EventFileWriter opens
+    # files through tf.io.gfile, which imports TensorFlow wherever it is installed (seconds, on
+    # a Keras running on torch or JAX)
+    import socket
+
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.compat.proto.summary_pb2 import Summary
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboard.summary.writer.record_writer import RecordWriter
 
-    events = EventFileWriter(log_dir)
+    os.makedirs(log_dir, exist_ok=True)
+    started = scalars[0][1]
+    name = f"events.out.tfevents.{int(started)}.{socket.gethostname()}.{os.getpid()}.0"
+    records = RecordWriter(open(os.path.join(log_dir, name), "wb"))
     try:
-        for epoch, ended, name, value in scalars:
-            summary = Summary(value=[Summary.Value(tag=f"epoch_{name}", simple_value=value)])
-            events.add_event(Event(wall_time=ended, step=epoch, summary=summary))
+        records.write(Event(wall_time=started, file_version="brain.Event:2").SerializeToString())
+        for epoch, ended, tag, value in scalars:
+            summary = Summary(value=[Summary.Value(tag=f"epoch_{tag}", simple_value=value)])
+            records.write(Event(wall_time=ended, step=epoch, summary=summary).SerializeToString())
     finally:
-        events.close()
+        records.close()
