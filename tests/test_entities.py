@@ -59,6 +59,16 @@ def test_records_cannot_be_changed(change):
     assert run == _run()
 
 
+def test_a_subclass_takes_attributes_of_its_own_as_a_frozen_dataclass_subclass_does():
+    import fittrace
+
+    with fittrace.start_run() as run:  # an ActiveRun: a Run subclass, as in MLflow
+        run.note = "mine"
+        assert run.note == "mine"
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            run.info = None
+
+
 def test_records_keep_the_dataclass_protocols():
     run = _run()
     assert run.inputs.model_inputs[0].model_id == "m-1"  # set in __post_init__

@@ -307,10 +307,15 @@ def _unknown_width() -> keras.Model:
     return keras.Model(x, _Flatten()(keras.layers.Dense(2)(x)))
 
 
-@pytest.mark.parametrize("build", [_two_outputs, _unknown_width])
-def test_the_output_signature_is_what_predict_returns(build, data, runs):
+@pytest.mark.parametrize("build, predicts", [(_two_outputs, False), (_unknown_width, True)])
+def test_the_output_signature_is_what_predict_returns(build, predicts, data, runs, monkeypatch):
     """Outputs come from Keras's shape inference, without a first ``predict``; where that cannot
     tell a shape, from ``predict``: either way the signature describes what predict returns."""
+    from fittrace.tensorflow import _flavor
+
+    predicted = []
+    real_predict = _flavor._predict
+    monkeypatch.setattr(_flavor, "_predict", lambda m, d: predicted.append(1) or real_predict(m, d))
     fittrace.tensorflow.autolog()
     x, y = data
     model = build()
@@ -326,3 +331,4 @@ def test_the_output_signature_is_what_predict_returns(build, data, runs):
     expected = models.infer_signature(x[:5], model.predict(x[:5], verbose=0)).outputs.to_dict()
     assert logged == expected
     assert logged[0]["tensor-spec"]["shape"][0] == -1
+    assert bool(predicted) == predicts

@@ -223,3 +223,44 @@ def test_tensorboard_logs_when_tensorboard_is_installed_and_opt_out(
     assert uploaded(users) == ["tensorboard_logs/train"]
     assert (tmp_path / "tb" / "train").is_dir()  # the user's folder stays
     assert uploaded(off) == []
+
+
+class _FailsInEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("injected")
+
+
+def test_tensorboard_logs_without_epoch_metrics_and_of_a_fit_that_raises(
+    make_model, data, runs, client, tmp_path
+):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    x, y = data
+    fittrace.tensorflow.autolog(log_models=False, log_every_epoch=False)
+    trained = make_model().fit(x, y, epochs=2, verbose=0)
+    fittrace.tensorflow.autolog(log_models=False)
+    with pytest.raises(RuntimeError, match="injected"):
+        make_model().fit(x, y, epochs=3, verbose=0, callbacks=[_FailsInEpoch(2)])
+    quiet, failed = runs()
+
+    def scalars(run, tag: str) -> list[tuple[int, float]]:
+        local = client.download_artifacts(
+            run.info.run_id, "tensorboard_logs/train", str(tmp_path / run.info.run_id)
+        )
+        events = EventAccumulator(local)
+        events.Reload()
+        return [(e.step, e.value) for e in events.Scalars(tag)]
+
+    # the epochs are drawn even where they are not logged as metrics (as Keras's callback would)
+    assert "loss" not in quiet.data.metrics
+    assert [v for _, v in scalars(quiet, "epoch_loss")] == pytest.approx(trained.history["loss"])
+    assert [s for s, _ in scalars(quiet, "epoch_learning_rate")] == [0, 1]
+    # a fit that raises keeps the epochs it finished
+    assert failed.info.status == "FAILED"
+    assert [s for s, _ in scalars(failed, "epoch_loss")] == [0, 1]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fittrace.entities import Record
 
 
-@dataclass(repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class FileInfo(Record):
     path: str
     is_dir: bool

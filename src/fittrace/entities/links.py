@@ -12,14 +12,14 @@ class InputTag(KeyValue):
     """A tag of a dataset input (its context)."""
 
 
-@dataclass(repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class LoggedModelInput(Record):
     """A logged model a run used (``run.inputs.model_inputs``)."""
 
     model_id: str
 
 
-@dataclass(repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class LoggedModelOutput(Record):
     """A logged model a run produced (``run.outputs.model_outputs``)."""
 
@@ -27,6 +27,6 @@ class LoggedModelOutput(Record):
     step: int = 0
 
 
-@dataclass(repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class RunOutputs(Record):
     model_outputs: list[LoggedModelOutput] = field(default_factory=list)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fittrace.entities import Record
 
 
-@dataclass(repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class ModelVersion(Record):
     name: str
     version: int
@@ -21,7 +21,7 @@ class ModelVersion(Record):
     aliases: list[str] = field(default_factory=list)
 
 
-@dataclass(repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class RegisteredModel(Record):
     name: str
     creation_timestamp: int

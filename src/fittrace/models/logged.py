@@ -27,7 +27,7 @@ from fittrace.exceptions import InvalidParameterError, ResourceNotFoundError
 _last: dict[str, str] = {}  # "model_id" of the model this process logged last
 
 
-@dataclass(repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class LoggedModel(Record):
     """A model ``log_model`` recorded: its id, name, run, where its files are, and the run's data."""
 

@@ -181,7 +181,7 @@ class Model:
         return f"Model(artifact_path={self.artifact_path!r}, flavors={sorted(self.flavors)}, run_id={self.run_id!r})"
 
 
-@dataclass(repr=False, eq=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class ModelInfo(Record):
     """What ``log_model`` returns: where the model went and what it holds.
 

@@ -111,15 +111,16 @@ class FittraceCallback(keras.callbacks.Callback):
         self.epoch_logs[epoch] = metrics
         self.epoch_times[epoch] = time.time()
         self.last_epoch = epoch
-        if not self._log_every_epoch:
-            return
-        if LEARNING_RATE not in metrics:
+        if LEARNING_RATE not in metrics:  # noted also when not logged: TensorBoard shows it
             optimizer = self.model.optimizer
             if self._schedule is not None:
                 self._schedule_steps[epoch] = float(optimizer.iterations)
             elif optimizer is not None:
                 self.learning_rates[epoch] = float(optimizer.learning_rate)
-                metrics = {**metrics, LEARNING_RATE: self.learning_rates[epoch]}
+        if not self._log_every_epoch:
+            return
+        if epoch in self.learning_rates:
+            metrics = {**metrics, LEARNING_RATE: self.learning_rates[epoch]}
         if metrics:
             self._log_metrics(metrics, epoch)
 
@@ -127,7 +128,8 @@ class FittraceCallback(keras.callbacks.Callback):
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         for epoch, iteration in self._schedule_steps.items():
             self.learning_rates[epoch] = float(self._schedule(iteration))
-            self._log_metrics({LEARNING_RATE: self.learning_rates[epoch]}, epoch)
+            if self._log_every_epoch:
+                self._log_metrics({LEARNING_RATE: self.learning_rates[epoch]}, epoch)
         self._schedule_steps = {}
 
 

@@ -8,7 +8,8 @@ TensorBoard callback would name them (``train/`` and ``validation/`` folders, sc
 the deferred-writes thread (``fittrace.tracking.pending``). Nothing is added to the training:
 Keras's callback cost a script's first fit 130 ms (the first use of ``tf.summary``), and this
 way works on every Keras backend. A fit that raises still gets the epochs it finished.
-Imported only inside a Keras fit.
+Unlike Keras's callback: no ``evaluation_<name>_vs_iterations``, and one learning rate (not one
+per optimizer of a multi-optimizer). Imported only inside a Keras fit.
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ from fittrace.tracking import context, pending, provenance, stores, system_metri
 from fittrace.tracking.registry_client import RegistryClient
 
 if TYPE_CHECKING:
-    from fittrace.entities import FileInfo, MetricHistory
+    from fittrace.entities.files import FileInfo
+    from fittrace.entities.history import MetricHistory
 
 search = lazy_module("fittrace.store.search")  # filters and paging: imported by a search, not a fit
 

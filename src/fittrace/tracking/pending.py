@@ -113,6 +113,9 @@ def _next_job() -> tuple[float, str, str, Callable[[], None]]:
 
 
 def _run_deferred() -> None:
+    # a thread of _thread's: named here (logging's threadName), and not traced by the tracers
+    # and profilers threading.settrace/setprofile install
+    threading.current_thread().name = "fittrace-deferred"
     while True:
         _, run_id, what, write = _next_job()
         try:

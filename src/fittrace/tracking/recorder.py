@@ -318,6 +318,7 @@ class Recorder:
         _flush_at_worker_exit()
 
     def _loop(self) -> None:
+        threading.current_thread().name = "fittrace-writer"  # a thread of _thread's: see pending
         delay = FLUSH_INTERVAL_S
         while True:
             self._wake.wait(delay)

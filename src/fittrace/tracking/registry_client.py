@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fittrace.entities import ModelVersion, RegisteredModel
+    from fittrace.entities.registry import ModelVersion, RegisteredModel
 
 
 def _tag_value(value: Any) -> str:
