@@ -777,13 +777,12 @@ class SqlStore(RegistryStore):
             # a filtered page by offset reads every run matching: it counts them on the way
             # when their count is not remembered yet
             tally = None
-            filtered = matching.planned.sql != "1=1"
-            if offset and filtered and run_view_type == ViewType.ACTIVE_ONLY:
+            if offset and matching.filters and run_view_type == ViewType.ACTIVE_ONLY:
                 version = self._data_version(conn)
                 sql, args = self._count_query(experiment_ids, filter_string)
                 if version is not None and self._remembered_count(version, (sql, *args)) is None:
                     tally = functools.partial(self._remember_count, version, (sql, *args))
-            if metric is not None and len(entries) == 1 and offset and not filtered:
+            if metric is not None and len(entries) == 1 and offset and not matching.filters:
                 # a page named by its offset alone (a typed URL): find the run before it along
                 # the metric's index, then read the page after that run's key
                 key = self._metric_key_at(conn, metric, scope, offset - 1)
@@ -891,7 +890,7 @@ class SqlStore(RegistryStore):
         pass never reads the rest; else the database plans it (a selective filter drives the
         search from its own index). ``tally``: see ``_planned``."""
         order = _Query(search.compile_order_by(None)[0], [])
-        if offset == 0 and matching.planned.sql != "1=1":
+        if offset == 0 and matching.filters:
             size = self._window(limit)
             window = [
                 row[0]
@@ -922,7 +921,7 @@ class SqlStore(RegistryStore):
         ``_planned``."""
         key, direction = metric
         rest = entries[1:]
-        if not rest and offset and matching.planned.sql != "1=1":
+        if not rest and offset and matching.filters:
             # a filtered page by offset alone (a typed URL): the database plans it, joining
             # each matching run's value
             joined = _Query(
@@ -1095,6 +1094,11 @@ class _Filter(NamedTuple):
 
     planned: _Query
     probe: _Query
+
+    @property
+    def filters(self) -> bool:
+        """False for an empty filter (every run matches)."""
+        return self.planned.sql != "1=1"
 
 
 # How many rows a query matches in all, beside the page it reads (window functions: SQLite
