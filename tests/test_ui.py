@@ -530,6 +530,17 @@ def test_compare_shows_params_side_by_side_and_overlaid_downsampled_charts(ui):
     assert fetch(ui, f"/compare?runs={ids[0]}").status == 400
 
 
+def test_compare_says_so_when_the_runs_have_no_params_or_metrics(ui):
+    ids = []
+    for name in ("a", "b"):
+        with fittrace.start_run(run_name=name) as run:
+            pass
+        ids.append(run.info.run_id)
+    page = fetch(ui, "/compare?" + urlencode({"runs": ids}, doseq=True))
+    assert page.status == 200 and "No parameters." in page.text and "No metrics." in page.text
+    assert "params differ" not in page.text and "<th>Param</th>" not in page.text
+
+
 def test_static_files_are_the_apps_own(ui):
     js = fetch(ui, "/static/uPlot.iife.min.js")
     assert js.status == 200 and js.headers["Content-Type"].startswith("text/javascript")

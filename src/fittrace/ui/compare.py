@@ -80,6 +80,8 @@ def _runs(runs: Sequence[Run]) -> Html:
 
 def _params(runs: Sequence[Run], query: CompareQuery) -> Html:
     keys = sorted({k for r in runs for k in r.data.params})
+    if not keys:
+        return tag("p", "No parameters.", class_="muted")
     rows = []
     differing = 0
     for key in keys:
