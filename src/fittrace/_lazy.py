@@ -27,10 +27,10 @@ def lazy_attributes(package: str, exports: dict[str, str]) -> Callable[[str], ob
 
 
 class _LazyModule:
+    _module: Any = None  # once imported
+
     def __init__(self, name: str) -> None:
         self._name = name
-
-    _module: Any = None
 
     def __getattr__(self, attribute: str) -> object:
         if self._module is None:

@@ -53,9 +53,8 @@ def packed(b: Block) -> tuple[bytes, bytes, bytes]:
 
 def _point(steps: bytes, timestamps: bytes, offset: int) -> tuple[int, int]:
     """The (step, timestamp) at byte ``offset`` of packed columns (-8: the last)."""
-    return _INT64.unpack_from(steps, offset % len(steps))[0], _INT64.unpack_from(
-        timestamps, offset % len(timestamps)
-    )[0]
+    step = _INT64.unpack_from(steps, offset % len(steps))[0]
+    return step, _INT64.unpack_from(timestamps, offset % len(timestamps))[0]
 
 
 def in_order(steps: Sequence[int], timestamps: Sequence[int]) -> bool:
