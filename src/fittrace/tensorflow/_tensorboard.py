@@ -23,6 +23,7 @@ from typing import Any
 
 import keras
 
+from fittrace.tensorflow._callback import LEARNING_RATE
 from fittrace.tracking import pending
 
 ARTIFACT_PATH = "tensorboard_logs"
@@ -73,8 +74,8 @@ def _write(
                 folders["validation"].append((epoch, ended, name[len(_VALIDATION_PREFIX) :], value))
             else:
                 folders["train"].append((epoch, ended, name, value))
-        if rate is not None and "learning_rate" not in logs:
-            folders["train"].append((epoch, ended, "learning_rate", rate))
+        if rate is not None and LEARNING_RATE not in logs:
+            folders["train"].append((epoch, ended, LEARNING_RATE, rate))
     directory = tempfile.mkdtemp(prefix="fittrace-tensorboard-")
     try:
         for folder, scalars in folders.items():
